@@ -1,0 +1,62 @@
+//! `log`: structured lines, attributed to the hook and point.
+
+use std::fmt::Write;
+
+use super::Caller;
+use crate::bindings::nethook::hooks::log::Level;
+
+pub struct Log {
+    caller: Caller,
+}
+
+impl Log {
+    pub fn new(caller: Caller) -> Log {
+        Log { caller }
+    }
+
+    /// One line: `message key=value ...`; values with spaces or quotes are quoted.
+    pub fn log(&self, level: Level, message: &str, fields: &[(String, String)]) {
+        let line = render(message, fields);
+        let (hook, point) = (self.caller.hook.as_str(), self.caller.point.name());
+        match level {
+            Level::Trace => tracing::trace!(hook, point, "{line}"),
+            Level::Debug => tracing::debug!(hook, point, "{line}"),
+            Level::Info => tracing::info!(hook, point, "{line}"),
+            Level::Warn => tracing::warn!(hook, point, "{line}"),
+            Level::Error => tracing::error!(hook, point, "{line}"),
+        }
+    }
+
+    /// A line the guest wrote to stdout or stderr.
+    pub fn output(&self, stream: &'static str, line: &str) {
+        let (hook, point) = (self.caller.hook.as_str(), self.caller.point.name());
+        tracing::info!(hook, point, stream, "{line}");
+    }
+}
+
+fn render(message: &str, fields: &[(String, String)]) -> String {
+    let mut line = message.to_string();
+    for (k, v) in fields {
+        let plain = !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
+        if plain {
+            let _ = write!(line, " {k}={v}");
+        } else {
+            let _ = write!(line, " {k}={v:?}");
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn fields_are_appended_and_quoted_when_needed() {
+        let f = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            render("link", &[f("name", "eth0"), f("label", "a b"), f("mac", "")]),
+            r#"link name=eth0 label="a b" mac="""#
+        );
+    }
+}

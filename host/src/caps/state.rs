@@ -1,0 +1,210 @@
+//! `state`: a small key/value store per hook that outlives the process.
+//!
+//! Every hook point is a separate `nethook run`, so whatever one point
+//! learns for the next must be on disk. All hooks share one file,
+//! `<state_dir>/state.json`, replaced atomically (temp file, fsync, rename,
+//! fsync of the directory) under an exclusive lock: a crash leaves either the
+//! old or the new file, never a torn one.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::CapError;
+
+pub const MAX_KEY_LEN: usize = 256;
+pub const MAX_VALUE_LEN: usize = 64 << 10;
+pub const MAX_KEYS: usize = 1024;
+const FILE: &str = "state.json";
+const LOCK: &str = "state.lock";
+
+/// The file's format.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StateFile {
+    pub version: u32,
+    /// hook name -> key -> value
+    pub hooks: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+pub struct State {
+    hook: String,
+    dir: PathBuf,
+}
+
+impl State {
+    pub fn new(hook: String, dir: &Path) -> State {
+        State {
+            hook,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<String>, CapError> {
+        check_key(key)?;
+        let _lock = self.lock()?;
+        Ok(self.read()?.hooks.get(&self.hook).and_then(|kv| kv.get(key)).cloned())
+    }
+
+    pub fn set(&self, key: &str, value: &str) -> Result<(), CapError> {
+        check_key(key)?;
+        if value.len() > MAX_VALUE_LEN {
+            return Err(CapError::Invalid(format!(
+                "value for {key:?} is {} bytes; at most {MAX_VALUE_LEN}",
+                value.len()
+            )));
+        }
+        let _lock = self.lock()?;
+        let mut file = self.read()?;
+        let kv = file.hooks.entry(self.hook.clone()).or_default();
+        if !kv.contains_key(key) && kv.len() >= MAX_KEYS {
+            return Err(CapError::Invalid(format!("hook already has {MAX_KEYS} keys")));
+        }
+        if kv.get(key).map(String::as_str) == Some(value) {
+            return Ok(());
+        }
+        kv.insert(key.to_string(), value.to_string());
+        self.write(&file)
+    }
+
+    pub fn delete(&self, key: &str) -> Result<bool, CapError> {
+        check_key(key)?;
+        let _lock = self.lock()?;
+        let mut file = self.read()?;
+        let Some(kv) = file.hooks.get_mut(&self.hook) else {
+            return Ok(false);
+        };
+        if kv.remove(key).is_none() {
+            return Ok(false);
+        }
+        if kv.is_empty() {
+            file.hooks.remove(&self.hook);
+        }
+        self.write(&file)?;
+        Ok(true)
+    }
+
+    pub fn keys(&self) -> Result<Vec<String>, CapError> {
+        let _lock = self.lock()?;
+        Ok(self
+            .read()?
+            .hooks
+            .get(&self.hook)
+            .map(|kv| kv.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE)
+    }
+
+    fn lock(&self) -> Result<Flock<File>, CapError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| failed(&self.dir, "create state directory", e))?;
+        let path = self.dir.join(LOCK);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| failed(&path, "open", e))?;
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| failed(&path, "lock", e.into()))
+    }
+
+    fn read(&self) -> Result<StateFile, CapError> {
+        let path = self.path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                // Never overwrite a file we cannot read: it may be all that
+                // is left of what an earlier point captured.
+                CapError::Failed(format!("state file {} is corrupt ({e}); move it aside to start afresh", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateFile {
+                version: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(failed(&path, "read", e)),
+        }
+    }
+
+    fn write(&self, file: &StateFile) -> Result<(), CapError> {
+        let path = self.path();
+        let mut bytes = serde_json::to_vec_pretty(file).expect("state serialises");
+        bytes.push(b'\n');
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".state.")
+            .tempfile_in(&self.dir)
+            .map_err(|e| failed(&self.dir, "create temp file in", e))?;
+        tmp.write_all(&bytes)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| failed(tmp.path(), "write", e))?;
+        tmp.persist(&path).map_err(|e| failed(&path, "replace", e.error))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| failed(&self.dir, "sync", e))
+    }
+}
+
+fn check_key(key: &str) -> Result<(), CapError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(CapError::Invalid(format!(
+            "state key {key:?} must be 1-{MAX_KEY_LEN} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn failed(path: &Path, what: &str, e: std::io::Error) -> CapError {
+    CapError::Failed(format!("{what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_persist_per_hook_and_the_file_is_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = State::new("a".into(), dir.path());
+        let b = State::new("b".into(), dir.path());
+        a.set("k", "1").unwrap();
+        b.set("k", "2").unwrap();
+        assert_eq!(State::new("a".into(), dir.path()).get("k").unwrap().as_deref(), Some("1"));
+        assert!(b.delete("k").unwrap());
+        assert!(!b.delete("k").unwrap());
+        assert_eq!(b.keys().unwrap(), Vec::<String>::new());
+        let text = fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert_eq!(text, "{\n  \"version\": 1,\n  \"hooks\": {\n    \"a\": {\n      \"k\": \"1\"\n    }\n  }\n}\n");
+        // no temp files left behind
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(FILE), b"{\"version\":1,\"ho").unwrap();
+        let s = State::new("a".into(), dir.path());
+        let err = s.set("k", "v").unwrap_err();
+        assert!(matches!(&err, CapError::Failed(m) if m.contains("is corrupt")), "{err}");
+        assert_eq!(fs::read(dir.path().join(FILE)).unwrap(), b"{\"version\":1,\"ho");
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::new("a".into(), dir.path());
+        assert!(matches!(s.set("", "v"), Err(CapError::Invalid(_))));
+        assert!(matches!(s.set("a\nb", "v"), Err(CapError::Invalid(_))));
+        assert!(matches!(s.set("k", &"x".repeat(MAX_VALUE_LEN + 1)), Err(CapError::Invalid(_))));
+        assert!(!dir.path().join(FILE).exists());
+    }
+}

@@ -1,0 +1,463 @@
+//! The TOML configuration file: which handler runs at each hook point, the
+//! hooks that can be selected, and their limits.
+//!
+//! Every error names the file, line and column of the offending key or
+//! value. Parsing has no side effects, so a bad file changes nothing.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::point::HookPoint;
+
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/nethook";
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/nethook";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MEMORY: u64 = 64 << 20;
+
+/// A configuration error, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this came from; none for the embedded default.
+    pub file: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    /// Uplinks used when the command line names none.
+    pub uplinks: Vec<String>,
+    pub points: BTreeMap<HookPoint, PointConfig>,
+    pub hooks: BTreeMap<String, HookConfig>,
+}
+
+/// What the file says about one hook point.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointConfig {
+    Builtin,
+    Wasm { hook: String },
+    Script { script: String, timeout: Duration },
+    None,
+}
+
+/// A WASM hook that points can select.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookConfig {
+    pub name: String,
+    /// Absolute, or relative to the current directory when the config came
+    /// from the command line; paths in the file are relative to the file.
+    pub component: PathBuf,
+    pub sha256: Option<[u8; 32]>,
+    pub timeout: Duration,
+    pub memory: u64,
+    pub config: Vec<(String, String)>,
+}
+
+impl Default for Config {
+    /// The embedded default: the built-in module at every point.
+    fn default() -> Self {
+        Config {
+            file: None,
+            state_dir: DEFAULT_STATE_DIR.into(),
+            cache_dir: DEFAULT_CACHE_DIR.into(),
+            uplinks: Vec::new(),
+            points: BTreeMap::new(),
+            hooks: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parse `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let locate = |span: Option<Range<usize>>, message: String| {
+            let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| locate(e.span(), e.message().to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        raw.resolve(base)
+            .map_err(|(span, message)| locate(Some(span), message))
+            .map(|mut c| {
+                c.file = Some(path.to_path_buf());
+                c
+            })
+    }
+
+    pub fn source(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => "the embedded default".into(),
+        }
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+type Located<T> = Result<T, (Range<usize>, String)>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    uplinks: Vec<Spanned<String>>,
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    points: RawPoints,
+    #[serde(default)]
+    hooks: BTreeMap<Spanned<String>, RawHook>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    #[serde(default, deserialize_with = "duration")]
+    timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "memory")]
+    memory: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPoints {
+    before_if_read: Option<Spanned<RawPoint>>,
+    before_vpp_run: Option<Spanned<RawPoint>>,
+    vpp_running: Option<Spanned<RawPoint>>,
+    vpp_done_ok: Option<Spanned<RawPoint>>,
+    vpp_errored: Option<Spanned<RawPoint>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+enum HandlerKind {
+    Builtin,
+    Wasm,
+    Script,
+    None,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoint {
+    handler: Spanned<HandlerKind>,
+    hook: Option<Spanned<String>>,
+    script: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    timeout: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHook {
+    component: Spanned<PathBuf>,
+    sha256: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "memory")]
+    memory: Option<u64>,
+    #[serde(default)]
+    config: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+impl RawConfig {
+    fn resolve(self, base: &Path) -> Located<Config> {
+        let timeout = self.defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let memory = self.defaults.memory.unwrap_or(DEFAULT_MEMORY);
+
+        let mut hooks = BTreeMap::new();
+        for (name, raw) in self.hooks {
+            let span = name.span();
+            let name = name.into_inner();
+            check_hook_name(&name).map_err(|m| (span, m))?;
+            let hook = raw.resolve(name.clone(), base, timeout, memory)?;
+            hooks.insert(name, hook);
+        }
+
+        let mut uplinks = Vec::new();
+        for u in self.uplinks {
+            let span = u.span();
+            let name = u.into_inner();
+            check_ifname(&name).map_err(|m| (span, format!("uplinks: {m}")))?;
+            uplinks.push(name);
+        }
+
+        let mut points = BTreeMap::new();
+        let p = self.points;
+        for (point, raw) in [
+            (HookPoint::BeforeIfRead, p.before_if_read),
+            (HookPoint::BeforeVppRun, p.before_vpp_run),
+            (HookPoint::VppRunning, p.vpp_running),
+            (HookPoint::VppDoneOk, p.vpp_done_ok),
+            (HookPoint::VppErrored, p.vpp_errored),
+        ] {
+            if let Some(raw) = raw {
+                let span = raw.span();
+                let pc = raw.into_inner().resolve(point, span, &hooks, timeout)?;
+                points.insert(point, pc);
+            }
+        }
+
+        Ok(Config {
+            file: None,
+            state_dir: self.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
+            cache_dir: self.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into()),
+            uplinks,
+            points,
+            hooks,
+        })
+    }
+}
+
+impl RawPoint {
+    fn resolve(
+        self,
+        point: HookPoint,
+        span: Range<usize>,
+        hooks: &BTreeMap<String, HookConfig>,
+        default_timeout: Duration,
+    ) -> Located<PointConfig> {
+        let kind = *self.handler.get_ref();
+        let table = format!("[points.{point}]");
+        let stray = |key: &str, value: Option<Range<usize>>| match value {
+            Some(s) => Err((
+                s,
+                format!("{table}: key `{key}` does not apply to this handler"),
+            )),
+            None => Ok(()),
+        };
+        match kind {
+            HandlerKind::Builtin | HandlerKind::None => {
+                stray("hook", self.hook.as_ref().map(Spanned::span))?;
+                stray("script", self.script.as_ref().map(Spanned::span))?;
+                if self.timeout.is_some() {
+                    return Err((span, format!("{table}: key `timeout` does not apply to this handler")));
+                }
+                Ok(if kind == HandlerKind::Builtin {
+                    PointConfig::Builtin
+                } else {
+                    PointConfig::None
+                })
+            }
+            HandlerKind::Wasm => {
+                stray("script", self.script.as_ref().map(Spanned::span))?;
+                if self.timeout.is_some() {
+                    return Err((span, format!("{table}: set `timeout` on the hook in [hooks.<name>], not on the point")));
+                }
+                let hook = self
+                    .hook
+                    .ok_or_else(|| (span.clone(), format!("{table}: handler \"wasm\" needs `hook = \"<name>\"` naming a [hooks.<name>] table")))?;
+                if !hooks.contains_key(hook.get_ref()) {
+                    let known: Vec<&str> = hooks.keys().map(String::as_str).collect();
+                    return Err((
+                        hook.span(),
+                        format!(
+                            "{table}: no hook named {:?} (defined: {})",
+                            hook.get_ref(),
+                            if known.is_empty() { "none".into() } else { known.join(", ") }
+                        ),
+                    ));
+                }
+                Ok(PointConfig::Wasm {
+                    hook: hook.into_inner(),
+                })
+            }
+            HandlerKind::Script => {
+                stray("hook", self.hook.as_ref().map(Spanned::span))?;
+                let script = self
+                    .script
+                    .ok_or_else(|| (span.clone(), format!("{table}: handler \"script\" needs `script = \"<shell command>\"`")))?;
+                if script.get_ref().trim().is_empty() {
+                    return Err((script.span(), format!("{table}: `script` is empty")));
+                }
+                Ok(PointConfig::Script {
+                    script: script.into_inner(),
+                    timeout: self.timeout.unwrap_or(default_timeout),
+                })
+            }
+        }
+    }
+}
+
+impl RawHook {
+    fn resolve(
+        self,
+        name: String,
+        base: &Path,
+        timeout: Duration,
+        memory: u64,
+    ) -> Located<HookConfig> {
+        let sha256 = match self.sha256 {
+            None => None,
+            Some(s) => Some(parse_sha256(s.get_ref()).map_err(|m| (s.span(), format!("[hooks.{name}] sha256: {m}")))?),
+        };
+        let mut config = Vec::new();
+        for (key, value) in self.config {
+            let span = value.span();
+            let text = match value.into_inner() {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err((
+                        span,
+                        format!(
+                            "[hooks.{name}.config] {key}: values must be strings, numbers or booleans, not {}",
+                            other.type_str()
+                        ),
+                    ))
+                }
+            };
+            config.push((key, text));
+        }
+        let component = self.component.into_inner();
+        Ok(HookConfig {
+            component: if component.is_absolute() {
+                component
+            } else {
+                base.join(component)
+            },
+            name,
+            sha256,
+            timeout: self.timeout.unwrap_or(timeout),
+            memory: self.memory.unwrap_or(memory),
+            config,
+        })
+    }
+}
+
+/// Hook names key the state store and log lines.
+pub fn check_hook_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "hook name {name:?} must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+        ))
+    }
+}
+
+/// The kernel's rules for an interface name (dev_valid_name).
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)"
+        ))
+    }
+}
+
+fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| format!("{s:?} is not 64 hexadecimal digits"))?;
+    Ok(out)
+}
+
+/// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    let parsed = match Raw::deserialize(d)? {
+        Raw::Secs(s) => Duration::from_secs(s),
+        Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {t:?}: {e} (write e.g. \"30s\", \"500ms\" or an integer number of seconds)"
+            ))
+        })?,
+    };
+    if parsed.is_zero() {
+        return Err(serde::de::Error::custom("duration must be greater than zero"));
+    }
+    Ok(Some(parsed))
+}
+
+/// `"64MiB"`, `"512KiB"`, `"1GiB"`, or an integer number of bytes.
+fn memory<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bytes(u64),
+        Text(String),
+    }
+    let bytes = match Raw::deserialize(d)? {
+        Raw::Bytes(b) => b,
+        Raw::Text(t) => parse_size(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid memory size {t:?} (write e.g. \"64MiB\", \"512KiB\", \"1GiB\" or an integer number of bytes)"
+            ))
+        })?,
+    };
+    if bytes < 1 << 20 {
+        return Err(serde::de::Error::custom(
+            "memory must be at least 1MiB: a Rust guest needs that to start",
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+fn parse_size(t: &str) -> Option<u64> {
+    let t = t.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    num.checked_mul(mult)
+}

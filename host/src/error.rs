@@ -1,0 +1,81 @@
+//! The library's error type and the process exit code each kind maps to.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::point::HookPoint;
+
+/// Exit codes of the `nethook` binary (documented in README.md).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CONFIG: u8 = 3;
+    pub const COMPONENT: u8 = 4;
+    pub const HOOK_FAILED: u8 = 5;
+    pub const HOOK_TRAPPED: u8 = 6;
+    pub const HOOK_TIMED_OUT: u8 = 7;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A setting outside the file: a command-line flag or an environment variable.
+    #[error("{0}")]
+    Setting(String),
+
+    /// A component that cannot be run: unreadable, not a component, the
+    /// wrong world or version, or not the pinned bytes.
+    #[error("component {}: {reason}", path.display())]
+    Component { path: PathBuf, reason: String },
+
+    #[error("{hook} at {point}: hook returned an error: {message}")]
+    HookFailed {
+        hook: String,
+        point: HookPoint,
+        message: String,
+    },
+
+    #[error("{hook} at {point}: hook trapped: {message}")]
+    HookTrapped {
+        hook: String,
+        point: HookPoint,
+        message: String,
+    },
+
+    #[error("{hook} at {point}: hook timed out after {}", humantime::format_duration(*timeout))]
+    HookTimedOut {
+        hook: String,
+        point: HookPoint,
+        timeout: Duration,
+    },
+
+    /// Anything else: I/O on our own files, the runtime, netlink.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Setting(_) => exit::CONFIG,
+            Error::Component { .. } => exit::COMPONENT,
+            Error::HookFailed { .. } => exit::HOOK_FAILED,
+            Error::HookTrapped { .. } => exit::HOOK_TRAPPED,
+            Error::HookTimedOut { .. } => exit::HOOK_TIMED_OUT,
+            Error::Other(_) => exit::FAILURE,
+        }
+    }
+
+    pub fn component(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
+        Error::Component {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! nethook: runs a node dataplane's network hooks — the built-in
+//! NetworkManager/udev module, sandboxed WASM components, or legacy
+//! scripts — per hook point, chosen by a TOML config.
+
+pub mod bindings;
+pub mod builtin;
+pub mod caps;
+pub mod componentize;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod point;
+pub mod run;
+pub mod script;
+pub mod select;
+pub mod wasm;
+
+pub use error::{Error, Result};
+pub use point::HookPoint;

@@ -1,0 +1,181 @@
+//! The `nethook` command line.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use nethook::config::Config;
+use nethook::error::exit;
+use nethook::run::{self, Options};
+use nethook::select::{CliHandler, Environment, Handler};
+use nethook::{Error, HookPoint};
+
+/// Where `run` and `check` look for a config when none is given.
+const DEFAULT_CONFIG: &str = "/etc/nethook/nethook.toml";
+
+#[derive(Parser)]
+#[command(name = "nethook", version, about = "Runs a node dataplane's network hooks: built-in, sandboxed WASM, or legacy scripts")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct Selection {
+    /// Config file [default: $NETHOOK_CONFIG, else /etc/nethook/nethook.toml
+    /// if it exists, else the embedded default: built-in at every point].
+    #[arg(long, env = "NETHOOK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override a point's handler: POINT=builtin|none|script:CMD|wasm:HOOK|wasm:PATH.wasm
+    #[arg(long = "handler", value_name = "POINT=SPEC")]
+    handlers: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the handler selected for one hook point.
+    Run {
+        /// before-if-read | before-vpp-run | vpp-running | vpp-done-ok | vpp-errored
+        point: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// An uplink interface (repeatable, in the dataplane's order).
+        #[arg(long = "uplink", value_name = "NAME")]
+        uplinks: Vec<String>,
+    },
+    /// Validate the config and every component it references, and print
+    /// which handler runs at each point and why.
+    Check {
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Run all five points on a throwaway network namespace and state
+    /// directory, and print what each handler did (needs root).
+    Demo {
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Wrap a core wasm module built with nethook-sdk into a component.
+    Componentize {
+        core: PathBuf,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match execute(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = e.downcast_ref::<Error>().map_or(exit::FAILURE, Error::exit_code);
+            eprintln!("nethook: error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NETHOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(false).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Run { point, selection, uplinks } => {
+            let point: HookPoint = point.parse().map_err(|e| Error::Setting(format!("{e}")))?;
+            for u in &uplinks {
+                nethook::config::check_ifname(u).map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
+            }
+            let opts = options(&selection, uplinks)?;
+            let outcome = run::run_point(&opts, point)?;
+            outcome.result?;
+            Ok(exit::OK)
+        }
+        Command::Check { selection } => {
+            let opts = options(&selection, Vec::new())?;
+            println!("config: {}", opts.config.source());
+            let lines = run::check(&opts)?;
+            for line in &lines {
+                println!("{line}");
+            }
+            match run::first_error(lines) {
+                Some(e) => Err(e.into()),
+                None => Ok(exit::OK),
+            }
+        }
+        Command::Demo { selection } => {
+            let opts = options(&selection, Vec::new())?;
+            println!("nethook demo: config {}, uplink {}", opts.config.source(), nethook::demo::UPLINK);
+            let outcomes = nethook::demo::demo(opts)?;
+            println!("\n{:<15} {:<40} {:>9}  result", "POINT", "HANDLER", "TIME");
+            let mut code = exit::OK;
+            for o in &outcomes {
+                let handler = match &o.selection.handler {
+                    Handler::Builtin => "builtin".to_string(),
+                    other => other.to_string(),
+                };
+                let result = match &o.result {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => {
+                        code = code.max(e.exit_code());
+                        format!("error: {e}")
+                    }
+                };
+                println!(
+                    "{:<15} {:<40} {:>7.1}ms  {result}  [{}]",
+                    o.selection.point.name(),
+                    handler,
+                    o.elapsed.as_secs_f64() * 1000.0,
+                    o.selection.reason
+                );
+            }
+            Ok(code)
+        }
+        Command::Componentize { core, output } => {
+            let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+            let component = nethook::componentize::componentize(&bytes)
+                .map_err(|e| Error::component(&core, e))?;
+            std::fs::write(&output, component).with_context(|| format!("writing {}", output.display()))?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn options(selection: &Selection, uplinks: Vec<String>) -> Result<Options, Error> {
+    let config = match &selection.config {
+        Some(path) => Config::load(path)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG))?,
+        None => Config::default(),
+    };
+    let cli = selection
+        .handlers
+        .iter()
+        .map(|h| CliHandler::parse(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Options {
+        config,
+        cli,
+        env: Environment::from_process()?,
+        uplinks,
+    })
+}

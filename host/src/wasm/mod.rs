@@ -1,0 +1,192 @@
+//! Running WASM hooks: wasmtime's component model, sandboxed.
+//!
+//! A hook gets the `hook` world's imports and WASI with no preopens, no
+//! environment, no arguments, no sockets and no name lookup; its stdout and
+//! stderr are captured into the log. It runs under a deadline (epoch
+//! interruption) and a memory cap (a resource limiter).
+
+mod cache;
+mod ctx;
+mod glue;
+mod world;
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::bindings::{Context, Hook, HookError};
+use crate::caps::Host;
+use crate::config::HookConfig;
+use crate::error::{Error, Result};
+use ctx::{Ctx, MemoryCap};
+
+pub use cache::CacheOutcome;
+
+/// Captured guest output beyond this is dropped.
+const OUTPUT_CAPACITY: usize = 1 << 20;
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Ctx>,
+    cache: cache::Cache,
+}
+
+/// A component that passed every check and is ready to instantiate.
+pub struct Loaded {
+    pub component: Component,
+    pub sha256: [u8; 32],
+    pub cache: CacheOutcome,
+}
+
+impl Runtime {
+    pub fn new(cache_dir: &Path) -> Result<Runtime> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| Error::Other(format!("wasm engine: {e}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|_| Hook::add_to_linker::<_, HasSelf<Ctx>>(&mut linker, |c| c))
+            .map_err(|e| Error::Other(format!("wasm linker: {e}")))?;
+        let cache = cache::Cache::new(cache_dir, &engine);
+        Ok(Runtime { engine, linker, cache })
+    }
+
+    /// Read, pin-check, validate and compile (or fetch from the cache) a hook's component.
+    pub fn load(&self, hook: &HookConfig) -> Result<Loaded> {
+        let path = &hook.component;
+        let bytes = std::fs::read(path).map_err(|e| Error::component(path, format!("cannot read: {e}")))?;
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        if let Some(pin) = hook.sha256 {
+            if pin != sha256 {
+                return Err(Error::component(
+                    path,
+                    format!(
+                        "sha256 is {} but [hooks.{}] pins {}; refusing to run it",
+                        hex::encode(sha256),
+                        hook.name,
+                        hex::encode(pin)
+                    ),
+                ));
+            }
+        }
+        world::check_header(&bytes).map_err(|m| Error::component(path, m))?;
+        let (component, outcome) = self
+            .cache
+            .load(&self.engine, &bytes, &sha256)
+            .map_err(|e| Error::component(path, format!("invalid component: {e}")))?;
+        world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
+        // Every import must be one we provide, before anything runs.
+        self.linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::component(path, format!("cannot be linked: {e}")))?;
+        Ok(Loaded {
+            component,
+            sha256,
+            cache: outcome,
+        })
+    }
+
+    /// Run the hook's `run` export once, within its deadline and memory cap.
+    pub fn run(&self, hook: &HookConfig, loaded: &Loaded, host: Host, context: Context) -> Result<()> {
+        let caller = host.caller.clone();
+        let (stdout, stderr) = (MemoryOutputPipe::new(OUTPUT_CAPACITY), MemoryOutputPipe::new(OUTPUT_CAPACITY));
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            Ctx {
+                host,
+                wasi,
+                table: ResourceTable::new(),
+                memory: MemoryCap::new(hook.memory),
+            },
+        );
+        store.limiter(|c| &mut c.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_trap();
+
+        let _timer = Deadline::start(&self.engine, hook.timeout);
+        let started = Instant::now();
+        let result = Hook::instantiate(&mut store, &loaded.component, &self.linker)
+            .and_then(|bindings| bindings.nethook_hooks_guest().call_run(&mut store, &context));
+        let elapsed = started.elapsed();
+
+        let log = &store.data().host.log;
+        for (name, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
+            for line in String::from_utf8_lossy(&pipe.contents()).lines() {
+                log.output(name, line);
+            }
+        }
+        let (hook_name, point) = (caller.hook, caller.point);
+        match result {
+            Ok(Ok(())) => {
+                tracing::debug!(hook = %hook_name, %point, ?elapsed, "hook returned ok");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(Error::HookFailed {
+                hook: hook_name,
+                point,
+                message: match e {
+                    HookError::Failed(m) => m,
+                    HookError::InvalidConfig(m) => format!("invalid hook config: {m}"),
+                },
+            }),
+            Err(e) => {
+                let memory = &store.data().memory;
+                if let Some(m) = memory.exceeded() {
+                    return Err(Error::HookTrapped { hook: hook_name, point, message: m });
+                }
+                if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                    return Err(Error::HookTimedOut {
+                        hook: hook_name,
+                        point,
+                        timeout: hook.timeout,
+                    });
+                }
+                if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                    return Err(Error::HookFailed {
+                        hook: hook_name,
+                        point,
+                        message: format!("guest exited with code {}", exit.0),
+                    });
+                }
+                Err(Error::HookTrapped {
+                    hook: hook_name,
+                    point,
+                    message: format!("{e:?}").trim().to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// Advances the engine's epoch once `timeout` passes, which traps the guest
+/// at its next loop header or function entry. Dropping it disarms it.
+struct Deadline {
+    _disarm: mpsc::Sender<()>,
+}
+
+impl Deadline {
+    fn start(engine: &Engine, timeout: Duration) -> Deadline {
+        let (tx, rx) = mpsc::channel::<()>();
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(timeout) {
+                engine.increment_epoch();
+            }
+        });
+        Deadline { _disarm: tx }
+    }
+}

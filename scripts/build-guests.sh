@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds every guest crate (guest-hooks/*, tests/guests/*) into a WebAssembly
+# component under target/guests/NAME.wasm; the core modules they were made
+# from stay under target/guests/core/. Components are always built from
+# source: no prebuilt .wasm is committed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=wasm-toolchain.sh
+source "$repo/scripts/wasm-toolchain.sh"
+
+out=${NETHOOK_GUEST_DIR:-$repo/target/guests}
+build_dir=$repo/target/guest-build
+mkdir -p "$out/core" "$build_dir"
+
+locked=()
+[ -f "$repo/guest-hooks/Cargo.lock" ] && locked=(--locked)
+
+log "building guest crates for wasm32-wasip1"
+guest_cargo "$repo/guest-hooks" build --release --target wasm32-wasip1 \
+    --target-dir "$build_dir" --workspace "${locked[@]}"
+
+# The host binary wraps each core module into a component (wit-component
+# plus the WASI preview1 adapter matching our wasmtime).
+cargo build --quiet -p nethook --manifest-path "$repo/Cargo.toml"
+nethook=${CARGO_TARGET_DIR:-$repo/target}/debug/nethook
+
+for core in "$build_dir"/wasm32-wasip1/release/*.wasm; do
+    name=$(basename "$core" .wasm)
+    name=${name//_/-}
+    cp "$core" "$out/core/$name.wasm"
+    "$nethook" componentize "$core" --output "$out/$name.wasm"
+    log "built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)"
+done

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Provides a wasm32 Rust toolchain for building guest hooks.
+#
+# Sourced by build-guests.sh. Defines `guest_cargo ARGS...`, which runs cargo
+# able to target wasm32-wasip1:
+#   * the host's rustup toolchain when its wasm32-wasip1 target is installed;
+#   * otherwise Debian trixie's packaged toolchain in a cached chroot, because
+#     rustup cannot download wasm32 targets on our build machines.
+# The chroot lives under $NETHOOK_CACHE (default ~/.cache/nethook) and is
+# built once; later runs reuse it.
+set -euo pipefail
+
+NETHOOK_CACHE=${NETHOOK_CACHE:-$HOME/.cache/nethook}
+TOOLCHAIN_ROOT=$NETHOOK_CACHE/trixie-toolchain
+TOOLCHAIN_PKGS="libc6-dev rustc cargo libstd-rust-dev-wasm32 lld ca-certificates"
+
+log() { printf '[wasm-toolchain] %s\n' "$*" >&2; }
+
+host_has_wasm_target() {
+    command -v rustup >/dev/null 2>&1 &&
+        rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1
+}
+
+apt_install_host() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing host packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build_toolchain_root() {
+    # A stamp marks a finished root, so an interrupted build is redone.
+    [ -f "$TOOLCHAIN_ROOT/.nethook-ready" ] && return 0
+    apt_install_host debootstrap
+    log "building trixie toolchain root in $TOOLCHAIN_ROOT (first run only)"
+    rm -rf "$TOOLCHAIN_ROOT"
+    mkdir -p "$NETHOOK_CACHE"
+    debootstrap --variant=minbase trixie "$TOOLCHAIN_ROOT" http://deb.debian.org/debian >"$NETHOOK_CACHE/debootstrap-toolchain.log" 2>&1 ||
+        { tail -n 30 "$NETHOOK_CACHE/debootstrap-toolchain.log" >&2; return 1; }
+    cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/ca-certificates.crt" 2>/dev/null ||
+        { mkdir -p "$TOOLCHAIN_ROOT/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/"; }
+    cp /etc/resolv.conf "$TOOLCHAIN_ROOT/etc/resolv.conf"
+    chroot "$TOOLCHAIN_ROOT" /bin/sh -c \
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $TOOLCHAIN_PKGS" \
+        >"$NETHOOK_CACHE/apt-toolchain.log" 2>&1 ||
+        { tail -n 30 "$NETHOOK_CACHE/apt-toolchain.log" >&2; return 1; }
+    # apt's ca-certificates may have rewritten the bundle; keep the host's.
+    cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/ca-certificates.crt"
+    touch "$TOOLCHAIN_ROOT/.nethook-ready"
+}
+
+# guest_cargo DIR ARGS...: run cargo in DIR (an absolute path inside the repo).
+guest_cargo() {
+    local dir=$1
+    shift
+    if host_has_wasm_target; then
+        (cd "$dir" && cargo "$@")
+        return
+    fi
+    build_toolchain_root
+    local repo
+    repo=$(git -C "$dir" rev-parse --show-toplevel 2>/dev/null || (cd "$dir/.." && pwd))
+    cp /etc/resolv.conf "$TOOLCHAIN_ROOT/etc/resolv.conf"
+    # A private mount namespace: the bind mount of the repo (at the same path,
+    # so paths in cargo's output mean the same on both sides) disappears with
+    # the command, whatever happens to it.
+    local q=()
+    for a in "$@"; do q+=("$(printf '%q' "$a")"); done
+    unshare --mount --propagation private /bin/sh -c "
+        set -e
+        mkdir -p '$TOOLCHAIN_ROOT$repo'
+        mount --bind '$repo' '$TOOLCHAIN_ROOT$repo'
+        mount -t proc proc '$TOOLCHAIN_ROOT/proc'
+        exec chroot '$TOOLCHAIN_ROOT' /usr/bin/env \
+            PATH=/usr/bin:/bin HOME=/root \
+            CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld \
+            CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
+            /bin/sh -c 'cd \"\$0\" && exec cargo \"\$@\"' '$dir' ${q[*]}
+    "
+}

@@ -1,0 +1,90 @@
+//! Write nethook hooks in Rust.
+//!
+//! A hook is a type implementing [`Hook`], exported with [`export_hook!`] and
+//! built as a `cdylib` for `wasm32-wasip1`; `nethook componentize` turns the
+//! result into the component nethook loads.
+//!
+//! ```ignore
+//! use nethook_sdk::{info, Context, Hook, HookError};
+//!
+//! struct Hello;
+//!
+//! impl Hook for Hello {
+//!     fn run(ctx: Context) -> Result<(), HookError> {
+//!         info!("hello at {}", ctx.point_name());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! nethook_sdk::export_hook!(Hello);
+//! ```
+
+// The generated bindings name paths through `nethook_sdk::` so that they
+// also resolve from the hook crates that expand `export_hook!`.
+extern crate self as nethook_sdk;
+
+/// Bindings generated from `wit/` for the `hook` world.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "nethook:hooks/hook",
+        pub_export_macro: true,
+        export_macro_name: "__export_hook_world",
+        default_bindings_module: "nethook_sdk::bindings",
+        runtime_path: "nethook_sdk::__rt",
+    });
+}
+
+mod context;
+pub mod log;
+
+pub use bindings::nethook::hooks::netlink;
+pub use bindings::nethook::hooks::state;
+pub use bindings::nethook::hooks::types::{Error, HookError, HookPoint, Uplink};
+pub use context::Context;
+
+#[doc(hidden)]
+pub use wit_bindgen::rt as __rt;
+
+/// A hook: the code nethook runs at the hook points it is selected for.
+pub trait Hook {
+    fn run(ctx: Context) -> Result<(), HookError>;
+}
+
+impl core::fmt::Display for HookPoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(context::point_name(*self))
+    }
+}
+
+/// A capability error is a hook failure unless the hook handles it.
+impl From<Error> for HookError {
+    fn from(e: Error) -> Self {
+        HookError::Failed(match e {
+            Error::Denied(m) => format!("denied: {m}"),
+            Error::Invalid(m) => format!("invalid: {m}"),
+            Error::NotFound(m) => format!("not found: {m}"),
+            Error::Failed(m) => format!("failed: {m}"),
+        })
+    }
+}
+
+/// Export `$hook` (a type implementing [`Hook`]) as the component's entry point.
+#[macro_export]
+macro_rules! export_hook {
+    ($hook:ty) => {
+        const _: () = {
+            struct __NethookExport;
+
+            impl $crate::bindings::exports::nethook::hooks::guest::Guest for __NethookExport {
+                fn run(
+                    ctx: $crate::bindings::nethook::hooks::types::Context,
+                ) -> ::core::result::Result<(), $crate::HookError> {
+                    <$hook as $crate::Hook>::run($crate::Context::from(ctx))
+                }
+            }
+
+            $crate::bindings::__export_hook_world!(__NethookExport with_types_in $crate::bindings);
+        };
+    };
+}
