@@ -13,10 +13,12 @@ out=${NETHOOK_GUEST_DIR:-$repo/target/guests}
 build_dir=$repo/target/guest-build
 mkdir -p "$out/core" "$build_dir"
 
+# In CI the committed lock file must be complete; locally cargo may update it
+# (e.g. after a guest crate was added).
 locked=()
-[ -f "$repo/guest-hooks/Cargo.lock" ] && locked=(--locked)
+[ -n "${CI:-}" ] && locked=(--locked)
 
-log "building guest crates for wasm32-wasip1"
+echo "[build-guests] building guest crates for wasm32-wasip1" >&2
 guest_cargo "$repo/guest-hooks" build --release --target wasm32-wasip1 \
     --target-dir "$build_dir" --workspace "${locked[@]}"
 
@@ -30,5 +32,5 @@ for core in "$build_dir"/wasm32-wasip1/release/*.wasm; do
     name=${name//_/-}
     cp "$core" "$out/core/$name.wasm"
     "$nethook" componentize "$core" --output "$out/$name.wasm"
-    log "built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)"
+    echo "[build-guests] built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)" >&2
 done

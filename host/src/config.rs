@@ -21,12 +21,28 @@ pub const DEFAULT_MEMORY: u64 = 64 << 20;
 
 /// A configuration error, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {message}", file.display())]
+#[error("{}: {message}{}", location(file, *line, *column), excerpt(*line, source_line))]
 pub struct ConfigError {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The text of the offending line, shown under the message.
+    pub source_line: Option<String>,
+}
+
+fn location(file: &Path, line: usize, column: usize) -> String {
+    match line {
+        0 => file.display().to_string(),
+        _ => format!("{}:{line}:{column}", file.display()),
+    }
+}
+
+fn excerpt(line: usize, text: &Option<String>) -> String {
+    match text {
+        Some(t) => format!("\n  {line:>4} | {t}"),
+        None => String::new(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +100,7 @@ impl Config {
             line: 0,
             column: 0,
             message: format!("cannot read: {e}"),
+            source_line: None,
         })?;
         Config::parse(path, &text)
     }
@@ -97,6 +114,7 @@ impl Config {
                 line,
                 column,
                 message,
+                source_line: text.lines().nth(line - 1).map(|l| l.trim_end().to_string()),
             }
         };
         let raw: RawConfig =

@@ -44,9 +44,19 @@ pub fn run(log: &Log, script: &str, point: HookPoint, uplink: &str, timeout: Dur
             Err(e) => return Err(Error::Other(format!("waiting for the {point} script: {e}"))),
         }
     };
+    let group = Pid::from_raw(child.id() as i32);
     if status.is_none() {
-        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait();
+    }
+    // Something the script left in the background may still hold its
+    // output open; wait for it only as long as the deadline allows.
+    while !readers.iter().all(|r| r.is_finished()) {
+        if started.elapsed() >= timeout {
+            let _ = killpg(group, Signal::SIGKILL);
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
     }
     for r in readers {
         for (stream, line) in r.join().unwrap_or_default() {

@@ -80,12 +80,12 @@ impl Runtime {
         let (component, outcome) = self
             .cache
             .load(&self.engine, &bytes, &sha256)
-            .map_err(|e| Error::component(path, format!("invalid component: {e}")))?;
+            .map_err(|e| Error::component(path, format!("invalid component: {e:#}")))?;
         world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
         // Every import must be one we provide, before anything runs.
         self.linker
             .instantiate_pre(&component)
-            .map_err(|e| Error::component(path, format!("cannot be linked: {e}")))?;
+            .map_err(|e| Error::component(path, format!("cannot be linked: {e:#}")))?;
         Ok(Loaded {
             component,
             sha256,

@@ -6,10 +6,10 @@ struct Failing;
 impl Hook for Failing {
     fn run(ctx: Context) -> Result<(), HookError> {
         eprintln!("failing on purpose at {}", ctx.point_name());
-        Err(HookError::Failed(format!(
-            "uplink {} is not ready",
-            ctx.first_uplink().map_or("<none>", |u| u.name.as_str())
-        )))
+        let (name, mac) = ctx
+            .first_uplink()
+            .map_or(("<none>", ""), |u| (u.name.as_str(), u.mac.as_str()));
+        Err(HookError::Failed(format!("uplink {name} ({mac}) is not ready")))
     }
 }
 

@@ -1,0 +1,195 @@
+//! Files that are not usable hooks are refused with a clear error before
+//! anything runs; the compiled cache is used but never trusted blindly.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+/// `check` and `run` on a config whose vpp-running hook is `component`.
+fn refused(component: &Path, extra: &str) -> (Run, Run) {
+    let scratch = Scratch::new();
+    let config = scratch.config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"h\"\n[hooks.h]\ncomponent = {component:?}\n{extra}\n"
+    ));
+    let mut check = nethook();
+    check.args(["check", "--config"]).arg(&config);
+    let check = run(check);
+    let mut r = nethook();
+    r.args(["run", "vpp-running", "--config"]).arg(&config);
+    let r = run(r);
+    if r.code != EXIT_OK {
+        assert!(!scratch.path("state").exists(), "a refused hook touched state");
+    }
+    (check, r)
+}
+
+fn assert_refused(component: &Path, extra: &str, reason: &str) {
+    let (check, r) = refused(component, extra);
+    let want = format!("component {}: {reason}", component.display());
+    assert_eq!(check.code, EXIT_COMPONENT, "{check:?}");
+    assert!(check.stdout.contains(&format!("status: ERROR: {want}")), "want {want:?} in {check:?}");
+    assert_eq!(r.code, EXIT_COMPONENT, "{r:?}");
+    assert!(r.stderr.contains(&format!("nethook: error: {want}")), "want {want:?} in {r:?}");
+}
+
+#[test]
+fn a_truncated_component_is_refused() {
+    let scratch = Scratch::new();
+    let bytes = std::fs::read(guest("inventory")).unwrap();
+    let path = scratch.path("truncated.wasm");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    assert_refused(&path, "", "invalid component: failed to parse WebAssembly module");
+}
+
+#[test]
+fn a_random_file_is_refused() {
+    let scratch = Scratch::new();
+    let path = scratch.path("random.wasm");
+    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(&path, noise).unwrap();
+    assert_refused(&path, "", "not a WebAssembly file (no \\0asm header)");
+}
+
+#[test]
+fn a_core_module_is_refused_with_a_hint() {
+    assert_refused(
+        &guest_core("inventory"),
+        "",
+        "is a core WebAssembly module, not a component; wrap it with `nethook componentize`",
+    );
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    assert_refused(
+        &guest("foreign-world"),
+        "",
+        "is not a nethook hook: it exports [greet] but a hook exports nethook:hooks/guest@0.1.0 (world nethook:hooks/hook@0.1.0)",
+    );
+}
+
+#[test]
+fn a_component_of_an_incompatible_package_version_names_both_versions() {
+    assert_refused(
+        &guest("future-abi"),
+        "",
+        "was built against nethook:hooks@0.2.0 (nethook:hooks/guest@0.2.0), but this nethook provides nethook:hooks@0.1.0; rebuild the hook with a matching nethook-sdk",
+    );
+}
+
+#[test]
+fn a_sha256_mismatch_refuses_to_run() {
+    let path = guest("failing");
+    let actual = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
+    let pin = "00".repeat(32);
+    assert_refused(
+        &path,
+        &format!("sha256 = \"{pin}\""),
+        &format!("sha256 is {actual} but [hooks.h] pins {pin}; refusing to run it"),
+    );
+}
+
+#[test]
+fn a_matching_sha256_pin_runs() {
+    let path = guest("inventory");
+    let actual = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
+    let (check, r) = refused(&path, &format!("sha256 = \"{actual}\""));
+    assert_eq!(check.code, EXIT_OK, "{check:?}");
+    assert!(check.stdout.contains(&format!("sha256 {actual} (matches pin)")), "{check:?}");
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect()
+}
+
+fn run_inventory(config: &Path) -> Run {
+    let mut cmd = nethook();
+    cmd.args(["--log-format", "json", "run", "vpp-running", "--config"]).arg(config);
+    let r = run(cmd);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    r
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
+    let scratch = Scratch::new();
+    let config = scratch.config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
+        hook_table("inventory", "inventory", "")
+    ));
+    run_inventory(&config);
+    let entries = cache_entries(&scratch.path("cache"));
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&entries[0], &bytes).unwrap();
+
+    let r = run_inventory(&config);
+    let msgs = r.messages();
+    assert!(msgs.contains(&"ignoring compiled cache entry: digest mismatch (corrupt)".to_string()), "{r:?}");
+    assert!(msgs.contains(&"compiled component (cache miss)".to_string()), "{r:?}");
+    // Rebuilt: the third run hits again.
+    let r = run_inventory(&config);
+    assert!(r.messages().contains(&"compiled cache hit".to_string()), "{r:?}");
+}
+
+#[test]
+fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
+    let scratch = Scratch::new();
+    let config = scratch.config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
+        hook_table("inventory", "inventory", "")
+    ));
+    run_inventory(&config);
+    let entry = cache_entries(&scratch.path("cache")).remove(0);
+    // Put code compiled by a differently configured engine under our key,
+    // with a valid digest: only wasmtime's own check can catch it.
+    let mut other = wasmtime::Config::new();
+    other.epoch_interruption(false);
+    let engine = wasmtime::Engine::new(&other).unwrap();
+    let payload = wasmtime::component::Component::from_file(&engine, guest("inventory"))
+        .unwrap()
+        .serialize()
+        .unwrap();
+    let bytes = std::fs::read(&entry).unwrap();
+    let mut forged = bytes[..8].to_vec();
+    forged.extend_from_slice(&Sha256::digest(&payload));
+    forged.extend_from_slice(&payload);
+    std::fs::write(&entry, forged).unwrap();
+
+    let r = run_inventory(&config);
+    let msgs = r.messages();
+    assert!(msgs.iter().any(|m| m.starts_with("ignoring compiled cache entry: ")), "{r:?}");
+    assert!(msgs.contains(&"compiled component (cache miss)".to_string()), "{r:?}");
+}
+
+#[test]
+fn a_cache_directory_others_can_write_is_not_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    let config = scratch.config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
+        hook_table("inventory", "inventory", "")
+    ));
+    run_inventory(&config);
+    std::fs::set_permissions(scratch.path("cache"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = run_inventory(&config);
+    assert!(r.messages().contains(&"compiled component (cache miss)".to_string()), "{r:?}");
+    assert!(
+        r.messages().iter().any(|m| m.starts_with("compiled cache not used: it is writable by another user")),
+        "{r:?}"
+    );
+}
