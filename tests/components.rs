@@ -21,7 +21,10 @@ fn refused(component: &Path, extra: &str) -> (Run, Run) {
     r.args(["run", "vpp-running", "--config"]).arg(&config);
     let r = run(r);
     if r.code != EXIT_OK {
-        assert!(!scratch.path("state").exists(), "a refused hook touched state");
+        assert!(
+            !scratch.path("state").exists(),
+            "a refused hook touched state"
+        );
     }
     (check, r)
 }
@@ -30,9 +33,15 @@ fn assert_refused(component: &Path, extra: &str, reason: &str) {
     let (check, r) = refused(component, extra);
     let want = format!("component {}: {reason}", component.display());
     assert_eq!(check.code, EXIT_COMPONENT, "{check:?}");
-    assert!(check.stdout.contains(&format!("status: ERROR: {want}")), "want {want:?} in {check:?}");
+    assert!(
+        check.stdout.contains(&format!("status: ERROR: {want}")),
+        "want {want:?} in {check:?}"
+    );
     assert_eq!(r.code, EXIT_COMPONENT, "{r:?}");
-    assert!(r.stderr.contains(&format!("nethook: error: {want}")), "want {want:?} in {r:?}");
+    assert!(
+        r.stderr.contains(&format!("nethook: error: {want}")),
+        "want {want:?} in {r:?}"
+    );
 }
 
 #[test]
@@ -41,14 +50,20 @@ fn a_truncated_component_is_refused() {
     let bytes = std::fs::read(guest("inventory")).unwrap();
     let path = scratch.path("truncated.wasm");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    assert_refused(&path, "", "invalid component: failed to parse WebAssembly module");
+    assert_refused(
+        &path,
+        "",
+        "invalid component: failed to parse WebAssembly module",
+    );
 }
 
 #[test]
 fn a_random_file_is_refused() {
     let scratch = Scratch::new();
     let path = scratch.path("random.wasm");
-    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(&path, noise).unwrap();
     assert_refused(&path, "", "not a WebAssembly file (no \\0asm header)");
 }
@@ -98,7 +113,12 @@ fn a_matching_sha256_pin_runs() {
     let actual = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
     let (check, r) = refused(&path, &format!("sha256 = \"{actual}\""));
     assert_eq!(check.code, EXIT_OK, "{check:?}");
-    assert!(check.stdout.contains(&format!("sha256 {actual} (matches pin)")), "{check:?}");
+    assert!(
+        check
+            .stdout
+            .contains(&format!("sha256 {actual} (matches pin)")),
+        "{check:?}"
+    );
     assert_eq!(r.code, EXIT_OK, "{r:?}");
 }
 
@@ -116,7 +136,8 @@ fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
 
 fn run_inventory(config: &Path) -> Run {
     let mut cmd = nethook();
-    cmd.args(["--log-format", "json", "run", "vpp-running", "--config"]).arg(config);
+    cmd.args(["--log-format", "json", "run", "vpp-running", "--config"])
+        .arg(config);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
     r
@@ -139,11 +160,20 @@ fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
 
     let r = run_inventory(&config);
     let msgs = r.messages();
-    assert!(msgs.contains(&"ignoring compiled cache entry: digest mismatch (corrupt)".to_string()), "{r:?}");
-    assert!(msgs.contains(&"compiled component (cache miss)".to_string()), "{r:?}");
+    assert!(
+        msgs.contains(&"ignoring compiled cache entry: digest mismatch (corrupt)".to_string()),
+        "{r:?}"
+    );
+    assert!(
+        msgs.contains(&"compiled component (cache miss)".to_string()),
+        "{r:?}"
+    );
     // Rebuilt: the third run hits again.
     let r = run_inventory(&config);
-    assert!(r.messages().contains(&"compiled cache hit".to_string()), "{r:?}");
+    assert!(
+        r.messages().contains(&"compiled cache hit".to_string()),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -172,8 +202,15 @@ fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
 
     let r = run_inventory(&config);
     let msgs = r.messages();
-    assert!(msgs.iter().any(|m| m.starts_with("ignoring compiled cache entry: ")), "{r:?}");
-    assert!(msgs.contains(&"compiled component (cache miss)".to_string()), "{r:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("ignoring compiled cache entry: ")),
+        "{r:?}"
+    );
+    assert!(
+        msgs.contains(&"compiled component (cache miss)".to_string()),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -185,11 +222,21 @@ fn a_cache_directory_others_can_write_is_not_trusted() {
         hook_table("inventory", "inventory", "")
     ));
     run_inventory(&config);
-    std::fs::set_permissions(scratch.path("cache"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        scratch.path("cache"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
     let r = run_inventory(&config);
-    assert!(r.messages().contains(&"compiled component (cache miss)".to_string()), "{r:?}");
     assert!(
-        r.messages().iter().any(|m| m.starts_with("compiled cache not used: it is writable by another user")),
+        r.messages()
+            .contains(&"compiled component (cache miss)".to_string()),
+        "{r:?}"
+    );
+    assert!(
+        r.messages()
+            .iter()
+            .any(|m| m.starts_with("compiled cache not used: it is writable by another user")),
         "{r:?}"
     );
 }

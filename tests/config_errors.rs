@@ -26,8 +26,16 @@ fn assert_refused(broken: &str, want: &str) {
         cmd.arg("--config").arg(&config);
         let r = run(cmd);
         assert_eq!(r.code, EXIT_CONFIG, "{sub}: {r:?}");
-        let first = r.stderr.lines().find(|l| l.starts_with("nethook: error:")).unwrap_or_default();
-        assert_eq!(first, format!("nethook: error: {}:{want}", config.display()), "{sub}: {r:?}");
+        let first = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("nethook: error:"))
+            .unwrap_or_default();
+        assert_eq!(
+            first,
+            format!("nethook: error: {}:{want}", config.display()),
+            "{sub}: {r:?}"
+        );
         assert!(r.stdout.is_empty(), "{sub}: {r:?}");
     }
     assert_eq!(scratch.snapshot(), before, "a refused config changed files");
@@ -65,7 +73,10 @@ fn a_bad_duration_is_named_with_its_location() {
 
 #[test]
 fn a_toml_syntax_error_is_located() {
-    assert_refused("[points.vpp-done-ok\nhandler = \"none\"\n", "6:20: unclosed table, expected `]`");
+    assert_refused(
+        "[points.vpp-done-ok\nhandler = \"none\"\n",
+        "6:20: unclosed table, expected `]`",
+    );
 }
 
 #[test]
@@ -87,7 +98,10 @@ fn a_point_naming_a_missing_hook_is_refused() {
 #[test]
 fn the_offending_line_is_shown_under_the_message() {
     let scratch = Scratch::new();
-    let config = marked(&scratch, "[hooks.x]\ncomponent = \"x.wasm\"\nmemory = \"lots\"\n");
+    let config = marked(
+        &scratch,
+        "[hooks.x]\ncomponent = \"x.wasm\"\nmemory = \"lots\"\n",
+    );
     let mut cmd = nethook();
     cmd.args(["check", "--config"]).arg(&config);
     let r = run(cmd);
@@ -102,7 +116,9 @@ fn a_missing_config_file_is_a_config_error() {
     let r = run(cmd);
     assert_eq!(r.code, EXIT_CONFIG, "{r:?}");
     assert!(
-        r.stderr.contains("nethook: error: /nonexistent/nethook.toml: cannot read: No such file or directory"),
+        r.stderr.contains(
+            "nethook: error: /nonexistent/nethook.toml: cannot read: No such file or directory"
+        ),
         "{r:?}"
     );
 }

@@ -12,7 +12,8 @@ fn run_hook(scratch: &Scratch, guest_name: &str, extra: &str) -> Run {
         hook_table(guest_name, guest_name, extra)
     ));
     let mut cmd = nethook();
-    cmd.args(["--log-format", "json", "run", "vpp-running", "--config"]).arg(&config);
+    cmd.args(["--log-format", "json", "run", "vpp-running", "--config"])
+        .arg(&config);
     run_within(cmd, Duration::from_secs(60))
 }
 
@@ -21,9 +22,17 @@ fn a_guest_that_loops_forever_is_stopped_at_its_deadline() {
     let scratch = Scratch::new();
     let r = run_hook(&scratch, "looper", "timeout = \"1s\"");
     assert_eq!(r.code, EXIT_TIMED_OUT, "{r:?}");
-    assert!(r.stderr.contains("nethook: error: looper at vpp-running: hook timed out after 1s"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("nethook: error: looper at vpp-running: hook timed out after 1s"),
+        "{r:?}"
+    );
     // It did start: the deadline stopped a running guest, not a slow load.
-    assert!(r.hook_messages("looper").contains(&"looping forever".to_string()), "{r:?}");
+    assert!(
+        r.hook_messages("looper")
+            .contains(&"looping forever".to_string()),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -32,7 +41,9 @@ fn a_guest_that_grows_memory_past_its_cap_traps() {
     let r = run_hook(&scratch, "memhog", "memory = \"8MiB\"");
     assert_eq!(r.code, EXIT_TRAPPED, "{r:?}");
     assert!(
-        r.stderr.contains("nethook: error: memhog at vpp-running: hook trapped: memory cap of 8.0 MiB exceeded"),
+        r.stderr.contains(
+            "nethook: error: memhog at vpp-running: hook trapped: memory cap of 8.0 MiB exceeded"
+        ),
         "{r:?}"
     );
 }
@@ -42,7 +53,10 @@ fn the_default_memory_cap_is_64_mib() {
     let scratch = Scratch::new();
     let r = run_hook(&scratch, "memhog", "");
     assert_eq!(r.code, EXIT_TRAPPED, "{r:?}");
-    assert!(r.stderr.contains("memory cap of 64.0 MiB exceeded"), "{r:?}");
+    assert!(
+        r.stderr.contains("memory cap of 64.0 MiB exceeded"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -50,13 +64,20 @@ fn a_hook_error_has_its_own_exit_code_and_stderr_is_logged() {
     let scratch = Scratch::new();
     let r = run_hook(&scratch, "failing", "");
     assert_eq!(r.code, EXIT_HOOK_FAILED, "{r:?}");
-    assert!(r.stderr.contains("hook returned an error: uplink <none> () is not ready"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("hook returned an error: uplink <none> () is not ready"),
+        "{r:?}"
+    );
     let lines = r.json_lines();
     let stderr_line = lines
         .iter()
         .find(|v| v["fields"]["stream"] == "stderr")
         .unwrap_or_else(|| panic!("no stderr line in {r:?}"));
-    assert_eq!(stderr_line["fields"]["message"], "failing on purpose at vpp-running");
+    assert_eq!(
+        stderr_line["fields"]["message"],
+        "failing on purpose at vpp-running"
+    );
     assert_eq!(stderr_line["fields"]["hook"], "failing");
 }
 

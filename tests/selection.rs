@@ -33,7 +33,8 @@ fn check(config: Option<&std::path::Path>, env: &[(&str, &str)], args: &[&str]) 
     r
 }
 
-const BUILTIN: &str = "builtin: built-in NetworkManager/udev module (this version only logs that it ran)";
+const BUILTIN: &str =
+    "builtin: built-in NetworkManager/udev module (this version only logs that it ran)";
 
 #[test]
 fn check_lists_all_five_points_with_handler_and_reason() {
@@ -46,27 +47,69 @@ fn check_lists_all_five_points_with_handler_and_reason() {
     ));
     let r = check(Some(&config), &[], &[]);
     let src = format!("config: {}", config.display());
-    assert_eq!(check_lines(&r, "before-if-read"), (BUILTIN.into(), "why: default: built-in profile".into()));
-    assert_eq!(check_lines(&r, "before-vpp-run"), ("none".into(), format!("why: {src}")));
+    assert_eq!(
+        check_lines(&r, "before-if-read"),
+        (BUILTIN.into(), "why: default: built-in profile".into())
+    );
+    assert_eq!(
+        check_lines(&r, "before-vpp-run"),
+        ("none".into(), format!("why: {src}"))
+    );
     assert_eq!(
         check_lines(&r, "vpp-running"),
-        (format!("wasm inventory ({})", guest("inventory").display()), format!("why: {src}"))
+        (
+            format!("wasm inventory ({})", guest("inventory").display()),
+            format!("why: {src}")
+        )
     );
-    assert_eq!(check_lines(&r, "vpp-done-ok"), ("script \"true\"".into(), format!("why: {src}")));
-    assert_eq!(check_lines(&r, "vpp-errored"), (BUILTIN.into(), "why: default: built-in profile".into()));
-    assert!(r.stdout.contains("status: ok: legacy script, not sandboxed, timeout 5s"), "{r:?}");
-    assert!(r.stdout.contains("status: ok: component targets nethook:hooks@0.1.0, sha256 "), "{r:?}");
+    assert_eq!(
+        check_lines(&r, "vpp-done-ok"),
+        ("script \"true\"".into(), format!("why: {src}"))
+    );
+    assert_eq!(
+        check_lines(&r, "vpp-errored"),
+        (BUILTIN.into(), "why: default: built-in profile".into())
+    );
+    assert!(
+        r.stdout
+            .contains("status: ok: legacy script, not sandboxed, timeout 5s"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("status: ok: component targets nethook:hooks@0.1.0, sha256 "),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn default_is_the_builtin_module() {
     let r = check(None, &[], &[]);
-    assert!(r.stdout.starts_with("config: the embedded default\n"), "{r:?}");
-    for point in ["before-if-read", "before-vpp-run", "vpp-running", "vpp-done-ok", "vpp-errored"] {
-        assert_eq!(check_lines(&r, point), (BUILTIN.into(), "why: default: built-in profile".into()));
+    assert!(
+        r.stdout.starts_with("config: the embedded default\n"),
+        "{r:?}"
+    );
+    for point in [
+        "before-if-read",
+        "before-vpp-run",
+        "vpp-running",
+        "vpp-done-ok",
+        "vpp-errored",
+    ] {
+        assert_eq!(
+            check_lines(&r, point),
+            (BUILTIN.into(), "why: default: built-in profile".into())
+        );
     }
     let mut cmd = nethook();
-    cmd.args(["--log-format", "json", "run", "vpp-running", "--uplink", "eth9"]);
+    cmd.args([
+        "--log-format",
+        "json",
+        "run",
+        "vpp-running",
+        "--uplink",
+        "eth9",
+    ]);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
     assert_eq!(
@@ -78,7 +121,13 @@ fn default_is_the_builtin_module() {
 /// A script that records how it was called.
 fn recorder(scratch: &Scratch) -> (String, std::path::PathBuf) {
     let out = scratch.path("script-ran");
-    (format!("echo \"$0 $1\" > {}; echo hello from the script; echo oops >&2", out.display()), out)
+    (
+        format!(
+            "echo \"$0 $1\" > {}; echo hello from the script; echo oops >&2",
+            out.display()
+        ),
+        out,
+    )
 }
 
 #[test]
@@ -90,14 +139,30 @@ fn the_environment_script_beats_the_config_file() {
     let r = check(Some(&config), &env, &[]);
     assert_eq!(
         check_lines(&r, "vpp-running"),
-        (format!("script {script:?}"), "why: env: CALICOVPP_HOOK_VPP_RUNNING is set".into())
+        (
+            format!("script {script:?}"),
+            "why: env: CALICOVPP_HOOK_VPP_RUNNING is set".into()
+        )
     );
     // Other points keep their own selection.
-    assert_eq!(check_lines(&r, "vpp-done-ok").1, "why: default: built-in profile");
+    assert_eq!(
+        check_lines(&r, "vpp-done-ok").1,
+        "why: default: built-in profile"
+    );
 
     let mut cmd = nethook();
     cmd.env("CALICOVPP_HOOK_VPP_RUNNING", &script)
-        .args(["--log-format", "json", "run", "vpp-running", "--uplink", "ens5", "--uplink", "ens6", "--config"])
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "vpp-running",
+            "--uplink",
+            "ens5",
+            "--uplink",
+            "ens6",
+            "--config",
+        ])
         .arg(&config);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
@@ -107,11 +172,19 @@ fn the_environment_script_beats_the_config_file() {
     let output: Vec<(String, String)> = lines
         .iter()
         .filter(|v| v["fields"]["hook"] == "script")
-        .map(|v| (v["fields"]["stream"].as_str().unwrap_or("").to_string(), v["fields"]["message"].as_str().unwrap().to_string()))
+        .map(|v| {
+            (
+                v["fields"]["stream"].as_str().unwrap_or("").to_string(),
+                v["fields"]["message"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         output,
-        vec![("stdout".to_string(), "hello from the script".to_string()), ("stderr".to_string(), "oops".to_string())]
+        vec![
+            ("stdout".to_string(), "hello from the script".to_string()),
+            ("stderr".to_string(), "oops".to_string())
+        ]
     );
 }
 
@@ -126,9 +199,17 @@ fn the_environment_can_turn_the_builtin_module_off() {
     let r = check(Some(&config), &env, &[]);
     let off = "why: env: CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false turns the built-in module off";
     assert_eq!(check_lines(&r, "vpp-running"), ("none".into(), off.into()));
-    assert_eq!(check_lines(&r, "before-if-read"), ("none".into(), off.into()));
+    assert_eq!(
+        check_lines(&r, "before-if-read"),
+        ("none".into(), off.into())
+    );
     // A WASM hook is not the built-in module: it still runs.
-    assert!(check_lines(&r, "vpp-done-ok").0.starts_with("wasm inventory"), "{r:?}");
+    assert!(
+        check_lines(&r, "vpp-done-ok")
+            .0
+            .starts_with("wasm inventory"),
+        "{r:?}"
+    );
 
     let mut cmd = nethook();
     cmd.env("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "false")
@@ -147,47 +228,91 @@ fn the_command_line_beats_the_environment() {
         ("CALICOVPP_HOOK_VPP_RUNNING", script.as_str()),
         ("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "false"),
     ];
-    let r = check(None, &env, &["--handler", "vpp-running=none", "--handler", "vpp-done-ok=builtin"]);
-    assert_eq!(check_lines(&r, "vpp-running"), ("none".into(), "why: cli: --handler vpp-running=none".into()));
-    assert_eq!(check_lines(&r, "vpp-done-ok"), (BUILTIN.into(), "why: cli: --handler vpp-done-ok=builtin".into()));
+    let r = check(
+        None,
+        &env,
+        &[
+            "--handler",
+            "vpp-running=none",
+            "--handler",
+            "vpp-done-ok=builtin",
+        ],
+    );
+    assert_eq!(
+        check_lines(&r, "vpp-running"),
+        ("none".into(), "why: cli: --handler vpp-running=none".into())
+    );
+    assert_eq!(
+        check_lines(&r, "vpp-done-ok"),
+        (
+            BUILTIN.into(),
+            "why: cli: --handler vpp-done-ok=builtin".into()
+        )
+    );
 
     let mut cmd = nethook();
-    cmd.env("CALICOVPP_HOOK_VPP_RUNNING", &script)
-        .args(["run", "vpp-running", "--handler", "vpp-running=none"]);
+    cmd.env("CALICOVPP_HOOK_VPP_RUNNING", &script).args([
+        "run",
+        "vpp-running",
+        "--handler",
+        "vpp-running=none",
+    ]);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
-    assert!(!out.exists(), "the environment's script ran despite the flag");
+    assert!(
+        !out.exists(),
+        "the environment's script ran despite the flag"
+    );
 }
 
 #[test]
 fn bad_settings_outside_the_file_are_named() {
     let mut cmd = nethook();
-    cmd.env("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "maybe").arg("check");
+    cmd.env("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "maybe")
+        .arg("check");
     let r = run(cmd);
     assert_eq!(r.code, EXIT_CONFIG, "{r:?}");
     assert!(
-        r.stderr.contains("environment CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=\"maybe\" is not a boolean"),
+        r.stderr.contains(
+            "environment CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=\"maybe\" is not a boolean"
+        ),
         "{r:?}"
     );
     let mut cmd = nethook();
     cmd.args(["check", "--handler", "vpp-running=wasm:nothere"]);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_CONFIG, "{r:?}");
-    assert!(r.stderr.contains("--handler vpp-running=wasm:nothere: no hook named \"nothere\""), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--handler vpp-running=wasm:nothere: no hook named \"nothere\""),
+        "{r:?}"
+    );
     let mut cmd = nethook();
     cmd.args(["run", "vpp-started"]);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_CONFIG, "{r:?}");
-    assert!(r.stderr.contains("unknown hook point \"vpp-started\""), "{r:?}");
+    assert!(
+        r.stderr.contains("unknown hook point \"vpp-started\""),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn a_failing_script_and_a_hanging_script_have_their_exit_codes() {
     let mut cmd = nethook();
-    cmd.args(["run", "vpp-errored", "--handler", "vpp-errored=script:exit 3"]);
+    cmd.args([
+        "run",
+        "vpp-errored",
+        "--handler",
+        "vpp-errored=script:exit 3",
+    ]);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_HOOK_FAILED, "{r:?}");
-    assert!(r.stderr.contains("script at vpp-errored: hook returned an error: script exited with status 3"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("script at vpp-errored: hook returned an error: script exited with status 3"),
+        "{r:?}"
+    );
 
     let scratch = Scratch::new();
     let config = scratch.config(
@@ -197,7 +322,11 @@ fn a_failing_script_and_a_hanging_script_have_their_exit_codes() {
     cmd.args(["run", "vpp-done-ok", "--config"]).arg(&config);
     let r = run_within(cmd, Duration::from_secs(20));
     assert_eq!(r.code, EXIT_TIMED_OUT, "{r:?}");
-    assert!(r.stderr.contains("script at vpp-done-ok: hook timed out after 1s"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("script at vpp-done-ok: hook timed out after 1s"),
+        "{r:?}"
+    );
     assert!(r.elapsed < Duration::from_secs(10), "{r:?}");
 }
 

@@ -6,7 +6,9 @@ wasmtime::component::bindgen!({
     world: "nethook:hooks/hook",
 });
 
-pub use nethook::hooks::types::{Context, Error as WitError, HookError, HookPoint as WitPoint, Uplink};
+pub use nethook::hooks::types::{
+    Context, Error as WitError, HookError, HookPoint as WitPoint, Uplink,
+};
 
 /// The package version this build implements.
 pub const PACKAGE: &str = "nethook:hooks";

@@ -9,7 +9,8 @@ use crate::caps::Host;
 use crate::error::Result;
 
 /// What `check` and `demo` say the module does at a point.
-pub const DESCRIPTION: &str = "built-in NetworkManager/udev module (this version only logs that it ran)";
+pub const DESCRIPTION: &str =
+    "built-in NetworkManager/udev module (this version only logs that it ran)";
 
 pub fn run(host: &mut Host, uplinks: &[String]) -> Result<()> {
     host.log.log(

@@ -13,7 +13,10 @@ pub fn componentize(core: &[u8]) -> Result<Vec<u8>, String> {
     encoder.validate(true).module(core).map_err(err)?;
     if imports_wasi_preview1(core) {
         encoder
-            .adapter("wasi_snapshot_preview1", WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)
+            .adapter(
+                "wasi_snapshot_preview1",
+                WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
             .map_err(err)?;
     }
     encoder.encode().map_err(err)

@@ -283,7 +283,10 @@ impl RawPoint {
                 stray("hook", self.hook.as_ref().map(Spanned::span))?;
                 stray("script", self.script.as_ref().map(Spanned::span))?;
                 if self.timeout.is_some() {
-                    return Err((span, format!("{table}: key `timeout` does not apply to this handler")));
+                    return Err((
+                        span,
+                        format!("{table}: key `timeout` does not apply to this handler"),
+                    ));
                 }
                 Ok(if kind == HandlerKind::Builtin {
                     PointConfig::Builtin
@@ -306,7 +309,11 @@ impl RawPoint {
                         format!(
                             "{table}: no hook named {:?} (defined: {})",
                             hook.get_ref(),
-                            if known.is_empty() { "none".into() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "none".into()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     ));
                 }
@@ -316,9 +323,12 @@ impl RawPoint {
             }
             HandlerKind::Script => {
                 stray("hook", self.hook.as_ref().map(Spanned::span))?;
-                let script = self
-                    .script
-                    .ok_or_else(|| (span.clone(), format!("{table}: handler \"script\" needs `script = \"<shell command>\"`")))?;
+                let script = self.script.ok_or_else(|| {
+                    (
+                        span.clone(),
+                        format!("{table}: handler \"script\" needs `script = \"<shell command>\"`"),
+                    )
+                })?;
                 if script.get_ref().trim().is_empty() {
                     return Err((script.span(), format!("{table}: `script` is empty")));
                 }
@@ -341,7 +351,10 @@ impl RawHook {
     ) -> Located<HookConfig> {
         let sha256 = match self.sha256 {
             None => None,
-            Some(s) => Some(parse_sha256(s.get_ref()).map_err(|m| (s.span(), format!("[hooks.{name}] sha256: {m}")))?),
+            Some(s) => Some(
+                parse_sha256(s.get_ref())
+                    .map_err(|m| (s.span(), format!("[hooks.{name}] sha256: {m}")))?,
+            ),
         };
         let mut config = Vec::new();
         for (key, value) in self.config {
@@ -402,7 +415,9 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
         && name.len() < 16
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
     if ok {
         Ok(())
     } else {
@@ -414,8 +429,7 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
 
 fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out)
-        .map_err(|_| format!("{s:?} is not 64 hexadecimal digits"))?;
+    hex::decode_to_slice(s, &mut out).map_err(|_| format!("{s:?} is not 64 hexadecimal digits"))?;
     Ok(out)
 }
 
@@ -436,7 +450,9 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
         })?,
     };
     if parsed.is_zero() {
-        return Err(serde::de::Error::custom("duration must be greater than zero"));
+        return Err(serde::de::Error::custom(
+            "duration must be greater than zero",
+        ));
     }
     Ok(Some(parsed))
 }
@@ -478,4 +494,99 @@ fn parse_size(t: &str) -> Option<u64> {
         _ => return None,
     };
     num.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/nethook/n.toml"), text)
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/nethook.toml"
+        ));
+        let c = Config::load(path).unwrap();
+        assert_eq!(c.points.len(), 4);
+        assert_eq!(
+            c.points[&HookPoint::BeforeIfRead],
+            PointConfig::Wasm {
+                hook: "inventory".into()
+            }
+        );
+        let h = &c.hooks["inventory"];
+        assert_eq!((h.timeout, h.memory), (Duration::from_secs(5), 32 << 20));
+        assert_eq!(h.config, vec![("label".to_string(), "example".to_string())]);
+        assert_eq!(c.uplinks, vec!["eth0".to_string()]);
+    }
+
+    #[test]
+    fn hooks_inherit_defaults_and_resolve_paths_against_the_file() {
+        let c = parse(
+            "[defaults]\ntimeout = 7\nmemory = \"2MiB\"\n[hooks.h]\ncomponent = \"h.wasm\"\n[hooks.h.config]\nn = 3\nb = true\n",
+        )
+        .unwrap();
+        let h = &c.hooks["h"];
+        assert_eq!(h.component, Path::new("/etc/nethook/h.wasm"));
+        assert_eq!((h.timeout, h.memory), (Duration::from_secs(7), 2 << 20));
+        assert_eq!(
+            h.config,
+            vec![("b".into(), "true".into()), ("n".into(), "3".into())]
+        );
+        assert_eq!(c.state_dir, Path::new(DEFAULT_STATE_DIR));
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_value() {
+        let e = parse("[hooks.h]\ncomponent = \"h.wasm\"\nmemory = 1000\n").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 10));
+        assert_eq!(
+            e.message,
+            "memory must be at least 1MiB: a Rust guest needs that to start"
+        );
+        let e = parse("[hooks.Bad]\ncomponent = \"h.wasm\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 8));
+        assert!(e.message.starts_with("hook name \"Bad\" must be"), "{e}");
+        let e = parse("[points.vpp-running]\nhandler = \"builtin\"\nscript = \"x\"\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "[points.vpp-running]: key `script` does not apply to this handler"
+        );
+        let e = parse("[points.vpp-running]\nhandler = \"script\"\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "[points.vpp-running]: handler \"script\" needs `script = \"<shell command>\"`"
+        );
+        let e = parse("uplinks = [\"a/b\"]\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 12));
+        let e =
+            parse("[hooks.h]\ncomponent = \"h.wasm\"\n[hooks.h.config]\nx = [1]\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "[hooks.h.config] x: values must be strings, numbers or booleans, not array"
+        );
+    }
+
+    #[test]
+    fn interface_names_follow_the_kernels_rules() {
+        for ok in ["eth0", "ens5", "enp0s31f6", "a-b_c.d", "x23456789012345"] {
+            assert!(check_ifname(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a:b",
+            "a b",
+            "x234567890123456",
+            "a\nb",
+        ] {
+            assert!(check_ifname(bad).is_err(), "{bad:?}");
+        }
+    }
 }

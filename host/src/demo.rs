@@ -49,29 +49,38 @@ fn build_uplink() -> std::result::Result<(), String> {
         .build()
         .expect("tokio runtime");
     rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| format!("netlink socket: {e}"))?;
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| format!("netlink socket: {e}"))?;
         tokio::spawn(conn);
         async {
-        handle.link().add(LinkVeth::new(UPLINK, PEER).build()).execute().await?;
-        for name in [UPLINK, PEER, "lo"] {
-            let link = handle
+            handle
                 .link()
-                .get()
-                .match_name(name.to_string())
+                .add(LinkVeth::new(UPLINK, PEER).build())
                 .execute()
-                .try_next()
-                .await?
-                .ok_or(rtnetlink::Error::RequestFailed)?;
-            let index = link.header.index;
-            if name == UPLINK {
-                for (ip, prefix) in ADDRESSES {
-                    let ip: IpAddr = ip.parse().expect("valid literal");
-                    handle.address().add(index, ip, prefix).execute().await?;
+                .await?;
+            for name in [UPLINK, PEER, "lo"] {
+                let link = handle
+                    .link()
+                    .get()
+                    .match_name(name.to_string())
+                    .execute()
+                    .try_next()
+                    .await?
+                    .ok_or(rtnetlink::Error::RequestFailed)?;
+                let index = link.header.index;
+                if name == UPLINK {
+                    for (ip, prefix) in ADDRESSES {
+                        let ip: IpAddr = ip.parse().expect("valid literal");
+                        handle.address().add(index, ip, prefix).execute().await?;
+                    }
                 }
+                handle
+                    .link()
+                    .set(LinkUnspec::new_with_index(index).up().build())
+                    .execute()
+                    .await?;
             }
-            handle.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await?;
-        }
-        Ok::<_, rtnetlink::Error>(())
+            Ok::<_, rtnetlink::Error>(())
         }
         .await
         .map_err(|e| e.to_string())

@@ -16,7 +16,11 @@ use nethook::{Error, HookPoint};
 const DEFAULT_CONFIG: &str = "/etc/nethook/nethook.toml";
 
 #[derive(Parser)]
-#[command(name = "nethook", version, about = "Runs a node dataplane's network hooks: built-in, sandboxed WASM, or legacy scripts")]
+#[command(
+    name = "nethook",
+    version,
+    about = "Runs a node dataplane's network hooks: built-in, sandboxed WASM, or legacy scripts"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -80,7 +84,9 @@ fn main() -> ExitCode {
     match execute(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = e.downcast_ref::<Error>().map_or(exit::FAILURE, Error::exit_code);
+            let code = e
+                .downcast_ref::<Error>()
+                .map_or(exit::FAILURE, Error::exit_code);
             eprintln!("nethook: error: {e:#}");
             ExitCode::from(code)
         }
@@ -101,10 +107,15 @@ fn init_logging(format: LogFormat) {
 
 fn execute(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Run { point, selection, uplinks } => {
+        Command::Run {
+            point,
+            selection,
+            uplinks,
+        } => {
             let point: HookPoint = point.parse().map_err(|e| Error::Setting(format!("{e}")))?;
             for u in &uplinks {
-                nethook::config::check_ifname(u).map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
+                nethook::config::check_ifname(u)
+                    .map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
             }
             let opts = options(&selection, uplinks)?;
             let outcome = run::run_point(&opts, point)?;
@@ -125,7 +136,11 @@ fn execute(command: Command) -> anyhow::Result<u8> {
         }
         Command::Demo { selection } => {
             let opts = options(&selection, Vec::new())?;
-            println!("nethook demo: config {}, uplink {}", opts.config.source(), nethook::demo::UPLINK);
+            println!(
+                "nethook demo: config {}, uplink {}",
+                opts.config.source(),
+                nethook::demo::UPLINK
+            );
             let outcomes = nethook::demo::demo(opts)?;
             println!("\n{:<15} {:<40} {:>9}  result", "POINT", "HANDLER", "TIME");
             let mut code = exit::OK;
@@ -152,10 +167,12 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             Ok(code)
         }
         Command::Componentize { core, output } => {
-            let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+            let bytes =
+                std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
             let component = nethook::componentize::componentize(&bytes)
                 .map_err(|e| Error::component(&core, e))?;
-            std::fs::write(&output, component).with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(&output, component)
+                .with_context(|| format!("writing {}", output.display()))?;
             Ok(exit::OK)
         }
     }

@@ -166,7 +166,11 @@ pub fn check(opts: &Options) -> Result<Vec<CheckLine>> {
                         "ok: component targets nethook:hooks@{}, sha256 {}{}",
                         crate::bindings::PACKAGE_VERSION,
                         hex::encode(l.sha256),
-                        if hook.sha256.is_some() { " (matches pin)" } else { " (not pinned)" }
+                        if hook.sha256.is_some() {
+                            " (matches pin)"
+                        } else {
+                            " (not pinned)"
+                        }
                     )
                 })
             }

@@ -17,7 +17,13 @@ use crate::point::HookPoint;
 
 pub const HOOK_NAME: &str = "script";
 
-pub fn run(log: &Log, script: &str, point: HookPoint, uplink: &str, timeout: Duration) -> Result<()> {
+pub fn run(
+    log: &Log,
+    script: &str,
+    point: HookPoint,
+    uplink: &str,
+    timeout: Duration,
+) -> Result<()> {
     let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(script)
@@ -85,7 +91,10 @@ pub fn run(log: &Log, script: &str, point: HookPoint, uplink: &str, timeout: Dur
 
 /// Collect a stream's lines (bounded) on a thread, so a chatty script never
 /// blocks on a full pipe.
-fn forward(stream: impl Read + Send + 'static, name: &'static str) -> thread::JoinHandle<Vec<(&'static str, String)>> {
+fn forward(
+    stream: impl Read + Send + 'static,
+    name: &'static str,
+) -> thread::JoinHandle<Vec<(&'static str, String)>> {
     thread::spawn(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(stream).lines() {

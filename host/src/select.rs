@@ -58,7 +58,9 @@ impl CliHandler {
     /// Parse `POINT=SPEC`.
     pub fn parse(arg: &str) -> Result<CliHandler> {
         let (point, spec) = arg.split_once('=').ok_or_else(|| {
-            Error::Setting(format!("--handler {arg:?}: expected POINT=SPEC, e.g. vpp-running=builtin"))
+            Error::Setting(format!(
+                "--handler {arg:?}: expected POINT=SPEC, e.g. vpp-running=builtin"
+            ))
         })?;
         let point = point
             .parse()
@@ -70,7 +72,8 @@ impl CliHandler {
     }
 
     fn handler(&self, config: &Config) -> Result<Handler> {
-        let bad = |m: String| Error::Setting(format!("--handler {}={}: {m}", self.point, self.spec));
+        let bad =
+            |m: String| Error::Setting(format!("--handler {}={}: {m}", self.point, self.spec));
         Ok(match self.spec.split_once(':') {
             None if self.spec == "builtin" => Handler::Builtin,
             None if self.spec == "none" => Handler::None,
@@ -78,10 +81,21 @@ impl CliHandler {
                 script: s.to_string(),
                 timeout: ENV_SCRIPT_TIMEOUT,
             },
-            Some(("wasm", h)) if config.hooks.contains_key(h) => Handler::Wasm(config.hooks[h].clone()),
+            Some(("wasm", h)) if config.hooks.contains_key(h) => {
+                Handler::Wasm(config.hooks[h].clone())
+            }
             Some(("wasm", p)) if p.ends_with(".wasm") => Handler::Wasm(adhoc_hook(p).map_err(bad)?),
-            Some(("wasm", h)) => return Err(bad(format!("no hook named {h:?} in {} (and not a path ending in .wasm)", config.source()))),
-            _ => return Err(bad("expected builtin, none, script:COMMAND, wasm:HOOK or wasm:PATH.wasm".into())),
+            Some(("wasm", h)) => {
+                return Err(bad(format!(
+                    "no hook named {h:?} in {} (and not a path ending in .wasm)",
+                    config.source()
+                )))
+            }
+            _ => {
+                return Err(bad(
+                    "expected builtin, none, script:COMMAND, wasm:HOOK or wasm:PATH.wasm".into(),
+                ))
+            }
         })
     }
 }
@@ -89,7 +103,10 @@ impl CliHandler {
 /// A hook given by path on the command line, with default limits.
 fn adhoc_hook(path: &str) -> std::result::Result<HookConfig, String> {
     let path = PathBuf::from(path);
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     crate::config::check_hook_name(stem)?;
     Ok(HookConfig {
         name: stem.to_string(),
@@ -119,7 +136,11 @@ impl Environment {
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Environment> {
         let scripts = HookPoint::ALL
             .into_iter()
-            .filter_map(|p| get(&p.env_var()).filter(|s| !s.trim().is_empty()).map(|s| (p, s)))
+            .filter_map(|p| {
+                get(&p.env_var())
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| (p, s))
+            })
             .collect();
         let setting = get(ENV_BUILTIN_ENABLED).filter(|s| !s.is_empty());
         let builtin_enabled = match setting.as_deref() {
@@ -148,9 +169,18 @@ pub fn select(
     env: &Environment,
     config: &Config,
 ) -> Result<Selection> {
-    let chosen = |handler, reason| Ok(Selection { point, handler, reason });
+    let chosen = |handler, reason| {
+        Ok(Selection {
+            point,
+            handler,
+            reason,
+        })
+    };
     if let Some(c) = cli.iter().rev().find(|c| c.point == point) {
-        return chosen(c.handler(config)?, Reason::Cli(format!("--handler {point}={}", c.spec)));
+        return chosen(
+            c.handler(config)?,
+            Reason::Cli(format!("--handler {point}={}", c.spec)),
+        );
     }
     if let Some(script) = env.scripts.get(&point) {
         return chosen(
@@ -178,7 +208,10 @@ pub fn select(
     };
     if handler == Handler::Builtin && !env.builtin_enabled {
         let value = env.builtin_setting.clone().unwrap_or_default();
-        return chosen(Handler::None, Reason::BuiltinDisabled(format!("{ENV_BUILTIN_ENABLED}={value}")));
+        return chosen(
+            Handler::None,
+            Reason::BuiltinDisabled(format!("{ENV_BUILTIN_ENABLED}={value}")),
+        );
     }
     chosen(handler, reason)
 }
@@ -199,9 +232,90 @@ impl fmt::Display for Reason {
         match self {
             Reason::Cli(flag) => write!(f, "cli: {flag}"),
             Reason::EnvScript(var) => write!(f, "env: {var} is set"),
-            Reason::BuiltinDisabled(setting) => write!(f, "env: {setting} turns the built-in module off"),
+            Reason::BuiltinDisabled(setting) => {
+                write!(f, "env: {setting} turns the built-in module off")
+            }
             Reason::Config(file) => write!(f, "config: {file}"),
             Reason::Default => f.write_str("default: built-in profile"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        Environment::from_vars(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
+    fn config(points: &[(HookPoint, PointConfig)]) -> Config {
+        Config {
+            points: points.iter().cloned().collect(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn each_level_overrides_the_ones_below_it() {
+        let p = HookPoint::VppRunning;
+        let none = config(&[(p, PointConfig::None)]);
+        let script_env = env(&[("CALICOVPP_HOOK_VPP_RUNNING", "echo hi")]);
+        let cli = vec![CliHandler::parse("vpp-running=builtin").unwrap()];
+
+        let s = select(p, &[], &env(&[]), &Config::default()).unwrap();
+        assert_eq!((s.handler, s.reason), (Handler::Builtin, Reason::Default));
+        let s = select(p, &[], &env(&[]), &none).unwrap();
+        assert_eq!(
+            (s.handler, s.reason),
+            (Handler::None, Reason::Config("the embedded default".into()))
+        );
+        let s = select(p, &[], &script_env, &none).unwrap();
+        assert_eq!(
+            s.reason,
+            Reason::EnvScript("CALICOVPP_HOOK_VPP_RUNNING".into())
+        );
+        let s = select(p, &cli, &script_env, &none).unwrap();
+        assert_eq!(
+            (s.handler, s.reason),
+            (
+                Handler::Builtin,
+                Reason::Cli("--handler vpp-running=builtin".into())
+            )
+        );
+    }
+
+    #[test]
+    fn the_builtin_switch_only_affects_the_builtin_module() {
+        let off = env(&[("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "False")]);
+        let s = select(HookPoint::VppDoneOk, &[], &off, &Config::default()).unwrap();
+        assert_eq!(s.handler, Handler::None);
+        let scripted = config(&[(
+            HookPoint::VppDoneOk,
+            PointConfig::Script {
+                script: "x".into(),
+                timeout: ENV_SCRIPT_TIMEOUT,
+            },
+        )]);
+        let s = select(HookPoint::VppDoneOk, &[], &off, &scripted).unwrap();
+        assert!(matches!(s.handler, Handler::Script { .. }));
+        assert!(env(&[("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "1")]).builtin_enabled);
+        assert!(Environment::from_vars(|_| Some("nope".into())).is_err());
+    }
+
+    #[test]
+    fn cli_specs_are_checked() {
+        assert!(CliHandler::parse("vpp-running").is_err());
+        assert!(CliHandler::parse("vpp-runnin=none").is_err());
+        let c = CliHandler::parse("vpp-running=script:").unwrap();
+        assert!(c.handler(&Config::default()).is_err());
+        let c = CliHandler::parse("vpp-running=wasm:/x/Hook.wasm").unwrap();
+        let err = c.handler(&Config::default()).unwrap_err().to_string();
+        assert!(err.contains("hook name \"Hook\""), "{err}");
     }
 }

@@ -84,7 +84,7 @@ macro_rules! export_hook {
                 }
             }
 
-            $crate::bindings::__export_hook_world!(__NethookExport with_types_in $crate::bindings);
+    $crate::bindings::__export_hook_world!(__NethookExport with_types_in $crate::bindings);
         };
     };
 }

@@ -37,8 +37,16 @@ pub fn guest(name: &str) -> PathBuf {
 /// The core module a guest component was made from.
 pub fn guest_core(name: &str) -> PathBuf {
     let component = guest(name);
-    let path = component.parent().unwrap().join("core").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing: run scripts/build-guests.sh", path.display());
+    let path = component
+        .parent()
+        .unwrap()
+        .join("core")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-guests.sh",
+        path.display()
+    );
     path
 }
 
@@ -79,7 +87,9 @@ impl Run {
         self.stderr
             .lines()
             .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON log line {l:?}: {e}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON log line {l:?}: {e}"))
+            })
             .collect()
     }
 
@@ -95,7 +105,11 @@ impl Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {} after {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.elapsed, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
     }
 }
 
@@ -138,7 +152,10 @@ pub fn run(cmd: Command) -> Run {
 
 /// Run a command that must succeed (setup steps).
 pub fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect(args[0]);
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect(args[0]);
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
@@ -156,7 +173,11 @@ pub struct Netns {
 
 impl Netns {
     pub fn new() -> Netns {
-        let name = format!("nhtest-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "nhtest-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
         sh(&["ip", "netns", "add", &name]);
         let ns = Netns { name };
         // No IPv6 link-local addresses: the address set stays exactly what
@@ -185,7 +206,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "delete", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.name])
+            .status();
     }
 }
 
@@ -197,7 +220,10 @@ pub struct Scratch {
 impl Scratch {
     pub fn new() -> Scratch {
         Scratch {
-            dir: tempfile::Builder::new().prefix("nethook-test.").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("nethook-test.")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -225,7 +251,10 @@ impl Scratch {
     /// Every file under the scratch dir with its bytes, to prove nothing changed.
     pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
         fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-            let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+            let mut entries: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
             entries.sort();
             for p in entries {
                 if p.is_dir() {
@@ -244,5 +273,8 @@ impl Scratch {
 
 /// `[hooks.NAME]` for a test guest, with extra lines.
 pub fn hook_table(name: &str, guest_name: &str, extra: &str) -> String {
-    format!("[hooks.{name}]\ncomponent = {:?}\n{extra}\n", guest(guest_name))
+    format!(
+        "[hooks.{name}]\ncomponent = {:?}\n{extra}\n",
+        guest(guest_name)
+    )
 }

@@ -40,7 +40,11 @@ impl Hook for Inventory {
             "point" => ctx.point_name(),
             "label" => ctx.config("label").unwrap_or("-"));
         // Plain stdout: the host captures it into the log under this hook.
-        println!("inventory: {} links, {} addresses", links.len(), addresses.len());
+        println!(
+            "inventory: {} links, {} addresses",
+            links.len(),
+            addresses.len()
+        );
         Ok(())
     }
 }

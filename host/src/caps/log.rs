@@ -37,7 +37,10 @@ impl Log {
 fn render(message: &str, fields: &[(String, String)]) -> String {
     let mut line = message.to_string();
     for (k, v) in fields {
-        let plain = !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
+        let plain = !v.is_empty()
+            && !v
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
         if plain {
             let _ = write!(line, " {k}={v}");
         } else {
@@ -55,7 +58,10 @@ mod tests {
     fn fields_are_appended_and_quoted_when_needed() {
         let f = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert_eq!(
-            render("link", &[f("name", "eth0"), f("label", "a b"), f("mac", "")]),
+            render(
+                "link",
+                &[f("name", "eth0"), f("label", "a b"), f("mac", "")]
+            ),
             r#"link name=eth0 label="a b" mac="""#
         );
     }

@@ -63,9 +63,17 @@ impl Netlink {
         crate::config::check_ifname(name).map_err(CapError::Invalid)?;
         let name_owned = name.to_string();
         let msgs: Vec<LinkMessage> = self
-            .call(|h| h.link().get().match_name(name_owned).execute().try_collect())
+            .call(|h| {
+                h.link()
+                    .get()
+                    .match_name(name_owned)
+                    .execute()
+                    .try_collect()
+            })
             .map_err(|e| match e {
-                CapError::Failed(m) if m.contains("(code -19)") => CapError::NotFound(format!("no link named {name:?}")),
+                CapError::Failed(m) if m.contains("(code -19)") => {
+                    CapError::NotFound(format!("no link named {name:?}"))
+                }
                 other => other,
             })?;
         msgs.first()
@@ -102,7 +110,11 @@ fn netlink_error(e: rtnetlink::Error) -> CapError {
 }
 
 fn mac(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn link_from(m: &LinkMessage) -> Link {

@@ -47,7 +47,12 @@ impl State {
     pub fn get(&self, key: &str) -> Result<Option<String>, CapError> {
         check_key(key)?;
         let _lock = self.lock()?;
-        Ok(self.read()?.hooks.get(&self.hook).and_then(|kv| kv.get(key)).cloned())
+        Ok(self
+            .read()?
+            .hooks
+            .get(&self.hook)
+            .and_then(|kv| kv.get(key))
+            .cloned())
     }
 
     pub fn set(&self, key: &str, value: &str) -> Result<(), CapError> {
@@ -62,7 +67,9 @@ impl State {
         let mut file = self.read()?;
         let kv = file.hooks.entry(self.hook.clone()).or_default();
         if !kv.contains_key(key) && kv.len() >= MAX_KEYS {
-            return Err(CapError::Invalid(format!("hook already has {MAX_KEYS} keys")));
+            return Err(CapError::Invalid(format!(
+                "hook already has {MAX_KEYS} keys"
+            )));
         }
         if kv.get(key).map(String::as_str) == Some(value) {
             return Ok(());
@@ -125,7 +132,10 @@ impl State {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 // Never overwrite a file we cannot read: it may be all that
                 // is left of what an earlier point captured.
-                CapError::Failed(format!("state file {} is corrupt ({e}); move it aside to start afresh", path.display()))
+                CapError::Failed(format!(
+                    "state file {} is corrupt ({e}); move it aside to start afresh",
+                    path.display()
+                ))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateFile {
                 version: 1,
@@ -146,7 +156,8 @@ impl State {
         tmp.write_all(&bytes)
             .and_then(|_| tmp.as_file().sync_all())
             .map_err(|e| failed(tmp.path(), "write", e))?;
-        tmp.persist(&path).map_err(|e| failed(&path, "replace", e.error))?;
+        tmp.persist(&path)
+            .map_err(|e| failed(&path, "replace", e.error))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| failed(&self.dir, "sync", e))
@@ -177,14 +188,23 @@ mod tests {
         let b = State::new("b".into(), dir.path());
         a.set("k", "1").unwrap();
         b.set("k", "2").unwrap();
-        assert_eq!(State::new("a".into(), dir.path()).get("k").unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            State::new("a".into(), dir.path())
+                .get("k")
+                .unwrap()
+                .as_deref(),
+            Some("1")
+        );
         assert!(b.delete("k").unwrap());
         assert!(!b.delete("k").unwrap());
         assert_eq!(b.keys().unwrap(), Vec::<String>::new());
         let text = fs::read_to_string(dir.path().join(FILE)).unwrap();
         assert_eq!(text, "{\n  \"version\": 1,\n  \"hooks\": {\n    \"a\": {\n      \"k\": \"1\"\n    }\n  }\n}\n");
         // no temp files left behind
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
     }
 
@@ -194,8 +214,14 @@ mod tests {
         fs::write(dir.path().join(FILE), b"{\"version\":1,\"ho").unwrap();
         let s = State::new("a".into(), dir.path());
         let err = s.set("k", "v").unwrap_err();
-        assert!(matches!(&err, CapError::Failed(m) if m.contains("is corrupt")), "{err}");
-        assert_eq!(fs::read(dir.path().join(FILE)).unwrap(), b"{\"version\":1,\"ho");
+        assert!(
+            matches!(&err, CapError::Failed(m) if m.contains("is corrupt")),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read(dir.path().join(FILE)).unwrap(),
+            b"{\"version\":1,\"ho"
+        );
     }
 
     #[test]
@@ -204,7 +230,10 @@ mod tests {
         let s = State::new("a".into(), dir.path());
         assert!(matches!(s.set("", "v"), Err(CapError::Invalid(_))));
         assert!(matches!(s.set("a\nb", "v"), Err(CapError::Invalid(_))));
-        assert!(matches!(s.set("k", &"x".repeat(MAX_VALUE_LEN + 1)), Err(CapError::Invalid(_))));
+        assert!(matches!(
+            s.set("k", &"x".repeat(MAX_VALUE_LEN + 1)),
+            Err(CapError::Invalid(_))
+        ));
         assert!(!dir.path().join(FILE).exists());
     }
 }

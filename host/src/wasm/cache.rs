@@ -84,7 +84,9 @@ impl Cache {
             .map_err(|e| format!("cannot create it: {e}"))?;
         let meta = fs::metadata(&self.dir).map_err(|e| e.to_string())?;
         if meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
-            return Err("it is writable by another user; precompiled code from it would run as ours".into());
+            return Err(
+                "it is writable by another user; precompiled code from it would run as ours".into(),
+            );
         }
         Ok(())
     }

@@ -55,13 +55,18 @@ impl Runtime {
             .and_then(|_| Hook::add_to_linker::<_, HasSelf<Ctx>>(&mut linker, |c| c))
             .map_err(|e| Error::Other(format!("wasm linker: {e}")))?;
         let cache = cache::Cache::new(cache_dir, &engine);
-        Ok(Runtime { engine, linker, cache })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+        })
     }
 
     /// Read, pin-check, validate and compile (or fetch from the cache) a hook's component.
     pub fn load(&self, hook: &HookConfig) -> Result<Loaded> {
         let path = &hook.component;
-        let bytes = std::fs::read(path).map_err(|e| Error::component(path, format!("cannot read: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::component(path, format!("cannot read: {e}")))?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some(pin) = hook.sha256 {
             if pin != sha256 {
@@ -94,9 +99,18 @@ impl Runtime {
     }
 
     /// Run the hook's `run` export once, within its deadline and memory cap.
-    pub fn run(&self, hook: &HookConfig, loaded: &Loaded, host: Host, context: Context) -> Result<()> {
+    pub fn run(
+        &self,
+        hook: &HookConfig,
+        loaded: &Loaded,
+        host: Host,
+        context: Context,
+    ) -> Result<()> {
         let caller = host.caller.clone();
-        let (stdout, stderr) = (MemoryOutputPipe::new(OUTPUT_CAPACITY), MemoryOutputPipe::new(OUTPUT_CAPACITY));
+        let (stdout, stderr) = (
+            MemoryOutputPipe::new(OUTPUT_CAPACITY),
+            MemoryOutputPipe::new(OUTPUT_CAPACITY),
+        );
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -119,8 +133,12 @@ impl Runtime {
 
         let _timer = Deadline::start(&self.engine, hook.timeout);
         let started = Instant::now();
-        let result = Hook::instantiate(&mut store, &loaded.component, &self.linker)
-            .and_then(|bindings| bindings.nethook_hooks_guest().call_run(&mut store, &context));
+        let result =
+            Hook::instantiate(&mut store, &loaded.component, &self.linker).and_then(|bindings| {
+                bindings
+                    .nethook_hooks_guest()
+                    .call_run(&mut store, &context)
+            });
         let elapsed = started.elapsed();
 
         let log = &store.data().host.log;
@@ -146,7 +164,11 @@ impl Runtime {
             Err(e) => {
                 let memory = &store.data().memory;
                 if let Some(m) = memory.exceeded() {
-                    return Err(Error::HookTrapped { hook: hook_name, point, message: m });
+                    return Err(Error::HookTrapped {
+                        hook: hook_name,
+                        point,
+                        message: m,
+                    });
                 }
                 if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
                     return Err(Error::HookTimedOut {

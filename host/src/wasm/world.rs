@@ -17,7 +17,8 @@ pub fn check_header(bytes: &[u8]) -> Result<(), String> {
     }
     if bytes[4..8] == CORE_VERSION {
         return Err(
-            "is a core WebAssembly module, not a component; wrap it with `nethook componentize`".into(),
+            "is a core WebAssembly module, not a component; wrap it with `nethook componentize`"
+                .into(),
         );
     }
     if bytes[6..8] != COMPONENT_LAYER {
@@ -41,7 +42,10 @@ pub fn check_world(engine: &Engine, component: &Component) -> Result<(), String>
         let Some(rest) = name.strip_prefix(PACKAGE).and_then(|r| r.strip_prefix('/')) else {
             continue;
         };
-        let found = rest.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)");
+        let found = rest
+            .split_once('@')
+            .map(|(_, v)| v)
+            .unwrap_or("(unversioned)");
         let compatible = semver::Version::parse(found).is_ok_and(|v| {
             v.major == ours.major && (ours.major != 0 || v.minor == ours.minor) && v <= ours
         });
@@ -52,9 +56,10 @@ pub fn check_world(engine: &Engine, component: &Component) -> Result<(), String>
         }
     }
     let want = format!("{PACKAGE}/guest@{PACKAGE_VERSION}");
-    let is_hook = exports
-        .iter()
-        .any(|e| e.strip_prefix(PACKAGE).is_some_and(|r| r.starts_with("/guest@")));
+    let is_hook = exports.iter().any(|e| {
+        e.strip_prefix(PACKAGE)
+            .is_some_and(|r| r.starts_with("/guest@"))
+    });
     if !is_hook {
         return Err(format!(
             "is not a nethook hook: it exports [{}] but a hook exports {want} (world {PACKAGE}/hook@{PACKAGE_VERSION})",

@@ -9,7 +9,9 @@ impl Hook for Failing {
         let (name, mac) = ctx
             .first_uplink()
             .map_or(("<none>", ""), |u| (u.name.as_str(), u.mac.as_str()));
-        Err(HookError::Failed(format!("uplink {name} ({mac}) is not ready")))
+        Err(HookError::Failed(format!(
+            "uplink {name} ({mac}) is not ready"
+        )))
     }
 }
 

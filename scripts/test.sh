@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README test command: installs what the suites need, builds every guest
+# component from source, checks formatting and lints, and runs every test.
+# Run as root (network namespaces, the toolchain chroot).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+# shellcheck source=wasm-toolchain.sh
+source scripts/wasm-toolchain.sh
+
+# ip (netns, veth) and sysctl for the suites' namespaces.
+apt_install_host iproute2 procps
+
+scripts/build-guests.sh
+cargo fmt --all -- --check
+# The guest crates are outside the host workspace.
+rustfmt --check --edition 2021 guest-hooks/*/src/*.rs tests/guests/*/src/*.rs
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
