@@ -6,7 +6,7 @@ wasmtime::component::bindgen!({
     world: "nethook:hooks/hook",
 });
 
-pub use nethook::hooks::types::{
+pub use self::nethook::hooks::types::{
     Context, Error as WitError, HookError, HookPoint as WitPoint, Uplink,
 };
 
