@@ -8,4 +8,4 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 scripts/build-guests.sh
-exec target/debug/nethook demo --handler vpp-running=wasm:target/guests/inventory.wasm "$@"
+exec target/debug/nethook demo --config examples/demo.toml "$@"

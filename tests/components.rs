@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 fn refused(component: &Path, extra: &str) -> (Run, Run) {
     let scratch = Scratch::new();
     let config = scratch.config(&format!(
-        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"h\"\n[hooks.h]\ncomponent = {component:?}\n{extra}\n"
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"h\"\n[hooks.h]\ncomponent = {component:?}\n{extra}\n[hooks.h.grants]\nnetlink = \"read\"\n"
     ));
     let mut check = nethook();
     check.args(["check", "--config"]).arg(&config);
@@ -148,7 +148,11 @@ fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
     let scratch = Scratch::new();
     let config = scratch.config(&format!(
         "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
-        hook_table("inventory", "inventory", "")
+        hook_table(
+            "inventory",
+            "inventory",
+            "[hooks.inventory.grants]\nnetlink = \"read\""
+        )
     ));
     run_inventory(&config);
     let entries = cache_entries(&scratch.path("cache"));
@@ -181,7 +185,11 @@ fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
     let scratch = Scratch::new();
     let config = scratch.config(&format!(
         "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
-        hook_table("inventory", "inventory", "")
+        hook_table(
+            "inventory",
+            "inventory",
+            "[hooks.inventory.grants]\nnetlink = \"read\""
+        )
     ));
     run_inventory(&config);
     let entry = cache_entries(&scratch.path("cache")).remove(0);
@@ -219,7 +227,11 @@ fn a_cache_directory_others_can_write_is_not_trusted() {
     let scratch = Scratch::new();
     let config = scratch.config(&format!(
         "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
-        hook_table("inventory", "inventory", "")
+        hook_table(
+            "inventory",
+            "inventory",
+            "[hooks.inventory.grants]\nnetlink = \"read\""
+        )
     ));
     run_inventory(&config);
     std::fs::set_permissions(

@@ -71,7 +71,8 @@ fn inventory_logs_exactly_the_namespaces_links_and_addresses_and_counts_across_p
     let config = scratch.config(&format!(
         "[points.before-if-read]\nhandler = \"wasm\"\nhook = \"inventory\"\n\
          [points.before-vpp-run]\nhandler = \"wasm\"\nhook = \"inventory\"\n\
-         {}[hooks.inventory.config]\nlabel = \"from the test\"\n",
+         {}[hooks.inventory.config]\nlabel = \"from the test\"\n\
+         [hooks.inventory.grants]\nnetlink = \"read\"\n",
         hook_table("inventory", "inventory", "")
     ));
 

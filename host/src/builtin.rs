@@ -13,7 +13,7 @@ pub const DESCRIPTION: &str =
     "built-in NetworkManager/udev module (this version only logs that it ran)";
 
 pub fn run(host: &mut Host, uplinks: &[String]) -> Result<()> {
-    host.log.log(
+    host.log(
         Level::Info,
         "built-in module ran; it makes no changes in this version",
         &[("uplinks".to_string(), uplinks.join(","))],

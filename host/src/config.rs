@@ -12,12 +12,16 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
+use crate::caps::exec::{ExecMode, Node};
+use crate::caps::Grants;
 use crate::point::HookPoint;
 
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/nethook";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/nethook";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MEMORY: u64 = 64 << 20;
+pub const DEFAULT_HOST_ROOT: &str = "/host";
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A configuration error, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +57,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// Uplinks used when the command line names none.
     pub uplinks: Vec<String>,
+    /// The node hooks act on: its root and how commands reach it.
+    pub node: Node,
     pub points: BTreeMap<HookPoint, PointConfig>,
     pub hooks: BTreeMap<String, HookConfig>,
 }
@@ -77,6 +83,7 @@ pub struct HookConfig {
     pub timeout: Duration,
     pub memory: u64,
     pub config: Vec<(String, String)>,
+    pub grants: Grants,
 }
 
 impl Default for Config {
@@ -87,9 +94,18 @@ impl Default for Config {
             state_dir: DEFAULT_STATE_DIR.into(),
             cache_dir: DEFAULT_CACHE_DIR.into(),
             uplinks: Vec::new(),
+            node: default_node(),
             points: BTreeMap::new(),
             hooks: BTreeMap::new(),
         }
+    }
+}
+
+fn default_node() -> Node {
+    Node {
+        root: DEFAULT_HOST_ROOT.into(),
+        exec: ExecMode::Chroot,
+        command_timeout: DEFAULT_COMMAND_TIMEOUT,
     }
 }
 
@@ -153,6 +169,11 @@ struct RawConfig {
     cache_dir: Option<PathBuf>,
     #[serde(default)]
     uplinks: Vec<Spanned<String>>,
+    host_root: Option<PathBuf>,
+    host_exec: Option<Spanned<HostExec>>,
+    host_pid: Option<Spanned<u32>>,
+    #[serde(default, deserialize_with = "duration")]
+    command_timeout: Option<Duration>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -178,6 +199,13 @@ struct RawPoints {
     vpp_running: Option<Spanned<RawPoint>>,
     vpp_done_ok: Option<Spanned<RawPoint>>,
     vpp_errored: Option<Spanned<RawPoint>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+enum HostExec {
+    Chroot,
+    Nsenter,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -210,6 +238,8 @@ struct RawHook {
     memory: Option<u64>,
     #[serde(default)]
     config: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    grants: Grants,
 }
 
 impl RawConfig {
@@ -250,11 +280,30 @@ impl RawConfig {
             }
         }
 
+        let exec = match (self.host_exec.as_ref().map(|e| *e.get_ref()), self.host_pid) {
+            (Some(HostExec::Nsenter), pid) => ExecMode::Nsenter {
+                pid: pid.map_or(1, |p| p.into_inner()),
+            },
+            (_, Some(pid)) => {
+                return Err((
+                    pid.span(),
+                    "host_pid applies only with host_exec = \"nsenter\"".into(),
+                ))
+            }
+            _ => ExecMode::Chroot,
+        };
+        let node = Node {
+            root: self.host_root.unwrap_or_else(|| DEFAULT_HOST_ROOT.into()),
+            exec,
+            command_timeout: self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+        };
+
         Ok(Config {
             file: None,
             state_dir: self.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
             cache_dir: self.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into()),
             uplinks,
+            node,
             points,
             hooks,
         })
@@ -388,6 +437,7 @@ impl RawHook {
             timeout: self.timeout.unwrap_or(timeout),
             memory: self.memory.unwrap_or(memory),
             config,
+            grants: self.grants,
         })
     }
 }

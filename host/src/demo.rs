@@ -1,8 +1,8 @@
 //! `nethook demo`: the five points, end to end, on a throwaway node.
 //!
 //! The process moves into a new network namespace of its own, creates an
-//! uplink there (a veth pair with IPv4 and IPv6 addresses), keeps its state
-//! and compiled cache in a temporary directory, runs every point in order
+//! uplink there (a veth pair with IPv4 and IPv6 addresses), keeps its state,
+//! compiled cache and host root in a temporary directory, runs every point in order
 //! and reports what each handler did. Nothing outside is touched, and the
 //! namespace disappears with the process.
 
@@ -33,6 +33,9 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
         .map_err(|e| Error::Other(format!("demo: temporary directory: {e}")))?;
     opts.config.state_dir = scratch.path().join("state");
     opts.config.cache_dir = scratch.path().join("cache");
+    opts.config.node.root = scratch.path().join("host");
+    std::fs::create_dir(&opts.config.node.root)
+        .map_err(|e| Error::Other(format!("demo: host root: {e}")))?;
     if opts.uplinks.is_empty() {
         opts.uplinks = vec![UPLINK.to_string()];
     }

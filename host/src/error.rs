@@ -53,6 +53,9 @@ pub enum Error {
         timeout: Duration,
     },
 
+    #[error("{0}: a legacy script cannot be planned: it is not sandboxed, so its effects are unknown until it runs")]
+    NotPlannable(HookPoint),
+
     /// Anything else: I/O on our own files, the runtime, netlink.
     #[error("{0}")]
     Other(String),
@@ -66,7 +69,7 @@ impl Error {
             Error::HookFailed { .. } => exit::HOOK_FAILED,
             Error::HookTrapped { .. } => exit::HOOK_TRAPPED,
             Error::HookTimedOut { .. } => exit::HOOK_TIMED_OUT,
-            Error::Other(_) => exit::FAILURE,
+            Error::NotPlannable(_) | Error::Other(_) => exit::FAILURE,
         }
     }
 

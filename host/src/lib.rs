@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod point;
+pub mod proc;
 pub mod run;
 pub mod script;
 pub mod select;

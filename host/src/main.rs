@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use nethook::caps::{Audit, Mode};
 use nethook::config::Config;
 use nethook::error::exit;
 use nethook::run::{self, Options};
@@ -25,6 +26,9 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Append one JSON line per capability call to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    audit: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +62,18 @@ enum Command {
         #[arg(long = "uplink", value_name = "NAME")]
         uplinks: Vec<String>,
     },
+    /// Run the handler for one point with reads performed and changes
+    /// recorded instead of made, and print the ordered effects.
+    Plan {
+        point: String,
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long = "uplink", value_name = "NAME")]
+        uplinks: Vec<String>,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the config and every component it references, and print
     /// which handler runs at each point and why.
     Check {
@@ -81,7 +97,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    match execute(cli.command) {
+    let audit = match &cli.audit {
+        Some(path) => match Audit::to_file(path) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("nethook: error: --audit {}: {e}", path.display());
+                return ExitCode::from(exit::FAILURE);
+            }
+        },
+        None => Audit::default(),
+    };
+    match execute(cli.command, audit) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = e
@@ -105,25 +131,36 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn execute(command: Command) -> anyhow::Result<u8> {
+fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
+    let apply =
+        |selection: &Selection, uplinks| options(selection, uplinks, Mode::Apply, audit.clone());
     match command {
         Command::Run {
             point,
             selection,
             uplinks,
         } => {
-            let point: HookPoint = point.parse().map_err(|e| Error::Setting(format!("{e}")))?;
-            for u in &uplinks {
-                nethook::config::check_ifname(u)
-                    .map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
-            }
-            let opts = options(&selection, uplinks)?;
+            let point = parse_point(&point, &uplinks)?;
+            let opts = apply(&selection, uplinks)?;
             let outcome = run::run_point(&opts, point)?;
             outcome.result?;
             Ok(exit::OK)
         }
+        Command::Plan {
+            point,
+            selection,
+            uplinks,
+            json,
+        } => {
+            let point = parse_point(&point, &uplinks)?;
+            let opts = options(&selection, uplinks, Mode::Plan, audit.clone())?;
+            let outcome = run::run_point(&opts, point)?;
+            print_plan(&outcome, json);
+            outcome.result?;
+            Ok(exit::OK)
+        }
         Command::Check { selection } => {
-            let opts = options(&selection, Vec::new())?;
+            let opts = apply(&selection, Vec::new())?;
             println!("config: {}", opts.config.source());
             let lines = run::check(&opts)?;
             for line in &lines {
@@ -135,18 +172,18 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             }
         }
         Command::Demo { selection } => {
-            let opts = options(&selection, Vec::new())?;
+            let opts = apply(&selection, Vec::new())?;
             println!(
                 "nethook demo: config {}, uplink {}",
                 opts.config.source(),
                 nethook::demo::UPLINK
             );
             let outcomes = nethook::demo::demo(opts)?;
-            println!("\n{:<15} {:<40} {:>9}  result", "POINT", "HANDLER", "TIME");
+            println!("\n{:<15} {:<24} {:>9}  result", "POINT", "HANDLER", "TIME");
             let mut code = exit::OK;
             for o in &outcomes {
                 let handler = match &o.selection.handler {
-                    Handler::Builtin => "builtin".to_string(),
+                    Handler::Wasm(hook) => format!("wasm {}", hook.name),
                     other => other.to_string(),
                 };
                 let result = match &o.result {
@@ -157,7 +194,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                     }
                 };
                 println!(
-                    "{:<15} {:<40} {:>7.1}ms  {result}  [{}]",
+                    "{:<15} {:<24} {:>7.1}ms  {result}  [{}]",
                     o.selection.point.name(),
                     handler,
                     o.elapsed.as_secs_f64() * 1000.0,
@@ -178,7 +215,57 @@ fn execute(command: Command) -> anyhow::Result<u8> {
     }
 }
 
-fn options(selection: &Selection, uplinks: Vec<String>) -> Result<Options, Error> {
+fn parse_point(point: &str, uplinks: &[String]) -> Result<HookPoint, Error> {
+    for u in uplinks {
+        nethook::config::check_ifname(u).map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
+    }
+    point.parse().map_err(|e| Error::Setting(format!("{e}")))
+}
+
+fn print_plan(outcome: &run::Outcome, json: bool) {
+    let sel = &outcome.selection;
+    if json {
+        let doc = serde_json::json!({
+            "point": sel.point.name(),
+            "handler": sel.handler.to_string(),
+            "reason": sel.reason.to_string(),
+            "effects": outcome.effects,
+            "error": outcome.result.as_ref().err().map(ToString::to_string),
+        });
+        println!("{doc:#}");
+        return;
+    }
+    println!(
+        "plan for {}: {}  [{}]",
+        sel.point.name(),
+        sel.handler,
+        sel.reason
+    );
+    if outcome.effects.is_empty() {
+        println!("  (no effects)");
+        return;
+    }
+    println!(
+        "  {:>2}  {:<16} {:<18} ARGUMENTS",
+        "#", "CAPABILITY", "OPERATION"
+    );
+    for (i, e) in outcome.effects.iter().enumerate() {
+        println!(
+            "  {:>2}  {:<16} {:<18} {}",
+            i + 1,
+            e.capability,
+            e.operation,
+            e.args
+        );
+    }
+}
+
+fn options(
+    selection: &Selection,
+    uplinks: Vec<String>,
+    mode: Mode,
+    audit: Audit,
+) -> Result<Options, Error> {
     let config = match &selection.config {
         Some(path) => Config::load(path)?,
         None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG))?,
@@ -194,5 +281,7 @@ fn options(selection: &Selection, uplinks: Vec<String>) -> Result<Options, Error
         cli,
         env: Environment::from_process()?,
         uplinks,
+        mode,
+        audit,
     })
 }

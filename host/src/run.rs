@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::bindings::{Context, Uplink, WitPoint};
-use crate::caps::{Caller, Host};
+use crate::caps::{Audit, Caller, Effect, Grants, Host, Mode, Session};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::point::HookPoint;
@@ -19,6 +19,8 @@ pub struct Options {
     pub env: Environment,
     /// Uplinks from the command line; the config's when empty.
     pub uplinks: Vec<String>,
+    pub mode: Mode,
+    pub audit: Audit,
 }
 
 /// What happened at one point.
@@ -27,6 +29,8 @@ pub struct Outcome {
     pub selection: Selection,
     pub elapsed: Duration,
     pub result: Result<()>,
+    /// What the handler changed, or would change in plan mode, in order.
+    pub effects: Vec<Effect>,
 }
 
 impl Options {
@@ -48,9 +52,17 @@ impl Options {
 pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     let selection = opts.select(point)?;
     tracing::info!(%point, handler = %selection.handler, reason = %selection.reason, "running");
+    let session = Session {
+        state_dir: opts.config.state_dir.clone(),
+        node: opts.config.node.clone(),
+        mode: opts.mode,
+        audit: opts.audit.clone(),
+        effects: Default::default(),
+    };
     let started = Instant::now();
-    let result = dispatch(opts, point, &selection.handler);
+    let result = dispatch(opts, &session, point, &selection.handler);
     let elapsed = started.elapsed();
+    let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
     match &result {
         Ok(()) => tracing::info!(%point, ?elapsed, "done"),
         Err(e) => tracing::error!(%point, ?elapsed, "{e}"),
@@ -59,22 +71,24 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         selection,
         elapsed,
         result,
+        effects,
     })
 }
 
-fn dispatch(opts: &Options, point: HookPoint, handler: &Handler) -> Result<()> {
+fn dispatch(opts: &Options, session: &Session, point: HookPoint, handler: &Handler) -> Result<()> {
     let uplinks = opts.uplinks();
-    let state_dir = &opts.config.state_dir;
     match handler {
         Handler::None => Ok(()),
         Handler::Builtin => {
-            let mut host = Host::new(caller("builtin", point), state_dir);
+            let mut host = Host::new(caller("builtin", point), Grants::builtin(), session.clone());
+            host.set_deadline(crate::config::DEFAULT_TIMEOUT);
             builtin::run(&mut host, uplinks)
         }
+        Handler::Script { .. } if opts.mode == Mode::Plan => Err(Error::NotPlannable(point)),
         Handler::Script { script, timeout } => {
-            let host = Host::new(caller(script::HOOK_NAME, point), state_dir);
+            let log = crate::caps::log::Log::new(caller(script::HOOK_NAME, point));
             let first = uplinks.first().map_or("", String::as_str);
-            script::run(&host.log, script, point, first, *timeout)
+            script::run(&log, script, point, first, *timeout)
         }
         Handler::Wasm(hook) => {
             let runtime = Runtime::new(&opts.config.cache_dir)?;
@@ -82,7 +96,8 @@ fn dispatch(opts: &Options, point: HookPoint, handler: &Handler) -> Result<()> {
             if let CacheOutcome::Hit(_) = loaded.cache {
                 tracing::debug!(hook = %hook.name, "no compilation needed");
             }
-            let mut host = Host::new(caller(&hook.name, point), state_dir);
+            // Uplinks are nethook's context, not the hook's own calls: looked
+            // up outside its grants and audit.
             let context = Context {
                 point: wit_point(point),
                 hook: hook.name.clone(),
@@ -90,16 +105,17 @@ fn dispatch(opts: &Options, point: HookPoint, handler: &Handler) -> Result<()> {
                     .iter()
                     .map(|name| Uplink {
                         name: name.clone(),
-                        mac: host
-                            .netlink
-                            .get_link(name)
-                            .ok()
-                            .and_then(|l| l.mac)
-                            .unwrap_or_default(),
+                        mac: crate::caps::netlink::lookup_mac(name).unwrap_or_default(),
                     })
                     .collect(),
                 config: hook.config.clone(),
             };
+            let mut host = Host::new(
+                caller(&hook.name, point),
+                hook.grants.clone(),
+                session.clone(),
+            );
+            host.set_deadline(hook.timeout);
             runtime.run(hook, &loaded, host, context)
         }
     }

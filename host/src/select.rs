@@ -20,7 +20,7 @@ pub const ENV_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handler {
     Builtin,
-    Wasm(HookConfig),
+    Wasm(Box<HookConfig>),
     Script { script: String, timeout: Duration },
     None,
 }
@@ -82,9 +82,11 @@ impl CliHandler {
                 timeout: ENV_SCRIPT_TIMEOUT,
             },
             Some(("wasm", h)) if config.hooks.contains_key(h) => {
-                Handler::Wasm(config.hooks[h].clone())
+                Handler::Wasm(Box::new(config.hooks[h].clone()))
             }
-            Some(("wasm", p)) if p.ends_with(".wasm") => Handler::Wasm(adhoc_hook(p).map_err(bad)?),
+            Some(("wasm", p)) if p.ends_with(".wasm") => {
+                Handler::Wasm(Box::new(adhoc_hook(p).map_err(bad)?))
+            }
             Some(("wasm", h)) => {
                 return Err(bad(format!(
                     "no hook named {h:?} in {} (and not a path ending in .wasm)",
@@ -115,6 +117,7 @@ fn adhoc_hook(path: &str) -> std::result::Result<HookConfig, String> {
         timeout: DEFAULT_TIMEOUT,
         memory: DEFAULT_MEMORY,
         config: Vec::new(),
+        grants: crate::caps::Grants::default(),
     })
 }
 
@@ -200,7 +203,7 @@ pub fn select(
                     script: script.clone(),
                     timeout: *timeout,
                 },
-                PointConfig::Wasm { hook } => Handler::Wasm(config.hooks[hook].clone()),
+                PointConfig::Wasm { hook } => Handler::Wasm(Box::new(config.hooks[hook].clone())),
             };
             (handler, Reason::Config(config.source()))
         }

@@ -38,9 +38,8 @@ pub mod bindings {
 mod context;
 pub mod log;
 
-pub use bindings::nethook::hooks::netlink;
-pub use bindings::nethook::hooks::state;
 pub use bindings::nethook::hooks::types::{Error, HookError, HookPoint, Uplink};
+pub use bindings::nethook::hooks::{host_fs, netlink, network_manager, state, systemd, time, udev};
 pub use context::Context;
 
 #[doc(hidden)]

@@ -93,11 +93,11 @@ impl Run {
             .collect()
     }
 
-    /// Messages logged by `hook`.
+    /// Messages logged by `hook` (its audit records aside).
     pub fn hook_messages(&self, hook: &str) -> Vec<String> {
         self.json_lines()
             .iter()
-            .filter(|v| v["fields"]["hook"] == hook)
+            .filter(|v| v["fields"]["hook"] == hook && v["target"] != "nethook::audit")
             .filter_map(|v| v["fields"]["message"].as_str().map(str::to_string))
             .collect()
     }

@@ -2,8 +2,23 @@
 
 use std::fmt::Write;
 
-use super::Caller;
+use super::{Caller, Host};
 use crate::bindings::nethook::hooks::log::Level;
+
+impl Host {
+    pub fn log(&mut self, level: Level, message: &str, fields: &[(String, String)]) {
+        let line = render(message, fields);
+        let _ = self.read("log", "log", line.clone(), Ok(()), |h| {
+            h.logger.emit(level, &line);
+            Ok(())
+        });
+    }
+
+    /// A line the guest wrote to stdout or stderr (not a capability call).
+    pub fn output(&self, stream: &'static str, line: &str) {
+        self.logger.output(stream, line);
+    }
+}
 
 pub struct Log {
     caller: Caller,
@@ -14,9 +29,8 @@ impl Log {
         Log { caller }
     }
 
-    /// One line: `message key=value ...`; values with spaces or quotes are quoted.
-    pub fn log(&self, level: Level, message: &str, fields: &[(String, String)]) {
-        let line = render(message, fields);
+    /// Emit an already rendered line at `level`.
+    pub fn emit(&self, level: Level, line: &str) {
         let (hook, point) = (self.caller.hook.as_str(), self.caller.point.name());
         match level {
             Level::Trace => tracing::trace!(hook, point, "{line}"),
@@ -34,6 +48,7 @@ impl Log {
     }
 }
 
+/// `message key=value ...`; values with spaces, quotes or `=` are quoted.
 fn render(message: &str, fields: &[(String, String)]) -> String {
     let mut line = message.to_string();
     for (k, v) in fields {

@@ -1,37 +1,34 @@
-//! `netlink`: the node's links, addresses and routes, read with rtnetlink
-//! in the network namespace nethook runs in.
+//! `netlink`: the node's links, addresses, routes and rules, through
+//! rtnetlink in the network namespace nethook runs in. Never `ip`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope,
+};
+use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
-use rtnetlink::{Handle, RouteMessageBuilder};
+use rtnetlink::{Handle, IpVersion, LinkUnspec, RouteMessageBuilder};
 
-use super::CapError;
-use crate::bindings::nethook::hooks::netlink::{Address, Family, Link, Route};
+use super::{validate, Access, CapError, Host, Planned};
+use crate::bindings::nethook::hooks::netlink::{
+    Address, Family, Link, Netns, Route, RouteSpec, Rule,
+};
 
-/// A lazily opened rtnetlink connection. Hooks that never touch netlink
+/// A lazily opened rtnetlink connection: hooks that never touch netlink
 /// never open a socket.
+#[derive(Default)]
 pub struct Netlink {
     conn: Option<(tokio::runtime::Runtime, Handle)>,
 }
 
-impl Default for Netlink {
-    fn default() -> Self {
-        Netlink::new()
-    }
-}
-
 impl Netlink {
-    pub fn new() -> Netlink {
-        Netlink { conn: None }
-    }
-
-    /// Run `f` against the connection. Host calls are synchronous, so each
-    /// request is driven to completion on a private current-thread runtime.
+    /// Drive one request to completion. Host calls are synchronous, so a
+    /// private current-thread runtime runs the connection.
     fn call<T, F, Fut>(&mut self, f: F) -> Result<T, CapError>
     where
         F: FnOnce(Handle) -> Fut,
@@ -42,60 +39,585 @@ impl Netlink {
                 .enable_io()
                 .build()
                 .map_err(|e| CapError::Failed(format!("netlink runtime: {e}")))?;
-            let handle = rt.block_on(async {
-                let (conn, handle, _) = rtnetlink::new_connection()?;
-                tokio::spawn(conn);
-                Ok::<_, std::io::Error>(handle)
-            });
-            let handle = handle.map_err(|e| CapError::Failed(format!("netlink socket: {e}")))?;
+            let handle = rt
+                .block_on(async {
+                    let (conn, handle, _) = rtnetlink::new_connection()?;
+                    tokio::spawn(conn);
+                    Ok::<_, std::io::Error>(handle)
+                })
+                .map_err(|e| CapError::Failed(format!("netlink socket: {e}")))?;
             self.conn = Some((rt, handle));
         }
         let (rt, handle) = self.conn.as_ref().expect("connected above");
         rt.block_on(f(handle.clone())).map_err(netlink_error)
     }
 
-    pub fn list_links(&mut self) -> Result<Vec<Link>, CapError> {
-        let msgs: Vec<LinkMessage> = self.call(|h| h.link().get().execute().try_collect())?;
-        Ok(msgs.iter().map(link_from).collect())
-    }
-
-    pub fn get_link(&mut self, name: &str) -> Result<Link, CapError> {
-        crate::config::check_ifname(name).map_err(CapError::Invalid)?;
-        let name_owned = name.to_string();
+    fn link_message(&mut self, name: &str) -> Result<LinkMessage, CapError> {
+        let owned = name.to_string();
         let msgs: Vec<LinkMessage> = self
-            .call(|h| {
-                h.link()
-                    .get()
-                    .match_name(name_owned)
-                    .execute()
-                    .try_collect()
-            })
+            .call(|h| h.link().get().match_name(owned).execute().try_collect())
             .map_err(|e| match e {
                 CapError::Failed(m) if m.contains("(code -19)") => {
                     CapError::NotFound(format!("no link named {name:?}"))
                 }
                 other => other,
             })?;
-        msgs.first()
-            .map(link_from)
+        msgs.into_iter()
+            .next()
             .ok_or_else(|| CapError::NotFound(format!("no link named {name:?}")))
     }
 
+    fn index(&mut self, name: &str) -> Result<u32, CapError> {
+        Ok(self.link_message(name)?.header.index)
+    }
+
+    fn set_link(
+        &mut self,
+        name: &str,
+        build: impl FnOnce(u32) -> LinkMessage,
+    ) -> Result<(), CapError> {
+        let msg = build(self.index(name)?);
+        self.call(|h| h.link().set(msg).execute())
+    }
+}
+
+/// An uplink's MAC address, for the context nethook hands a hook.
+pub fn lookup_mac(name: &str) -> Option<String> {
+    validate::ifname(name).ok()?;
+    link_from(&Netlink::default().link_message(name).ok()?).mac
+}
+
+/// The hook's view of netlink, through the choke point.
+pub struct NetlinkView<'a> {
+    host: &'a mut Host,
+}
+
+impl Host {
+    pub fn netlink(&mut self) -> NetlinkView<'_> {
+        NetlinkView { host: self }
+    }
+}
+
+impl NetlinkView<'_> {
+    pub fn list_links(&mut self) -> Result<Vec<Link>, CapError> {
+        let check = self.host.grants.netlink_read();
+        self.host
+            .read("netlink", "list-links", String::new(), check, |h| {
+                let msgs: Vec<LinkMessage> =
+                    h.netlink.call(|c| c.link().get().execute().try_collect())?;
+                Ok(msgs.iter().map(link_from).collect())
+            })
+    }
+
+    pub fn get_link(&mut self, name: &str) -> Result<Link, CapError> {
+        let check = self
+            .host
+            .grants
+            .netlink_read()
+            .and_then(|_| validate::ifname(name));
+        self.host
+            .read("netlink", "get-link", name.to_string(), check, |h| {
+                Ok(link_from(&h.netlink.link_message(name)?))
+            })
+    }
+
     pub fn list_addresses(&mut self) -> Result<Vec<Address>, CapError> {
-        let msgs: Vec<AddressMessage> = self.call(|h| h.address().get().execute().try_collect())?;
-        Ok(msgs.iter().filter_map(address_from).collect())
+        let check = self.host.grants.netlink_read();
+        self.host
+            .read("netlink", "list-addresses", String::new(), check, |h| {
+                let msgs: Vec<AddressMessage> = h
+                    .netlink
+                    .call(|c| c.address().get().execute().try_collect())?;
+                Ok(msgs.iter().filter_map(address_from).collect())
+            })
     }
 
     pub fn list_routes(&mut self, family: Family) -> Result<Vec<Route>, CapError> {
-        let msgs: Vec<RouteMessage> = self.call(|h| {
-            let req = match family {
-                Family::Ipv4 => RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
-                Family::Ipv6 => RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
-            };
-            h.route().get(req).execute().try_collect()
-        })?;
-        Ok(msgs.iter().map(|m| route_from(family, m)).collect())
+        let check = self.host.grants.netlink_read();
+        self.host.read(
+            "netlink",
+            "list-routes",
+            family_name(family).into(),
+            check,
+            |h| {
+                let msgs: Vec<RouteMessage> = h.netlink.call(|c| {
+                    let req = match family {
+                        Family::Ipv4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+                        Family::Ipv6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+                    };
+                    c.route().get(req).execute().try_collect()
+                })?;
+                Ok(msgs.iter().map(|m| route_from(family, m)).collect())
+            },
+        )
     }
+
+    pub fn list_rules(&mut self, family: Family) -> Result<Vec<Rule>, CapError> {
+        let check = self.host.grants.netlink_read();
+        self.host.read(
+            "netlink",
+            "list-rules",
+            family_name(family).into(),
+            check,
+            |h| {
+                let version = match family {
+                    Family::Ipv4 => IpVersion::V4,
+                    Family::Ipv6 => IpVersion::V6,
+                };
+                let msgs: Vec<RuleMessage> = h
+                    .netlink
+                    .call(|c| c.rule().get(version).execute().try_collect())?;
+                Ok(msgs.iter().map(|m| rule_from(family, m)).collect())
+            },
+        )
+    }
+
+    pub fn set_up(&mut self, name: &str) -> Result<(), CapError> {
+        let check = self.write_link(name);
+        self.host.change(
+            "netlink",
+            "set-up",
+            name.to_string(),
+            Access::Write,
+            check,
+            |h| {
+                h.netlink
+                    .set_link(name, |i| LinkUnspec::new_with_index(i).up().build())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn set_down(&mut self, name: &str) -> Result<(), CapError> {
+        let check = self.write_link(name);
+        self.host.change(
+            "netlink",
+            "set-down",
+            name.to_string(),
+            Access::Write,
+            check,
+            |h| {
+                h.netlink
+                    .set_link(name, |i| LinkUnspec::new_with_index(i).down().build())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn set_mtu(&mut self, name: &str, mtu: u32) -> Result<(), CapError> {
+        let check = self.write_link(name).and_then(|_| {
+            if (68..=65535).contains(&mtu) {
+                Ok(())
+            } else {
+                Err(CapError::Invalid(format!("mtu {mtu} is outside 68-65535")))
+            }
+        });
+        self.host.change(
+            "netlink",
+            "set-mtu",
+            format!("{name} {mtu}"),
+            Access::Write,
+            check,
+            |h| {
+                h.netlink
+                    .set_link(name, |i| LinkUnspec::new_with_index(i).mtu(mtu).build())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn rename(&mut self, name: &str, new_name: &str) -> Result<(), CapError> {
+        let check = self
+            .write_link(name)
+            .and_then(|_| self.write_link(new_name));
+        self.host.change(
+            "netlink",
+            "rename",
+            format!("{name} {new_name}"),
+            Access::Write,
+            check,
+            |h| {
+                h.netlink.set_link(name, |i| {
+                    LinkUnspec::new_with_index(i)
+                        .name(new_name.to_string())
+                        .build()
+                })
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn move_to_netns(&mut self, name: &str, target: &Netns) -> Result<(), CapError> {
+        let (shown, check) = match target {
+            Netns::Named(ns) => (format!("{name} netns {ns}"), validate::netns_name(ns)),
+            Netns::Pid(pid) => (format!("{name} netns-of-pid {pid}"), Ok(())),
+        };
+        let check = self.write_link(name).and(check);
+        self.host.change(
+            "netlink",
+            "move-to-netns",
+            shown,
+            Access::Write,
+            check,
+            |h| match target {
+                Netns::Named(ns) => {
+                    let path = format!("{}/{ns}", rtnetlink::NETNS_PATH.trim_end_matches('/'));
+                    let file = std::fs::File::open(&path).map_err(|e| {
+                        CapError::NotFound(format!("network namespace {path}: {e}"))
+                    })?;
+                    let fd = file.as_raw_fd();
+                    h.netlink.set_link(name, |i| {
+                        LinkUnspec::new_with_index(i).setns_by_fd(fd).build()
+                    })
+                }
+                Netns::Pid(pid) => {
+                    let pid = *pid;
+                    h.netlink.set_link(name, |i| {
+                        LinkUnspec::new_with_index(i).setns_by_pid(pid).build()
+                    })
+                }
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn add_address(
+        &mut self,
+        link: &str,
+        address: &str,
+        prefix_len: u8,
+    ) -> Result<(), CapError> {
+        let (ip, check) = self.address_args(link, address, prefix_len);
+        self.host.change(
+            "netlink",
+            "add-address",
+            format!("{link} {address}/{prefix_len}"),
+            Access::Write,
+            check,
+            |h| {
+                let index = h.netlink.index(link)?;
+                h.netlink
+                    .call(|c| c.address().add(index, ip, prefix_len).execute())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn del_address(
+        &mut self,
+        link: &str,
+        address: &str,
+        prefix_len: u8,
+    ) -> Result<(), CapError> {
+        let (ip, check) = self.address_args(link, address, prefix_len);
+        self.host.change(
+            "netlink",
+            "del-address",
+            format!("{link} {address}/{prefix_len}"),
+            Access::Write,
+            check,
+            |h| {
+                let index = h.netlink.index(link)?;
+                let msgs: Vec<AddressMessage> = h.netlink.call(|c| {
+                    c.address()
+                        .get()
+                        .set_link_index_filter(index)
+                        .execute()
+                        .try_collect()
+                })?;
+                let msg = msgs
+                    .into_iter()
+                    .find(|m| {
+                        m.header.prefix_len == prefix_len
+                            && address_from(m).is_some_and(|a| a.address == ip.to_string())
+                    })
+                    .ok_or_else(|| {
+                        CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
+                    })?;
+                h.netlink.call(|c| c.address().del(msg).execute())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn add_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
+        let check = self.route_check(route);
+        self.host.change(
+            "netlink",
+            "add-route",
+            route_args(route),
+            Access::Write,
+            check,
+            |h| {
+                let msg = route_message(h, route)?;
+                h.netlink.call(|c| c.route().add(msg).execute())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn del_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
+        let check = self.route_check(route);
+        self.host.change(
+            "netlink",
+            "del-route",
+            route_args(route),
+            Access::Write,
+            check,
+            |h| {
+                let msg = route_message(h, route)?;
+                h.netlink.call(|c| c.route().del(msg).execute())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn add_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
+        let check = self.rule_check(rule);
+        self.host.change(
+            "netlink",
+            "add-rule",
+            rule_args(rule),
+            Access::Write,
+            check,
+            |h| {
+                let msg = rule_message(rule)?;
+                h.netlink.call(|c| {
+                    let mut req = c.rule().add();
+                    *req.message_mut() = msg;
+                    req.execute()
+                })
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn del_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
+        let check = self.rule_check(rule);
+        self.host.change(
+            "netlink",
+            "del-rule",
+            rule_args(rule),
+            Access::Write,
+            check,
+            |h| {
+                let msg = rule_message(rule)?;
+                h.netlink.call(|c| c.rule().del(msg).execute())
+            },
+            |_| Planned::Change(()),
+        )
+    }
+
+    fn write_link(&self, name: &str) -> Result<(), CapError> {
+        self.host.grants.netlink_write()?;
+        validate::ifname(name)?;
+        self.host.grants.link(name)
+    }
+
+    fn address_args(
+        &self,
+        link: &str,
+        address: &str,
+        prefix_len: u8,
+    ) -> (IpAddr, Result<(), CapError>) {
+        let ip = parse_ip(address);
+        let check = self.write_link(link).and_then(|_| {
+            let ip = ip.clone()?;
+            check_prefix(ip, prefix_len)
+        });
+        (ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), check)
+    }
+
+    fn route_check(&self, r: &RouteSpec) -> Result<(), CapError> {
+        self.host.grants.netlink_write()?;
+        if let Some(link) = &r.output_link {
+            self.write_link(link)?;
+        }
+        let dst = r.destination.as_deref().map(parse_ip).transpose()?;
+        let gw = r.gateway.as_deref().map(parse_ip).transpose()?;
+        for ip in dst.iter().chain(gw.iter()) {
+            if family_of(*ip) != r.family {
+                return Err(CapError::Invalid(format!(
+                    "{ip} is not {}",
+                    family_name(r.family)
+                )));
+            }
+        }
+        match dst {
+            Some(ip) => check_prefix(ip, r.prefix_len),
+            None if r.prefix_len == 0 => Ok(()),
+            None => Err(CapError::Invalid(
+                "a default route has prefix length 0".into(),
+            )),
+        }
+    }
+
+    fn rule_check(&self, r: &Rule) -> Result<(), CapError> {
+        self.host.grants.netlink_write()?;
+        if let Some(link) = &r.input_link {
+            self.write_link(link)?;
+        }
+        for (addr, len) in [
+            (&r.source, r.source_len),
+            (&r.destination, r.destination_len),
+        ] {
+            if let Some(a) = addr {
+                let ip = parse_ip(a)?;
+                if family_of(ip) != r.family {
+                    return Err(CapError::Invalid(format!(
+                        "{ip} is not {}",
+                        family_name(r.family)
+                    )));
+                }
+                check_prefix(ip, len)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_ip(s: &str) -> Result<IpAddr, CapError> {
+    s.parse()
+        .map_err(|_| CapError::Invalid(format!("{s:?} is not an IP address")))
+}
+
+fn check_prefix(ip: IpAddr, len: u8) -> Result<(), CapError> {
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    if len > max {
+        return Err(CapError::Invalid(format!(
+            "prefix length {len} is longer than {max}"
+        )));
+    }
+    Ok(())
+}
+
+fn family_of(ip: IpAddr) -> Family {
+    if ip.is_ipv4() {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    }
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    }
+}
+
+fn route_args(r: &RouteSpec) -> String {
+    let mut s = format!(
+        "{} {}/{}",
+        family_name(r.family),
+        r.destination.as_deref().unwrap_or("default"),
+        r.prefix_len
+    );
+    if let Some(g) = &r.gateway {
+        s += &format!(" via {g}");
+    }
+    if let Some(l) = &r.output_link {
+        s += &format!(" dev {l}");
+    }
+    s += &format!(" table {}", r.table);
+    if let Some(m) = r.metric {
+        s += &format!(" metric {m}");
+    }
+    s + &format!(" proto {} scope {}", r.protocol, r.scope)
+}
+
+fn rule_args(r: &Rule) -> String {
+    let mut s = family_name(r.family).to_string();
+    if let Some(p) = r.priority {
+        s += &format!(" priority {p}");
+    }
+    if let Some(a) = &r.source {
+        s += &format!(" from {a}/{}", r.source_len);
+    }
+    if let Some(a) = &r.destination {
+        s += &format!(" to {a}/{}", r.destination_len);
+    }
+    if let Some(l) = &r.input_link {
+        s += &format!(" iif {l}");
+    }
+    if let Some(m) = r.fwmark {
+        s += &format!(" fwmark {m}");
+    }
+    s + &format!(" table {}", r.table)
+}
+
+fn route_message(h: &mut Host, r: &RouteSpec) -> Result<RouteMessage, CapError> {
+    let oif = r
+        .output_link
+        .as_deref()
+        .map(|l| h.netlink.index(l))
+        .transpose()?;
+    let dst = r.destination.as_deref().map(parse_ip).transpose()?;
+    let gw = r.gateway.as_deref().map(parse_ip).transpose()?;
+    let mut msg = match r.family {
+        Family::Ipv4 => {
+            let mut b = RouteMessageBuilder::<Ipv4Addr>::new();
+            if let Some(IpAddr::V4(d)) = dst {
+                b = b.destination_prefix(d, r.prefix_len);
+            }
+            if let Some(IpAddr::V4(g)) = gw {
+                b = b.gateway(g);
+            }
+            b.build()
+        }
+        Family::Ipv6 => {
+            let mut b = RouteMessageBuilder::<Ipv6Addr>::new();
+            if let Some(IpAddr::V6(d)) = dst {
+                b = b.destination_prefix(d, r.prefix_len);
+            }
+            if let Some(IpAddr::V6(g)) = gw {
+                b = b.gateway(g);
+            }
+            b.build()
+        }
+    };
+    msg.header.protocol = RouteProtocol::from(r.protocol);
+    msg.header.scope = RouteScope::from(r.scope);
+    // Tables above 255 only fit the attribute; the header keeps the low byte.
+    msg.header.table = if r.table > 255 { 252 } else { r.table as u8 };
+    msg.attributes.push(RouteAttribute::Table(r.table));
+    if let Some(i) = oif {
+        msg.attributes.push(RouteAttribute::Oif(i));
+    }
+    if let Some(m) = r.metric {
+        msg.attributes.push(RouteAttribute::Priority(m));
+    }
+    Ok(msg)
+}
+
+fn rule_message(r: &Rule) -> Result<RuleMessage, CapError> {
+    let mut msg = RuleMessage::default();
+    msg.header.family = match r.family {
+        Family::Ipv4 => AddressFamily::Inet,
+        Family::Ipv6 => AddressFamily::Inet6,
+    };
+    msg.header.table = if r.table > 255 { 252 } else { r.table as u8 };
+    msg.header.action = netlink_packet_route::rule::RuleAction::ToTable;
+    msg.attributes.push(RuleAttribute::Table(r.table));
+    if let Some(p) = r.priority {
+        msg.attributes.push(RuleAttribute::Priority(p));
+    }
+    if let Some(a) = &r.source {
+        msg.header.src_len = r.source_len;
+        msg.attributes.push(RuleAttribute::Source(parse_ip(a)?));
+    }
+    if let Some(a) = &r.destination {
+        msg.header.dst_len = r.destination_len;
+        msg.attributes
+            .push(RuleAttribute::Destination(parse_ip(a)?));
+    }
+    if let Some(l) = &r.input_link {
+        msg.attributes.push(RuleAttribute::Iifname(l.clone()));
+    }
+    if let Some(m) = r.fwmark {
+        msg.attributes.push(RuleAttribute::FwMark(m));
+    }
+    Ok(msg)
 }
 
 /// Errors carry the kernel's code, as rtnetlink reports them.
@@ -103,7 +625,11 @@ fn netlink_error(e: rtnetlink::Error) -> CapError {
     match &e {
         rtnetlink::Error::NetlinkError(msg) => {
             let code = msg.code.map_or(0, |c| c.get());
-            CapError::Failed(format!("{} (code {code})", msg.to_io()))
+            let text = format!("{} (code {code})", msg.to_io());
+            match -code {
+                17 => CapError::Failed(format!("already exists: {text}")),
+                _ => CapError::Failed(text),
+            }
         }
         _ => CapError::Failed(e.to_string()),
     }
@@ -201,4 +727,30 @@ fn route_from(family: Family, m: &RouteMessage) -> Route {
         }
     }
     route
+}
+
+fn rule_from(family: Family, m: &RuleMessage) -> Rule {
+    let mut rule = Rule {
+        family,
+        priority: None,
+        table: u32::from(m.header.table),
+        source: None,
+        source_len: m.header.src_len,
+        destination: None,
+        destination_len: m.header.dst_len,
+        input_link: None,
+        fwmark: None,
+    };
+    for attr in &m.attributes {
+        match attr {
+            RuleAttribute::Table(t) => rule.table = *t,
+            RuleAttribute::Priority(p) => rule.priority = Some(*p),
+            RuleAttribute::Source(ip) => rule.source = Some(ip.to_string()),
+            RuleAttribute::Destination(ip) => rule.destination = Some(ip.to_string()),
+            RuleAttribute::Iifname(n) => rule.input_link = Some(n.clone()),
+            RuleAttribute::FwMark(v) => rule.fwmark = Some(*v),
+            _ => {}
+        }
+    }
+    rule
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::CapError;
+use super::{Access, CapError, Host, Planned};
 
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_VALUE_LEN: usize = 64 << 10;
@@ -31,6 +31,60 @@ pub struct StateFile {
     pub hooks: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+/// The calling hook's view of the store, through the choke point.
+pub struct StateView<'a> {
+    host: &'a mut Host,
+}
+
+impl Host {
+    pub fn state(&mut self) -> StateView<'_> {
+        StateView { host: self }
+    }
+}
+
+impl StateView<'_> {
+    pub fn get(&mut self, key: &str) -> Result<Option<String>, CapError> {
+        self.host
+            .read("state", "get", key.to_string(), check_key(key), |h| {
+                h.store.get(key)
+            })
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), CapError> {
+        let args = format!("{key}={value:?}");
+        self.host.change(
+            "state",
+            "set",
+            args,
+            Access::Write,
+            check_key(key),
+            |h| h.store.set(key, value),
+            |_| Planned::Change(()),
+        )
+    }
+
+    pub fn delete(&mut self, key: &str) -> Result<bool, CapError> {
+        self.host.change(
+            "state",
+            "delete",
+            key.to_string(),
+            Access::Write,
+            check_key(key),
+            |h| h.store.delete(key),
+            |h| match h.store.get(key) {
+                Ok(Some(_)) => Planned::Change(true),
+                _ => Planned::NoChange(false),
+            },
+        )
+    }
+
+    pub fn keys(&mut self) -> Result<Vec<String>, CapError> {
+        self.host
+            .read("state", "keys", String::new(), Ok(()), |h| h.store.keys())
+    }
+}
+
+/// One hook's slice of the state file.
 pub struct State {
     hook: String,
     dir: PathBuf,

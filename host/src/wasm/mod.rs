@@ -141,10 +141,10 @@ impl Runtime {
             });
         let elapsed = started.elapsed();
 
-        let log = &store.data().host.log;
+        let host = &store.data().host;
         for (name, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
             for line in String::from_utf8_lossy(&pipe.contents()).lines() {
-                log.output(name, line);
+                host.output(name, line);
             }
         }
         let (hook_name, point) = (caller.hook, caller.point);

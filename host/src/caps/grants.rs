@@ -1,0 +1,225 @@
+//! Grants: what one hook may touch. Deny by default; a denied call returns
+//! `denied` and never reaches the node.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::CapError;
+
+/// A shell-style pattern (`*`, `?`, `[...]`); in paths `*` stays within one
+/// component and `**` crosses them.
+#[derive(Clone)]
+pub struct Glob(glob::Pattern);
+
+impl Glob {
+    pub fn new(p: &str) -> Result<Glob, String> {
+        glob::Pattern::new(p)
+            .map(Glob)
+            .map_err(|e| format!("bad pattern {p:?}: {e}"))
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        self.0.matches_with(
+            s,
+            glob::MatchOptions {
+                case_sensitive: true,
+                require_literal_separator: true,
+                require_literal_leading_dot: false,
+            },
+        )
+    }
+}
+
+impl PartialEq for Glob {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl fmt::Debug for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Glob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Glob, D::Error> {
+        Glob::new(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetlinkAccess {
+    #[default]
+    None,
+    Read,
+    Write,
+}
+
+/// `[hooks.<name>.grants]` in the config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Read the node's links, addresses, routes and rules; or also change them.
+    #[serde(default)]
+    pub netlink: NetlinkAccess,
+    /// Interfaces the hook may change (netlink) or query (udev, NetworkManager).
+    #[serde(default)]
+    pub links: Vec<Glob>,
+    /// Host paths the hook may read, test and list.
+    #[serde(default)]
+    pub read_paths: Vec<Glob>,
+    /// Host paths the hook may write and remove (and read).
+    #[serde(default)]
+    pub write_paths: Vec<Glob>,
+    /// systemd units the hook may start, stop, restart, reload and query.
+    #[serde(default)]
+    pub units: Vec<Glob>,
+    #[serde(default)]
+    pub daemon_reload: bool,
+    /// NetworkManager connection ids the hook may modify, bring up or down and read.
+    #[serde(default)]
+    pub connections: Vec<Glob>,
+    #[serde(default)]
+    pub nm_reload: bool,
+    /// udev reload-rules, trigger and settle.
+    #[serde(default)]
+    pub udev: bool,
+}
+
+fn listed(globs: &[Glob], value: &str, what: &str, key: &str) -> Result<(), CapError> {
+    if globs.iter().any(|g| g.matches(value)) {
+        Ok(())
+    } else {
+        Err(CapError::Denied(format!(
+            "{what} {value:?} is not granted (grants.{key})"
+        )))
+    }
+}
+
+/// `setting` is the grant line that would allow it, e.g. `udev = true`.
+fn flag(on: bool, what: &str, setting: &str) -> Result<(), CapError> {
+    if on {
+        Ok(())
+    } else {
+        Err(CapError::Denied(format!(
+            "{what} is not granted (grants.{setting})"
+        )))
+    }
+}
+
+impl Grants {
+    pub fn netlink_read(&self) -> Result<(), CapError> {
+        flag(
+            self.netlink >= NetlinkAccess::Read,
+            "reading netlink state",
+            "netlink = \"read\"",
+        )
+    }
+
+    pub fn netlink_write(&self) -> Result<(), CapError> {
+        flag(
+            self.netlink == NetlinkAccess::Write,
+            "changing netlink state",
+            "netlink = \"write\"",
+        )
+    }
+
+    pub fn link(&self, name: &str) -> Result<(), CapError> {
+        listed(&self.links, name, "link", "links")
+    }
+
+    pub fn read_path(&self, path: &str) -> Result<(), CapError> {
+        listed(&self.read_paths, path, "reading path", "read_paths")
+            .or_else(|_| listed(&self.write_paths, path, "reading path", "read_paths"))
+    }
+
+    pub fn write_path(&self, path: &str) -> Result<(), CapError> {
+        listed(&self.write_paths, path, "writing path", "write_paths")
+    }
+
+    pub fn unit(&self, unit: &str) -> Result<(), CapError> {
+        listed(&self.units, unit, "unit", "units")
+    }
+
+    pub fn daemon_reload(&self) -> Result<(), CapError> {
+        flag(
+            self.daemon_reload,
+            "systemd daemon-reload",
+            "daemon_reload = true",
+        )
+    }
+
+    pub fn connection(&self, id: &str) -> Result<(), CapError> {
+        listed(&self.connections, id, "connection", "connections")
+    }
+
+    pub fn nm_reload(&self) -> Result<(), CapError> {
+        flag(self.nm_reload, "NetworkManager reload", "nm_reload = true")
+    }
+
+    pub fn udev(&self) -> Result<(), CapError> {
+        flag(self.udev, "udev control", "udev = true")
+    }
+
+    /// The built-in NetworkManager/udev module's grants (README documents them).
+    pub fn builtin() -> Grants {
+        let globs = |v: &[&str]| {
+            v.iter()
+                .map(|p| Glob::new(p).expect("valid literal"))
+                .collect()
+        };
+        Grants {
+            netlink: NetlinkAccess::Read,
+            links: globs(&["*"]),
+            read_paths: globs(&["/etc/NetworkManager/**", "/etc/udev/rules.d/*"]),
+            write_paths: globs(&[
+                "/etc/NetworkManager/NetworkManager.conf",
+                "/etc/NetworkManager/conf.d/*",
+                "/etc/udev/rules.d/99-vpp-restore-id_net_name.rules",
+            ]),
+            units: globs(&[
+                "NetworkManager.service",
+                "systemd-networkd.service",
+                "systemd-udev-trigger.service",
+                "networking.service",
+                "network.service",
+            ]),
+            daemon_reload: false,
+            connections: Vec::new(),
+            nm_reload: true,
+            udev: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_globs_stay_within_a_component_unless_doubled() {
+        let g = Grants {
+            write_paths: vec![Glob::new("/etc/systemd/network/*.network").unwrap()],
+            read_paths: vec![Glob::new("/usr/lib/**").unwrap()],
+            ..Grants::default()
+        };
+        assert!(g.write_path("/etc/systemd/network/eth0.network").is_ok());
+        assert!(g
+            .write_path("/etc/systemd/network/sub/eth0.network")
+            .is_err());
+        assert!(g.read_path("/etc/systemd/network/eth0.network").is_ok());
+        assert!(g
+            .read_path("/usr/lib/systemd/network/80-ec2.network")
+            .is_ok());
+        assert!(g.write_path("/usr/lib/x").is_err());
+        assert_eq!(
+            Grants::default().unit("NetworkManager.service"),
+            Err(CapError::Denied(
+                "unit \"NetworkManager.service\" is not granted (grants.units)".into()
+            ))
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Names checked against their real grammars before any command runs, so
+//! nothing a hook passes can be read as an option or reach a shell.
+
+use super::CapError;
+
+const UNIT_SUFFIXES: [&str; 11] = [
+    "service",
+    "socket",
+    "device",
+    "mount",
+    "automount",
+    "swap",
+    "target",
+    "path",
+    "timer",
+    "slice",
+    "scope",
+];
+
+/// A unit name per systemd.unit(5); a bare name means `<name>.service`.
+pub fn unit(name: &str) -> Result<String, CapError> {
+    let bad = |why: &str| Err(CapError::Invalid(format!("unit name {name:?} {why}")));
+    if name.is_empty() || name.len() > 255 {
+        return bad("must be 1-255 characters");
+    }
+    if name.starts_with('-') || name.starts_with('.') {
+        return bad("must not start with '-' or '.'");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '\\' | '@'))
+    {
+        return bad("may contain only ASCII letters, digits and : - _ . \\ @");
+    }
+    match name.rsplit_once('.') {
+        Some((stem, suffix)) if UNIT_SUFFIXES.contains(&suffix) => {
+            if stem.is_empty() || stem.matches('@').count() > 1 {
+                return bad("has an empty or malformed name before its suffix");
+            }
+            Ok(name.to_string())
+        }
+        _ => unit(&format!("{name}.service")),
+    }
+}
+
+/// An interface name as the kernel accepts it (dev_valid_name).
+pub fn ifname(name: &str) -> Result<(), CapError> {
+    crate::config::check_ifname(name).map_err(CapError::Invalid)?;
+    if name.starts_with('-') {
+        return Err(CapError::Invalid(format!(
+            "interface name {name:?} must not start with '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// A NetworkManager connection id: any text NetworkManager accepts as an
+/// id, except what could be taken for an nmcli option or break a line.
+pub fn connection_id(id: &str) -> Result<(), CapError> {
+    if id.is_empty() || id.len() > 255 || id.starts_with('-') || id.chars().any(char::is_control) {
+        return Err(CapError::Invalid(format!(
+            "connection id {id:?} must be 1-255 characters, not start with '-', and have no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A setting name like `ipv4.dhcp-timeout` (`+`/`-` prefixes of nmcli are
+/// not accepted: use the full value).
+pub fn nm_setting(name: &str) -> Result<(), CapError> {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !p.starts_with('-')
+    };
+    match name.split_once('.') {
+        Some((a, b)) if part(a) && part(b) => Ok(()),
+        _ => Err(CapError::Invalid(format!(
+            "setting name {name:?} is not of the form <setting>.<property>"
+        ))),
+    }
+}
+
+/// A value passed as one argv element: no control characters besides tab.
+pub fn nm_value(setting: &str, value: &str) -> Result<(), CapError> {
+    if value.chars().any(|c| c.is_control() && c != '\t')
+        || value.starts_with('-')
+            && value.len() > 1
+            && !value[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(CapError::Invalid(format!(
+            "value {value:?} for {setting} has control characters or looks like an option"
+        )));
+    }
+    Ok(())
+}
+
+/// A udev subsystem name (`net`, `block`, ...).
+pub fn subsystem(name: &str) -> Result<(), CapError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        || name.starts_with('-')
+    {
+        return Err(CapError::Invalid(format!(
+            "subsystem {name:?} is not a udev subsystem name"
+        )));
+    }
+    Ok(())
+}
+
+/// A uevent action udevadm trigger accepts.
+pub fn uevent_action(action: &str) -> Result<(), CapError> {
+    const ACTIONS: [&str; 8] = [
+        "add", "remove", "change", "move", "online", "offline", "bind", "unbind",
+    ];
+    if ACTIONS.contains(&action) {
+        Ok(())
+    } else {
+        Err(CapError::Invalid(format!(
+            "action {action:?} is not one of {}",
+            ACTIONS.join(", ")
+        )))
+    }
+}
+
+/// A network namespace name under /run/netns.
+pub fn netns_name(name: &str) -> Result<(), CapError> {
+    if name.is_empty()
+        || name.len() > 255
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.chars().any(char::is_control)
+    {
+        return Err(CapError::Invalid(format!(
+            "network namespace name {name:?} is not a name under /run/netns"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_follow_systemd_unit_5() {
+        assert_eq!(unit("NetworkManager").unwrap(), "NetworkManager.service");
+        assert_eq!(
+            unit("systemd-networkd.service").unwrap(),
+            "systemd-networkd.service"
+        );
+        assert_eq!(unit("getty@tty1.service").unwrap(), "getty@tty1.service");
+        assert_eq!(unit("dev-sda1.device").unwrap(), "dev-sda1.device");
+        for bad in [
+            "foo.service; reboot",
+            "foo bar.service",
+            "foo\n.service",
+            "-foo.service",
+            "--now",
+            "../x.service",
+            "",
+            ".service",
+        ] {
+            assert!(matches!(unit(bad), Err(CapError::Invalid(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn other_names_are_checked() {
+        assert!(ifname("eth0").is_ok());
+        for bad in ["eth 0", "-eth0", "../x", "a\nb", "toolongname12345"] {
+            assert!(ifname(bad).is_err(), "{bad:?}");
+        }
+        assert!(connection_id("Wired connection 1").is_ok());
+        for bad in ["", "-x", "a\nb", "--help"] {
+            assert!(connection_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(nm_setting("ipv4.dhcp-timeout").is_ok());
+        assert!(nm_setting("802-3-ethernet.mtu").is_ok());
+        for bad in [
+            "ipv4",
+            "ipv4.dhcp timeout",
+            "+ipv4.dns",
+            "-ipv4.dns",
+            "ipv4.dns;x",
+            "a.b.c",
+        ] {
+            assert!(nm_setting(bad).is_err(), "{bad:?}");
+        }
+        assert!(nm_value("ipv4.dhcp-timeout", "infinity").is_ok());
+        assert!(nm_value("ipv4.route-metric", "-1").is_ok());
+        assert!(nm_value("x.y", "--help").is_err());
+        assert!(nm_value("x.y", "a\nb").is_err());
+        assert!(subsystem("net").is_ok() && subsystem("-net").is_err());
+        assert!(uevent_action("change").is_ok() && uevent_action("reboot").is_err());
+        assert!(netns_name("blue").is_ok() && netns_name("../x").is_err());
+    }
+}
