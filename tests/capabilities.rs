@@ -409,3 +409,28 @@ fn the_audit_file_has_one_json_line_per_capability_call() {
     assert_eq!(lines[0]["args"], "/etc/hosts");
     assert_eq!(lines[2]["args"], "foo.service");
 }
+
+#[test]
+fn nsenter_mode_runs_commands_in_the_target_process_namespaces() {
+    let scratch = Scratch::new();
+    let root = node(&scratch);
+    let config = capcaller(
+        &scratch,
+        &root,
+        &["systemd.restart|foo.service"],
+        "units = [\"foo.service\"]",
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("host_exec = \"nsenter\"\nhost_pid = 1\n{text}"),
+    )
+    .unwrap();
+    let r = run_calls(None, &config, &[]);
+    let got = outcomes(&r);
+    // systemctl ran in PID 1's namespaces (where no foo.service exists).
+    assert!(
+        got[0].starts_with("failed: `nsenter -t 1 -m -u -i -n -p -- systemctl restart -- foo.service` exited with status "),
+        "{got:?}"
+    );
+}

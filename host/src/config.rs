@@ -622,6 +622,29 @@ mod tests {
     }
 
     #[test]
+    fn the_node_settings_are_checked() {
+        let c = parse("host_root = \"/\"\nhost_exec = \"nsenter\"\nhost_pid = 4242\ncommand_timeout = \"5s\"\n").unwrap();
+        assert_eq!(c.node.exec, ExecMode::Nsenter { pid: 4242 });
+        assert_eq!(
+            (c.node.root.as_path(), c.node.command_timeout),
+            (Path::new("/"), Duration::from_secs(5))
+        );
+        assert_eq!(Config::default().node.root, Path::new("/host"));
+        let e = parse("host_pid = 7\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (1, "host_pid applies only with host_exec = \"nsenter\"")
+        );
+        let e = parse("[hooks.h]\ncomponent = \"h.wasm\"\n[hooks.h.grants]\nunits = [\"[\"]\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4);
+        assert!(e.message.starts_with("bad pattern \"[\""), "{e}");
+        let e = parse("[hooks.h]\ncomponent = \"h.wasm\"\n[hooks.h.grants]\nnetlink = \"all\"\n")
+            .unwrap_err();
+        assert!(e.message.starts_with("unknown variant `all`"), "{e}");
+    }
+
+    #[test]
     fn interface_names_follow_the_kernels_rules() {
         for ok in ["eth0", "ens5", "enp0s31f6", "a-b_c.d", "x23456789012345"] {
             assert!(check_ifname(ok).is_ok(), "{ok}");

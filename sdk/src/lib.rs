@@ -4,7 +4,7 @@
 //! built as a `cdylib` for `wasm32-wasip1`; `nethook componentize` turns the
 //! result into the component nethook loads.
 //!
-//! ```ignore
+//! ```no_run
 //! use nethook_sdk::{info, Context, Hook, HookError};
 //!
 //! struct Hello;
