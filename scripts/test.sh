@@ -13,6 +13,9 @@ source scripts/wasm-toolchain.sh
 apt_install_host iproute2 procps
 
 scripts/build-guests.sh
+# The trixie root also provides `udevadm verify` to the suites.
+build_toolchain_root
+export NETHOOK_TRIXIE_ROOT=$TOOLCHAIN_ROOT
 cargo fmt --all -- --check
 # The guest crates are outside the host workspace.
 rustfmt --check --edition 2021 guest-hooks/*/src/*.rs tests/guests/*/src/*.rs

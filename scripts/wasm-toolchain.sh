@@ -12,7 +12,9 @@ set -euo pipefail
 
 NETHOOK_CACHE=${NETHOOK_CACHE:-$HOME/.cache/nethook}
 TOOLCHAIN_ROOT=$NETHOOK_CACHE/trixie-toolchain
-TOOLCHAIN_PKGS="libc6-dev rustc cargo libstd-rust-dev-wasm32 lld ca-certificates"
+# udev: the test suite checks generated rules with its `udevadm verify`
+# (systemd >= 254; bookworm's udevadm lacks it).
+TOOLCHAIN_PKGS="libc6-dev rustc cargo libstd-rust-dev-wasm32 lld ca-certificates udev"
 
 log() { printf '[wasm-toolchain] %s\n' "$*" >&2; }
 
@@ -32,9 +34,27 @@ apt_install_host() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Install $TOOLCHAIN_PKGS in the root and stamp it with the list.
+install_in_root() {
+    cp /etc/resolv.conf "$TOOLCHAIN_ROOT/etc/resolv.conf"
+    chroot "$TOOLCHAIN_ROOT" /bin/sh -c \
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $TOOLCHAIN_PKGS" \
+        >"$NETHOOK_CACHE/apt-toolchain.log" 2>&1 ||
+        { tail -n 30 "$NETHOOK_CACHE/apt-toolchain.log" >&2; return 1; }
+    # apt's ca-certificates may have rewritten the bundle; keep the host's.
+    cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/ca-certificates.crt"
+    printf '%s' "$TOOLCHAIN_PKGS" >"$TOOLCHAIN_ROOT/.nethook-ready"
+}
+
 build_toolchain_root() {
-    # A stamp marks a finished root, so an interrupted build is redone.
-    [ -f "$TOOLCHAIN_ROOT/.nethook-ready" ] && return 0
+    # A stamp marks a finished root, so an interrupted build is redone; it
+    # lists the packages, so a root from an older list gets the new ones.
+    if [ -f "$TOOLCHAIN_ROOT/.nethook-ready" ]; then
+        [ "$(cat "$TOOLCHAIN_ROOT/.nethook-ready")" = "$TOOLCHAIN_PKGS" ] && return 0
+        log "adding packages to $TOOLCHAIN_ROOT"
+        install_in_root
+        return 0
+    fi
     apt_install_host debootstrap
     log "building trixie toolchain root in $TOOLCHAIN_ROOT (first run only)"
     rm -rf "$TOOLCHAIN_ROOT"
@@ -43,14 +63,7 @@ build_toolchain_root() {
         { tail -n 30 "$NETHOOK_CACHE/debootstrap-toolchain.log" >&2; return 1; }
     cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/ca-certificates.crt" 2>/dev/null ||
         { mkdir -p "$TOOLCHAIN_ROOT/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/"; }
-    cp /etc/resolv.conf "$TOOLCHAIN_ROOT/etc/resolv.conf"
-    chroot "$TOOLCHAIN_ROOT" /bin/sh -c \
-        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $TOOLCHAIN_PKGS" \
-        >"$NETHOOK_CACHE/apt-toolchain.log" 2>&1 ||
-        { tail -n 30 "$NETHOOK_CACHE/apt-toolchain.log" >&2; return 1; }
-    # apt's ca-certificates may have rewritten the bundle; keep the host's.
-    cp /etc/ssl/certs/ca-certificates.crt "$TOOLCHAIN_ROOT/etc/ssl/certs/ca-certificates.crt"
-    touch "$TOOLCHAIN_ROOT/.nethook-ready"
+    install_in_root
 }
 
 # guest_cargo DIR ARGS...: run cargo in DIR (an absolute path inside the repo).

@@ -33,8 +33,7 @@ fn check(config: Option<&std::path::Path>, env: &[(&str, &str)], args: &[&str]) 
     r
 }
 
-const BUILTIN: &str =
-    "builtin: built-in NetworkManager/udev module (this version only logs that it ran)";
+const BUILTIN: &str = "builtin: built-in NetworkManager/udev module";
 
 #[test]
 fn check_lists_all_five_points_with_handler_and_reason() {
@@ -101,6 +100,10 @@ fn default_is_the_builtin_module() {
             (BUILTIN.into(), "why: default: built-in profile".into())
         );
     }
+    // The built-in module runs on the configured host root.
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path("host")).unwrap();
+    let config = scratch.config(&format!("host_root = {:?}\n", scratch.path("host")));
     let mut cmd = nethook();
     cmd.args([
         "--log-format",
@@ -109,12 +112,17 @@ fn default_is_the_builtin_module() {
         "vpp-running",
         "--uplink",
         "eth9",
-    ]);
+        "--config",
+    ])
+    .arg(&config);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
     assert_eq!(
         r.hook_messages("builtin"),
-        vec!["built-in module ran; it makes no changes in this version uplinks=eth9"]
+        vec![
+            "detected systemd=no udev=no network_manager_installed=no network_service=none",
+            "no active network service found; nothing restarted"
+        ]
     );
 }
 

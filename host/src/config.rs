@@ -59,6 +59,8 @@ pub struct Config {
     pub uplinks: Vec<String>,
     /// The node hooks act on: its root and how commands reach it.
     pub node: Node,
+    /// `[builtin]`: the built-in module's options.
+    pub builtin: crate::builtin::Settings,
     pub points: BTreeMap<HookPoint, PointConfig>,
     pub hooks: BTreeMap<String, HookConfig>,
 }
@@ -95,6 +97,7 @@ impl Default for Config {
             cache_dir: DEFAULT_CACHE_DIR.into(),
             uplinks: Vec::new(),
             node: default_node(),
+            builtin: Default::default(),
             points: BTreeMap::new(),
             hooks: BTreeMap::new(),
         }
@@ -176,6 +179,8 @@ struct RawConfig {
     command_timeout: Option<Duration>,
     #[serde(default)]
     defaults: RawDefaults,
+    #[serde(default)]
+    builtin: crate::builtin::Settings,
     #[serde(default)]
     points: RawPoints,
     #[serde(default)]
@@ -304,6 +309,7 @@ impl RawConfig {
             cache_dir: self.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into()),
             uplinks,
             node,
+            builtin: self.builtin,
             points,
             hooks,
         })

@@ -166,6 +166,21 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             for line in &lines {
                 println!("{line}");
             }
+            if lines
+                .iter()
+                .any(|l| l.selection.handler == Handler::Builtin)
+            {
+                match run::detect(&opts) {
+                    Ok(d) => println!(
+                        "built-in module on {}: detected {d}",
+                        opts.config.node.root.display()
+                    ),
+                    Err(e) => println!(
+                        "built-in module on {}: detection failed: {e}",
+                        opts.config.node.root.display()
+                    ),
+                }
+            }
             match run::first_error(lines) {
                 Some(e) => Err(e.into()),
                 None => Ok(exit::OK),
@@ -229,6 +244,7 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
             "point": sel.point.name(),
             "handler": sel.handler.to_string(),
             "reason": sel.reason.to_string(),
+            "detail": outcome.detail,
             "effects": outcome.effects,
             "error": outcome.result.as_ref().err().map(ToString::to_string),
         });
@@ -241,6 +257,9 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
         sel.handler,
         sel.reason
     );
+    if let Some(detail) = &outcome.detail {
+        println!("  {detail}");
+    }
     if outcome.effects.is_empty() {
         println!("  (no effects)");
         return;

@@ -31,6 +31,8 @@ pub struct Outcome {
     pub result: Result<()>,
     /// What the handler changed, or would change in plan mode, in order.
     pub effects: Vec<Effect>,
+    /// What the handler found, e.g. the built-in module's detection.
+    pub detail: Option<String>,
 }
 
 impl Options {
@@ -40,6 +42,15 @@ impl Options {
         } else {
             &self.uplinks
         }
+    }
+
+    /// `[builtin]`, with the dataplane's debug knob applied.
+    pub fn builtin_settings(&self) -> builtin::Settings {
+        let mut s = self.config.builtin.clone();
+        if let Some(v) = self.env.udev_net_name_rules {
+            s.udev_net_name_rules = v;
+        }
+        s
     }
 
     pub fn select(&self, point: HookPoint) -> Result<Selection> {
@@ -60,7 +71,8 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         effects: Default::default(),
     };
     let started = Instant::now();
-    let result = dispatch(opts, &session, point, &selection.handler);
+    let mut detail = None;
+    let result = dispatch(opts, &session, point, &selection.handler, &mut detail);
     let elapsed = started.elapsed();
     let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
     match &result {
@@ -72,17 +84,30 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         elapsed,
         result,
         effects,
+        detail,
     })
 }
 
-fn dispatch(opts: &Options, session: &Session, point: HookPoint, handler: &Handler) -> Result<()> {
+fn dispatch(
+    opts: &Options,
+    session: &Session,
+    point: HookPoint,
+    handler: &Handler,
+    detail: &mut Option<String>,
+) -> Result<()> {
     let uplinks = opts.uplinks();
     match handler {
         Handler::None => Ok(()),
         Handler::Builtin => {
-            let mut host = Host::new(caller("builtin", point), Grants::builtin(), session.clone());
+            let mut host = Host::new(
+                caller(builtin::HOOK_NAME, point),
+                Grants::builtin(),
+                session.clone(),
+            );
             host.set_deadline(crate::config::DEFAULT_TIMEOUT);
-            builtin::run(&mut host, uplinks)
+            let detection = builtin::run(&mut host, point, uplinks, &opts.builtin_settings())?;
+            *detail = Some(format!("detected {detection}"));
+            Ok(())
         }
         Handler::Script { .. } if opts.mode == Mode::Plan => Err(Error::NotPlannable(point)),
         Handler::Script { script, timeout } => {
@@ -163,6 +188,23 @@ impl fmt::Display for CheckLine {
             ""
         )
     }
+}
+
+/// What the built-in module would find on the node (reads only).
+pub fn detect(opts: &Options) -> std::result::Result<builtin::Detection, crate::caps::CapError> {
+    let session = Session {
+        state_dir: opts.config.state_dir.clone(),
+        node: opts.config.node.clone(),
+        mode: Mode::Plan,
+        audit: opts.audit.clone(),
+        effects: Default::default(),
+    };
+    let mut host = Host::new(
+        caller(builtin::HOOK_NAME, HookPoint::BeforeIfRead),
+        Grants::builtin(),
+        session,
+    );
+    builtin::detect(&mut host)
 }
 
 /// Validate every point's handler without running any of them.

@@ -14,6 +14,9 @@ use crate::point::HookPoint;
 
 /// Turns the built-in module off when `false`.
 pub const ENV_BUILTIN_ENABLED: &str = "CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK";
+/// The dataplane's debug knobs, a JSON object; `enableUdevNetNameRules`
+/// overrides `[builtin] udev_net_name_rules`.
+pub const ENV_DEBUG: &str = "CALICOVPP_DEBUG";
 /// Timeout of scripts that come from the environment.
 pub const ENV_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -129,6 +132,8 @@ pub struct Environment {
     pub builtin_enabled: bool,
     /// The variable's raw value, for `check` to quote.
     builtin_setting: Option<String>,
+    /// `enableUdevNetNameRules` from `CALICOVPP_DEBUG`, when present.
+    pub udev_net_name_rules: Option<bool>,
 }
 
 impl Environment {
@@ -157,10 +162,28 @@ impl Environment {
                 )))
             }
         };
+        let udev_net_name_rules = match get(ENV_DEBUG).filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(json) => {
+                let bad = |why: String| Error::Setting(format!("environment {ENV_DEBUG}: {why}"));
+                let v: serde_json::Value =
+                    serde_json::from_str(&json).map_err(|e| bad(format!("not JSON: {e}")))?;
+                match v.get("enableUdevNetNameRules") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::Bool(b)) => Some(*b),
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "enableUdevNetNameRules is {other}, not a boolean"
+                        )))
+                    }
+                }
+            }
+        };
         Ok(Environment {
             scripts,
             builtin_enabled,
             builtin_setting: setting,
+            udev_net_name_rules,
         })
     }
 }

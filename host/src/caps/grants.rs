@@ -174,7 +174,13 @@ impl Grants {
         Grants {
             netlink: NetlinkAccess::Read,
             links: globs(&["*"]),
-            read_paths: globs(&["/etc/NetworkManager/**", "/etc/udev/rules.d/*"]),
+            read_paths: globs(&[
+                "/etc/NetworkManager",
+                "/etc/NetworkManager/**",
+                "/etc/udev/rules.d/*",
+                "/run/systemd/system",
+                "/run/udev/control",
+            ]),
             write_paths: globs(&[
                 "/etc/NetworkManager/NetworkManager.conf",
                 "/etc/NetworkManager/conf.d/*",

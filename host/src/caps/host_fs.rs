@@ -328,7 +328,7 @@ impl Host {
         HostFs { host: self }
     }
 
-    fn root_fs(&mut self) -> Result<&RootFs, CapError> {
+    pub(super) fn root_fs(&mut self) -> Result<&RootFs, CapError> {
         if self.fs.is_none() {
             self.fs = Some(RootFs::open(&self.session.node.root)?);
         }

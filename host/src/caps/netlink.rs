@@ -67,7 +67,7 @@ impl Netlink {
             .ok_or_else(|| CapError::NotFound(format!("no link named {name:?}")))
     }
 
-    fn index(&mut self, name: &str) -> Result<u32, CapError> {
+    pub(super) fn index(&mut self, name: &str) -> Result<u32, CapError> {
         Ok(self.link_message(name)?.header.index)
     }
 

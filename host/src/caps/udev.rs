@@ -20,19 +20,21 @@ impl Host {
 }
 
 impl Udev<'_> {
+    /// From udev's database on the node (`/run/udev/data/n<ifindex>`, the
+    /// `E:` lines `udevadm info` prints), so no command is needed.
     pub fn properties(&mut self, ifname: &str) -> Result<Vec<(String, String)>, CapError> {
         let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
         self.host
             .read("udev", "properties", ifname.to_string(), check, |h| {
-                let path = format!("/sys/class/net/{ifname}");
-                let out = h.udevadm(&["info", "--query=property", "--path", &path])?;
-                let mut props: Vec<(String, String)> = out
-                    .lines()
-                    .filter_map(|l| l.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                props.sort();
-                Ok(props)
+                let index = h.netlink.index(ifname)?;
+                let db = format!("/run/udev/data/n{index}");
+                let bytes = h.root_fs()?.read(&db).map_err(|e| match e {
+                    CapError::NotFound(_) => {
+                        CapError::NotFound(format!("udev has no record of {ifname} ({db})"))
+                    }
+                    other => other,
+                })?;
+                Ok(parse_db(&String::from_utf8_lossy(&bytes)))
             })
     }
 
@@ -86,5 +88,33 @@ impl Udev<'_> {
             },
             |_| Planned::Change(()),
         )
+    }
+}
+
+/// The `E:KEY=VALUE` lines of a udev database entry, sorted by key.
+fn parse_db(text: &str) -> Vec<(String, String)> {
+    let mut props: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("E:"))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    props.sort();
+    props
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_entries_yield_their_properties() {
+        let db = "I:1234\nE:ID_NET_NAME_PATH=enp0s3\nE:ID_NET_NAME_MAC=enx525400123456\nG:systemd\nE:ID_NET_DRIVER=virtio_net\n";
+        assert_eq!(
+            super::parse_db(db),
+            [
+                ("ID_NET_DRIVER".to_string(), "virtio_net".to_string()),
+                ("ID_NET_NAME_MAC".to_string(), "enx525400123456".to_string()),
+                ("ID_NET_NAME_PATH".to_string(), "enp0s3".to_string()),
+            ]
+        );
     }
 }

@@ -1,0 +1,279 @@
+//! The built-in NetworkManager/udev module: the default profile at every
+//! hook point. It acts only through the capability layer (its own grants,
+//! `Grants::builtin`), so audit and plan mode apply to it unchanged, and it
+//! keeps what it captured and changed in `state`, because every hook point
+//! is a separate process.
+//!
+//! Compared with the dataplane's own hook: the undo reverts only what this
+//! module did (an admin's `dns=none` stays), rule lines follow uplink order,
+//! and a record is written before each change, so an undo after a crash
+//! still knows what may have been done.
+
+mod detect;
+mod dns;
+pub mod nmconf;
+pub mod rules;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::bindings::nethook::hooks::log::Level;
+use crate::caps::{CapError, Host};
+use crate::error::{Error, Result};
+use crate::point::HookPoint;
+pub use detect::{detect, Detection, NetworkService};
+
+/// What `check` and `demo` say the module is.
+pub const DESCRIPTION: &str = "built-in NetworkManager/udev module";
+pub const HOOK_NAME: &str = "builtin";
+/// Bound of `udevadm settle` in the networkd restart sequence.
+const SETTLE: Duration = Duration::from_secs(10);
+
+const KEY_UPLINKS: &str = "uplinks";
+const KEY_RULES: &str = "udev-rules";
+
+/// How the DNS fix is applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum DnsFix {
+    /// A drop-in under /etc/NetworkManager/conf.d.
+    #[default]
+    #[serde(rename = "conf.d")]
+    ConfD,
+    /// NetworkManager.conf edited in place, as the dataplane does.
+    #[serde(rename = "main-conf")]
+    MainConf,
+    #[serde(rename = "off")]
+    Off,
+}
+
+/// `[builtin]` in the config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default = "yes")]
+    pub udev_net_name_rules: bool,
+    #[serde(default)]
+    pub dns_fix: DnsFix,
+    #[serde(default = "yes")]
+    pub restart_network: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            udev_net_name_rules: true,
+            dns_fix: DnsFix::ConfD,
+            restart_network: true,
+        }
+    }
+}
+
+/// Run the module at `point`; returns the detection, for reports.
+pub fn run(
+    host: &mut Host,
+    point: HookPoint,
+    uplinks: &[String],
+    settings: &Settings,
+) -> Result<Detection> {
+    let fail = |e: CapError| Error::HookFailed {
+        hook: HOOK_NAME.into(),
+        point,
+        message: e.to_string(),
+    };
+    let detection = detect::detect(host).map_err(fail)?;
+    host.log(Level::Info, "detected", &detection.fields());
+    match point {
+        HookPoint::BeforeIfRead => capture(host, uplinks),
+        HookPoint::BeforeVppRun => dns::apply(host, settings.dns_fix, &detection)
+            .and_then(|()| write_rules(host, settings, &detection)),
+        HookPoint::VppRunning if settings.restart_network => restart_network(host, &detection),
+        HookPoint::VppRunning => Ok(()),
+        HookPoint::VppDoneOk | HookPoint::VppErrored => undo(host, settings, &detection),
+    }
+    .map_err(fail)?;
+    Ok(detection)
+}
+
+fn info(host: &mut Host, message: &str, fields: &[(&str, &str)]) {
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    host.log(Level::Info, message, &fields);
+}
+
+fn warn(host: &mut Host, message: &str) {
+    host.log(Level::Warn, message, &[]);
+}
+
+/// before-if-read: each uplink's MAC and `ID_NET_NAME_*`, kept in state.
+fn capture(host: &mut Host, uplinks: &[String]) -> Result<(), CapError> {
+    for name in uplinks {
+        let link = host.netlink().get_link(name)?;
+        let mut cap = rules::Capture::new();
+        if let Some(mac) = link.mac {
+            cap.insert(rules::MAC.to_string(), mac);
+        }
+        match host.udev().properties(name) {
+            Ok(props) => {
+                for (k, v) in props {
+                    if rules::PROPERTIES.contains(&k.as_str()) {
+                        cap.insert(k, v);
+                    }
+                }
+            }
+            Err(CapError::NotFound(why)) => warn(host, &format!("no udev names for {name}: {why}")),
+            Err(e) => return Err(e),
+        }
+        let json = serde_json::to_string(&cap).expect("a map of strings serialises");
+        host.state().set(&format!("capture.{name}"), &json)?;
+        info(host, "captured", &[("uplink", name), ("values", &json)]);
+    }
+    let list = serde_json::to_string(uplinks).expect("strings serialise");
+    host.state().set(KEY_UPLINKS, &list)
+}
+
+/// What was captured, in uplink order.
+fn captures(host: &mut Host) -> Result<Vec<(String, rules::Capture)>, CapError> {
+    let Some(list) = host.state().get(KEY_UPLINKS)? else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = serde_json::from_str(&list)
+        .map_err(|e| CapError::Failed(format!("state {KEY_UPLINKS}: {e}")))?;
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(json) = host.state().get(&format!("capture.{name}"))? {
+            let cap = serde_json::from_str(&json)
+                .map_err(|e| CapError::Failed(format!("state capture.{name}: {e}")))?;
+            out.push((name, cap));
+        }
+    }
+    Ok(out)
+}
+
+/// A file this module wrote, and what was there before, for the undo.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Written {
+    path: String,
+    original: Option<String>,
+    ours: String,
+}
+
+/// Write `text` to `path`, recording first what it replaces.
+fn write_recorded(host: &mut Host, key: &str, path: &str, text: &str) -> Result<(), CapError> {
+    let original = match host.host_fs().read(path) {
+        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Err(CapError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if original.as_deref() == Some(text) && host.state().get(key)?.is_none() {
+        // Already as we want it, and not by us: nothing to do or undo.
+        return Ok(());
+    }
+    if host.state().get(key)?.is_none() {
+        let record = Written {
+            path: path.to_string(),
+            original,
+            ours: text.to_string(),
+        };
+        host.state()
+            .set(key, &serde_json::to_string(&record).expect("serialises"))?;
+    }
+    host.host_fs().write(path, text.as_bytes(), Some(0o644))
+}
+
+/// Put back what `write_recorded` replaced, if the file is still ours.
+/// True when the node changed.
+fn undo_recorded(host: &mut Host, key: &str) -> Result<bool, CapError> {
+    let Some(json) = host.state().get(key)? else {
+        return Ok(false);
+    };
+    let record: Written =
+        serde_json::from_str(&json).map_err(|e| CapError::Failed(format!("state {key}: {e}")))?;
+    let now = match host.host_fs().read(&record.path) {
+        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Err(CapError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let changed = match (now.as_deref(), &record.original) {
+        (Some(n), _) if n != record.ours => {
+            warn(
+                host,
+                &format!(
+                    "{} changed since nethook wrote it; left as it is",
+                    record.path
+                ),
+            );
+            false
+        }
+        (None, _) => false,
+        (Some(_), Some(original)) => {
+            host.host_fs()
+                .write(&record.path, original.as_bytes(), None)?;
+            true
+        }
+        (Some(_), None) => host.host_fs().remove(&record.path)?,
+    };
+    host.state().delete(key)?;
+    Ok(changed)
+}
+
+/// before-vpp-run: the udev rule file, then a rules reload.
+fn write_rules(host: &mut Host, settings: &Settings, det: &Detection) -> Result<(), CapError> {
+    if !settings.udev_net_name_rules {
+        return Ok(());
+    }
+    let caps = captures(host)?;
+    let (text, refused) = rules::render(&caps);
+    for r in refused {
+        warn(host, &format!("udev rule value refused: {r}"));
+    }
+    let Some(text) = text else {
+        info(host, "no udev names to restore", &[]);
+        return Ok(());
+    };
+    write_recorded(host, KEY_RULES, rules::PATH, &text)?;
+    if det.udev {
+        host.udev().reload_rules()?;
+    }
+    Ok(())
+}
+
+/// vpp-running (and after an undo): restart whatever owns the network.
+fn restart_network(host: &mut Host, det: &Detection) -> Result<(), CapError> {
+    match det.service {
+        Some(NetworkService::Networkd) => {
+            host.systemd().restart("systemd-udev-trigger.service")?;
+            host.udev().settle(SETTLE)?;
+            host.systemd().restart("systemd-networkd.service")
+        }
+        Some(s) => host.systemd().restart(s.unit()),
+        None => {
+            warn(host, "no active network service found; nothing restarted");
+            Ok(())
+        }
+    }
+}
+
+/// vpp-done-ok / vpp-errored: undo exactly what this module did.
+fn undo(host: &mut Host, settings: &Settings, det: &Detection) -> Result<(), CapError> {
+    let dns = dns::undo(host, det)?;
+    let rules = undo_recorded(host, KEY_RULES)?;
+    if rules && det.udev {
+        host.udev().reload_rules()?;
+        host.udev().trigger("net", "change")?;
+    }
+    if !(dns || rules) {
+        info(host, "nothing to undo", &[]);
+        return Ok(());
+    }
+    if settings.restart_network {
+        restart_network(host, det)?;
+    }
+    Ok(())
+}
