@@ -266,6 +266,8 @@ fn names_that_could_inject_arguments_are_rejected_before_anything_runs() {
         "nm.modify|ens5\nx|ipv4.method|auto",
         "nm.modify|ens5|ipv4.method; reboot|auto",
         "nm.modify|ens5|ipv4.method|--help",
+        "nm.modify|ens5|connection.id|other",
+        "nm.modify|ens5|connection.interface-name|eth9",
         "nm.get|ens5|../x",
         "udev.properties|eth 0",
         "udev.properties|../../etc",

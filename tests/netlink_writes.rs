@@ -22,7 +22,7 @@ fn config(scratch: &Scratch, peer_ns: &Netns, undo: bool, grants: &str) -> std::
     ))
 }
 
-const GRANTS: &str = "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]";
+const GRANTS: &str = "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [100]";
 
 #[test]
 fn links_addresses_routes_and_rules_change_as_asked() {
@@ -169,4 +169,31 @@ fn netlink_changes_need_the_write_grant_and_the_link() {
             "a denied call changed links"
         );
     }
+}
+
+#[test]
+fn routes_and_rules_need_their_table_granted() {
+    let ns = Netns::new();
+    let other = Netns::new();
+    ns.exec(&[
+        "ip", "link", "add", "nl0", "type", "veth", "peer", "name", "nl1",
+    ]);
+    let scratch = Scratch::new();
+    let mut cmd = ns.nethook();
+    cmd.args(["run", "vpp-running", "--config"]).arg(config(
+        &scratch,
+        &other,
+        false,
+        "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [254]",
+    ));
+    let r = run(cmd);
+    assert_eq!(r.code, EXIT_HOOK_FAILED, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "hook returned an error: denied: routing table 100 is not granted (grants.tables)"
+        ),
+        "{r:?}"
+    );
+    let all = ip_json(&ns, &["route", "show", "table", "all"]);
+    assert!(all.as_array().unwrap().iter().all(|r| r["table"] != "100"), "{all}");
 }

@@ -103,3 +103,32 @@ fn a_guest_has_no_files_environment_arguments_or_sockets() {
     );
     assert!(!std::path::Path::new("/tmp/nethook-prober").exists());
 }
+
+#[test]
+fn a_guest_blocked_in_a_host_call_is_given_up_on_after_its_deadline() {
+    let scratch = Scratch::new();
+    let r = run_hook(&scratch, "sleeper", "timeout = \"1s\"");
+    assert_eq!(r.code, EXIT_TIMED_OUT, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("nethook: error: sleeper at vpp-running: hook timed out after 1s"),
+        "{r:?}"
+    );
+    assert!(r.elapsed < Duration::from_secs(10), "{r:?}");
+}
+
+#[test]
+fn output_past_the_cap_is_dropped_not_fatal() {
+    let scratch = Scratch::new();
+    let r = run_hook(&scratch, "chatty", "");
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let lines: Vec<String> = r
+        .json_lines()
+        .iter()
+        .filter(|v| v["fields"]["stream"] == "stdout")
+        .map(|v| v["fields"]["message"].as_str().unwrap().to_string())
+        .collect();
+    // 1 MiB kept: 1024 whole lines of 1030 bytes with their newline, then part of one.
+    assert_eq!(lines.len(), 1019, "{}", lines.len());
+    assert!(lines[0].starts_with("00000 x"));
+}

@@ -20,6 +20,8 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/nethook";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/nethook";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MEMORY: u64 = 64 << 20;
+/// No hook point may be held up longer than this.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_HOST_ROOT: &str = "/host";
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -505,9 +507,9 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
             ))
         })?,
     };
-    if parsed.is_zero() {
+    if parsed.is_zero() || parsed > MAX_DURATION {
         return Err(serde::de::Error::custom(
-            "duration must be greater than zero",
+            "duration must be greater than zero and at most 24h",
         ));
     }
     Ok(Some(parsed))

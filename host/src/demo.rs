@@ -34,6 +34,8 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
     opts.config.state_dir = scratch.path().join("state");
     opts.config.cache_dir = scratch.path().join("cache");
     opts.config.node.root = scratch.path().join("host");
+    // Commands go to the throwaway root, never into a real node's namespaces.
+    opts.config.node.exec = crate::caps::exec::ExecMode::Chroot;
     std::fs::create_dir(&opts.config.node.root)
         .map_err(|e| Error::Other(format!("demo: host root: {e}")))?;
     if opts.uplinks.is_empty() {

@@ -5,14 +5,16 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-/// Lines kept per stream.
+/// Lines kept per stream, and bytes kept per line.
 const MAX_LINES: usize = 10_000;
+const MAX_LINE: usize = 8 << 10;
 
 pub struct Finished {
     /// None when the deadline passed and the process group was killed.
@@ -45,30 +47,58 @@ pub fn run(mut cmd: Command, timeout: Duration) -> std::io::Result<Finished> {
         thread::sleep(Duration::from_millis(5));
     };
     // Something left in the background may still hold the output open;
-    // wait for it only as long as the deadline allows.
-    while !(out.is_finished() && err.is_finished()) {
-        if started.elapsed() >= timeout {
-            let _ = killpg(group, Signal::SIGKILL);
-            break;
-        }
+    // wait for it only as long as the deadline allows, then take what the
+    // readers have (they are left to finish, or not, on their own).
+    while !(out.done() && err.done()) && started.elapsed() < timeout {
         thread::sleep(Duration::from_millis(5));
     }
     Ok(Finished {
         status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stdout: out.take(),
+        stderr: err.take(),
     })
 }
 
-fn collect(stream: impl Read + Send + 'static) -> thread::JoinHandle<Vec<String>> {
-    thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if lines.len() < MAX_LINES {
-                lines.push(line);
+/// A stream's lines, collected on their own thread.
+struct Lines {
+    lines: Arc<Mutex<Vec<String>>>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Lines {
+    fn done(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lines.lock().expect("lines lock"))
+    }
+}
+
+/// Read lines as bytes (output need not be UTF-8), bounded in count and
+/// length, and keep draining past the bounds so the writer never blocks.
+fn collect(stream: impl Read + Send + 'static) -> Lines {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let thread = thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let mut kept = sink.lock().expect("lines lock");
+            if kept.len() < MAX_LINES {
+                let line = &buf[..buf.len().min(MAX_LINE)];
+                kept.push(
+                    String::from_utf8_lossy(line)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                );
             }
         }
-        lines
-    })
+    });
+    Lines { lines, thread }
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -123,25 +123,34 @@ pub fn run_within(mut cmd: Command, limit: Duration) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
+    // Drained while it runs, so a chatty child never blocks on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("collect");
+            let _ = child.wait();
             panic!(
                 "process still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
+                err.join().unwrap()
             );
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    let out: Output = child.wait_with_output().expect("collect");
+    };
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
         elapsed: started.elapsed(),
     }
 }

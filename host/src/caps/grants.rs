@@ -68,6 +68,10 @@ pub struct Grants {
     /// Interfaces the hook may change (netlink) or query (udev, NetworkManager).
     #[serde(default)]
     pub links: Vec<Glob>,
+    /// Routing tables whose routes and rules the hook may change; the main
+    /// (254) and local (255) tables only when listed.
+    #[serde(default)]
+    pub tables: Vec<u32>,
     /// Host paths the hook may read, test and list.
     #[serde(default)]
     pub read_paths: Vec<Glob>,
@@ -131,6 +135,16 @@ impl Grants {
         listed(&self.links, name, "link", "links")
     }
 
+    pub fn table(&self, table: u32) -> Result<(), CapError> {
+        if self.tables.contains(&table) {
+            Ok(())
+        } else {
+            Err(CapError::Denied(format!(
+                "routing table {table} is not granted (grants.tables)"
+            )))
+        }
+    }
+
     pub fn read_path(&self, path: &str) -> Result<(), CapError> {
         listed(&self.read_paths, path, "reading path", "read_paths")
             .or_else(|_| listed(&self.write_paths, path, "reading path", "read_paths"))
@@ -174,6 +188,7 @@ impl Grants {
         Grants {
             netlink: NetlinkAccess::Read,
             links: globs(&["*"]),
+            tables: Vec::new(),
             read_paths: globs(&[
                 "/etc/NetworkManager",
                 "/etc/NetworkManager/**",

@@ -2,7 +2,8 @@
 //!
 //! This is the sandbox boundary for untrusted hooks that write as root, so every
 //! path is resolved by the kernel (`openat2` with `RESOLVE_BENEATH |
-//! RESOLVE_NO_MAGICLINKS`) relative to an fd of the root, at the moment of use.
+//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`) relative to an fd of the root,
+//! at the moment of use.
 //! No decision is ever based on an earlier look at a path string, so a component
 //! swapped for a symlink between calls is still caught.
 
@@ -23,7 +24,10 @@ use super::{Access, Host, Planned};
 
 const MAX_PATH: usize = 4096;
 const MAX_READ: u64 = 16 * 1024 * 1024;
-const MAX_MODE: u32 = 0o7777;
+/// Permission bits a write may set: no setuid, setgid or sticky bit, and
+/// not world-writable, since the file is created by root on the node.
+const MODE_BITS: u32 = 0o777;
+const FORBIDDEN_MODE: u32 = 0o7002;
 const DEFAULT_MODE: u32 = 0o644;
 /// RESOLVE_BENEATH lookups fail with EAGAIN if a rename or mount raced with a
 /// `..` step anywhere on the system; retrying is the documented remedy.
@@ -129,8 +133,12 @@ impl RootFs {
     /// hard links to outside files are not modified either.
     pub fn write(&self, path: &str, contents: &[u8], mode: Option<u32>) -> Result<(), CapError> {
         let norm = normalize(path)?;
-        if let Some(m) = mode.filter(|m| *m > MAX_MODE) {
-            return Err(Invalid(format!("mode {m:#o} for {norm:?} exceeds 0o7777")));
+        if let Some(m) =
+            mode.filter(|m| m & !MODE_BITS & !FORBIDDEN_MODE != 0 || m & FORBIDDEN_MODE != 0)
+        {
+            return Err(Invalid(format!(
+                "mode {m:#o} for {norm:?}: only permission bits, not setuid/setgid/sticky or world-writable"
+            )));
         }
         let (dir, name) = self.open_parent(&norm)?;
         let old = lstat_at(&dir, name).map_err(|e| self.fail(&norm, e))?;
@@ -144,7 +152,9 @@ impl RootFs {
             }
         }
         let mode = mode
-            .or(old.map(|st| st.st_mode & MAX_MODE))
+            // An existing file keeps its permissions, but never a setuid,
+            // setgid or sticky bit over contents a hook wrote.
+            .or(old.map(|st| st.st_mode & MODE_BITS))
             .unwrap_or(DEFAULT_MODE);
         let owner = old.map(|st| (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid)));
         let mut tmp = TempFile::create(&dir, name).map_err(|e| self.fail(&norm, e))?;
@@ -156,6 +166,18 @@ impl RootFs {
 
     /// Removes a file or symlink (never its target). `false` if it was absent,
     /// including when its parent directory is absent.
+    /// Whether `remove` would find something to remove (a symlink counts).
+    pub fn lexists(&self, path: &str) -> Result<bool, CapError> {
+        let norm = normalize(path)?;
+        let (dir, name) = match self.open_parent(&norm) {
+            Err(NotFound(_)) => return Ok(false),
+            other => other?,
+        };
+        Ok(lstat_at(&dir, name)
+            .map_err(|e| self.fail(&norm, e))?
+            .is_some())
+    }
+
     pub fn remove(&self, path: &str) -> Result<bool, CapError> {
         let norm = normalize(path)?;
         let (dir, name) = match self.open_parent(&norm) {
@@ -214,7 +236,13 @@ impl RootFs {
         let rel = relative(norm);
         let how = OpenHow::new()
             .flags(flags | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+            // No symlink at all, even one that stays inside the root: grants
+            // name paths, and a link would make a granted path another one.
+            .resolve(
+                ResolveFlag::RESOLVE_BENEATH
+                    | ResolveFlag::RESOLVE_NO_SYMLINKS
+                    | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+            );
         let mut result = fcntl::openat2(&self.fd, rel, how);
         for _ in 0..EAGAIN_RETRIES {
             if !matches!(result, Err(Errno::EAGAIN)) {
@@ -241,9 +269,10 @@ impl RootFs {
 
     fn fail(&self, norm: &str, errno: Errno) -> CapError {
         match errno {
-            Errno::EXDEV | Errno::ELOOP => {
-                Denied(format!("{norm:?} resolves outside the host root"))
-            }
+            Errno::EXDEV => Denied(format!("{norm:?} resolves outside the host root")),
+            Errno::ELOOP => Denied(format!(
+                "{norm:?} goes through a symlink, which host-fs never follows"
+            )),
             Errno::ENOENT => NotFound(format!("{norm:?}")),
             e => Failed(format!("{norm:?} under {:?}: {}", self.root, e.desc())),
         }
@@ -375,7 +404,7 @@ impl HostFs<'_> {
             Access::Write,
             check,
             |h| h.root_fs()?.remove(&p),
-            |h| match h.root_fs().and_then(|fs| fs.exists(&p)) {
+            |h| match h.root_fs().and_then(|fs| fs.lexists(&p)) {
                 Ok(true) => Planned::Change(true),
                 _ => Planned::NoChange(false),
             },
@@ -484,9 +513,21 @@ mod tests {
         assert_eq!(meta(&f.root("etc/a.conf")).0, 0o644);
         f.fs.write("/etc/b.conf", b"secret", Some(0o600)).unwrap();
         assert_eq!(meta(&f.root("etc/b.conf")).0, 0o600);
-        f.fs.write("/etc/b.conf", b"", Some(0o4755)).unwrap();
-        assert_eq!(meta(&f.root("etc/b.conf")).0, 0o4755);
-        assert_eq!(f.fs.read("/etc/b.conf").unwrap(), b"");
+        for bad in [0o4755, 0o2755, 0o1777, 0o666, 0o10644] {
+            assert!(
+                matches!(f.fs.write("/etc/b.conf", b"x", Some(bad)), Err(Invalid(_))),
+                "{bad:o}"
+            );
+        }
+        assert_eq!(f.fs.read("/etc/b.conf").unwrap(), b"secret");
+        // A setuid file keeps its permissions, not its setuid bit.
+        std::fs::set_permissions(
+            f.root("etc/b.conf"),
+            std::fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
+        f.fs.write("/etc/b.conf", b"", None).unwrap();
+        assert_eq!(meta(&f.root("etc/b.conf")).0, 0o755);
         assert_eq!(f.fs.list("/etc").unwrap(), ["a.conf", "b.conf"]);
     }
 
@@ -570,8 +611,8 @@ mod tests {
         f.link("etc/target", "inside");
         assert_eq!(kind(&f.fs.write("/etc/target", b"pwned", None)), "denied");
         assert_eq!(fs::read(f.root("etc/inside")).unwrap(), b"inside");
-        // Reading through an in-root relative symlink is fine.
-        assert_eq!(f.fs.read("/etc/target").unwrap(), b"inside");
+        // Nor is it read through: a granted path must not become another.
+        assert_eq!(kind(&f.fs.read("/etc/target")), "denied");
         assert_eq!(f.fs.list("/etc").unwrap(), ["inside", "target"]);
     }
 

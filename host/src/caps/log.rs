@@ -48,10 +48,34 @@ impl Log {
     }
 }
 
-/// `message key=value ...`; values with spaces, quotes or `=` are quoted.
+/// Bytes kept of a message or a field value.
+const MAX_TEXT: usize = 8 << 10;
+
+/// At most `MAX_TEXT` bytes, cut at a character boundary.
+fn clip(s: &str) -> &str {
+    let mut end = s.len().min(MAX_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `message key=value ...`; control characters in the message are escaped
+/// (a guest cannot forge log lines), values with spaces, quotes, `=` or
+/// control characters are quoted, and everything is clipped.
 fn render(message: &str, fields: &[(String, String)]) -> String {
-    let mut line = message.to_string();
+    let mut line: String = clip(message)
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
     for (k, v) in fields {
+        let (k, v) = (clip(k), clip(v));
         let plain = !v.is_empty()
             && !v
                 .chars()

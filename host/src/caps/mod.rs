@@ -133,7 +133,7 @@ impl Host {
 
     /// Calls that wait (sleep, wait-active, commands) end by this instant.
     pub fn set_deadline(&mut self, timeout: Duration) {
-        self.deadline = Some(Instant::now() + timeout);
+        self.deadline = Instant::now().checked_add(timeout);
     }
 
     pub fn mode(&self) -> Mode {

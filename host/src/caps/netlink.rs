@@ -430,6 +430,7 @@ impl NetlinkView<'_> {
 
     fn route_check(&self, r: &RouteSpec) -> Result<(), CapError> {
         self.host.grants.netlink_write()?;
+        self.host.grants.table(r.table)?;
         if let Some(link) = &r.output_link {
             self.write_link(link)?;
         }
@@ -454,6 +455,7 @@ impl NetlinkView<'_> {
 
     fn rule_check(&self, r: &Rule) -> Result<(), CapError> {
         self.host.grants.netlink_write()?;
+        self.host.grants.table(r.table)?;
         if let Some(link) = &r.input_link {
             self.write_link(link)?;
         }

@@ -28,7 +28,7 @@ impl NetworkManager<'_> {
                 return Err(CapError::Invalid("no settings to modify".into()));
             }
             settings.iter().try_for_each(|(k, v)| {
-                validate::nm_setting(k).and_then(|_| validate::nm_value(k, v))
+                validate::nm_setting_changeable(k).and_then(|_| validate::nm_value(k, v))
             })
         });
         let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -20,6 +20,8 @@ use super::{Access, CapError, Host, Planned};
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_VALUE_LEN: usize = 64 << 10;
 pub const MAX_KEYS: usize = 1024;
+/// Of one hook's keys and values together.
+pub const MAX_HOOK_BYTES: usize = 1 << 20;
 const FILE: &str = "state.json";
 const LOCK: &str = "state.lock";
 
@@ -100,6 +102,10 @@ impl State {
 
     pub fn get(&self, key: &str) -> Result<Option<String>, CapError> {
         check_key(key)?;
+        // Reading creates nothing (plan mode reads too): no file, no value.
+        if !self.path().exists() {
+            return Ok(None);
+        }
         let _lock = self.lock()?;
         Ok(self
             .read()?
@@ -129,6 +135,12 @@ impl State {
             return Ok(());
         }
         kv.insert(key.to_string(), value.to_string());
+        let total: usize = kv.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if total > MAX_HOOK_BYTES {
+            return Err(CapError::Invalid(format!(
+                "hook state would hold {total} bytes; at most {MAX_HOOK_BYTES}"
+            )));
+        }
         self.write(&file)
     }
 
@@ -150,6 +162,9 @@ impl State {
     }
 
     pub fn keys(&self) -> Result<Vec<String>, CapError> {
+        if !self.path().exists() {
+            return Ok(Vec::new());
+        }
         let _lock = self.lock()?;
         Ok(self
             .read()?

@@ -16,11 +16,10 @@ impl Host {
         });
     }
 
-    /// Monotonic nanoseconds since this process first asked.
+    /// Monotonic nanoseconds since this process first asked. Not audited:
+    /// it observes nothing of the node, and a guest may call it in a loop.
     pub fn now(&mut self) -> u64 {
         static START: OnceLock<Instant> = OnceLock::new();
-        let now = START.get_or_init(Instant::now).elapsed().as_nanos() as u64;
-        let _ = self.read("time", "now", String::new(), Ok(()), |_| Ok(()));
-        now
+        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
     }
 }

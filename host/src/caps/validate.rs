@@ -82,6 +82,24 @@ pub fn nm_setting(name: &str) -> Result<(), CapError> {
     }
 }
 
+/// Settings that would move a connection outside its grants: renaming it,
+/// changing its identity, or binding it to another interface.
+const NM_IDENTITY: [&str; 3] = [
+    "connection.id",
+    "connection.uuid",
+    "connection.interface-name",
+];
+
+pub fn nm_setting_changeable(name: &str) -> Result<(), CapError> {
+    nm_setting(name)?;
+    if NM_IDENTITY.contains(&name) {
+        return Err(CapError::Invalid(format!(
+            "{name} cannot be modified by a hook: it would move the connection outside its grants"
+        )));
+    }
+    Ok(())
+}
+
 /// A value passed as one argv element: no control characters besides tab.
 pub fn nm_value(setting: &str, value: &str) -> Result<(), CapError> {
     if value.chars().any(|c| c.is_control() && c != '\t')

@@ -82,16 +82,28 @@ impl Cache {
             .mode(0o700)
             .create(&self.dir)
             .map_err(|e| format!("cannot create it: {e}"))?;
-        let meta = fs::metadata(&self.dir).map_err(|e| e.to_string())?;
-        if meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
-            return Err(
-                "it is writable by another user; precompiled code from it would run as ours".into(),
-            );
+        // lstat: a symlink could be re-pointed after the check.
+        let meta = fs::symlink_metadata(&self.dir).map_err(|e| e.to_string())?;
+        if !meta.is_dir() {
+            return Err("it is not a directory (a symlink?)".into());
         }
-        Ok(())
+        private(&meta)
+            .map_err(|why| format!("it is {why}; precompiled code from it would run as ours"))
     }
 
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        let usable = private(&meta).and_then(|()| {
+            if meta.is_file() {
+                Ok(())
+            } else {
+                Err("not a regular file")
+            }
+        });
+        if let Err(why) = usable {
+            tracing::warn!(entry = %path.display(), "ignoring compiled cache entry: it is {why}");
+            return None;
+        }
         let data = fs::read(path).ok()?;
         let payload = match verify(&data) {
             Ok(p) => p,
@@ -127,6 +139,17 @@ impl Cache {
         tracing::debug!(entry = %path.display(), "stored compiled component");
         Ok(())
     }
+}
+
+/// Ours alone: owned by our user and writable by no one else.
+fn private(meta: &fs::Metadata) -> Result<(), &'static str> {
+    if meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err("owned by another user");
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err("writable by another user");
+    }
+    Ok(())
 }
 
 fn verify(data: &[u8]) -> Result<&[u8], &'static str> {

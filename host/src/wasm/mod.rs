@@ -8,6 +8,7 @@
 mod cache;
 mod ctx;
 mod glue;
+mod output;
 mod world;
 
 use std::path::Path;
@@ -17,7 +18,6 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::{Context, Hook, HookError};
@@ -28,7 +28,7 @@ use ctx::{Ctx, MemoryCap};
 
 pub use cache::CacheOutcome;
 
-/// Captured guest output beyond this is dropped.
+/// Captured guest output beyond this, per stream, is dropped.
 const OUTPUT_CAPACITY: usize = 1 << 20;
 
 pub struct Runtime {
@@ -99,6 +99,11 @@ impl Runtime {
     }
 
     /// Run the hook's `run` export once, within its deadline and memory cap.
+    ///
+    /// The epoch stops a guest running wasm at its deadline, but not one
+    /// blocked inside a host call (a WASI sleep, a stuck command). So the
+    /// guest runs on its own thread, and a watchdog gives up on it shortly
+    /// after the deadline; the process then exits and takes the thread along.
     pub fn run(
         &self,
         hook: &HookConfig,
@@ -106,10 +111,44 @@ impl Runtime {
         host: Host,
         context: Context,
     ) -> Result<()> {
+        let (point, name, timeout) = (host.caller.point, hook.name.clone(), hook.timeout);
+        let job = Job {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            component: loaded.component.clone(),
+            hook: hook.clone(),
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("hook {name}"))
+            .spawn(move || {
+                let _ = tx.send(job.run(host, context));
+            })
+            .map_err(|e| Error::Other(format!("cannot start a thread for {name}: {e}")))?;
+        rx.recv_timeout(timeout + WATCHDOG_GRACE).unwrap_or_else(|_| {
+            tracing::error!(hook = %name, %point, "hook still blocked in a host call {} after its deadline", humantime::format_duration(WATCHDOG_GRACE));
+            Err(Error::HookTimedOut { hook: name, point, timeout })
+        })
+    }
+}
+
+/// How long past its deadline a hook blocked in a host call is waited for.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
+
+/// One run, owned by the thread that performs it.
+struct Job {
+    engine: Engine,
+    linker: Linker<Ctx>,
+    component: Component,
+    hook: HookConfig,
+}
+
+impl Job {
+    fn run(self, host: Host, context: Context) -> Result<()> {
         let caller = host.caller.clone();
         let (stdout, stderr) = (
-            MemoryOutputPipe::new(OUTPUT_CAPACITY),
-            MemoryOutputPipe::new(OUTPUT_CAPACITY),
+            output::Capture::new(OUTPUT_CAPACITY),
+            output::Capture::new(OUTPUT_CAPACITY),
         );
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -124,37 +163,46 @@ impl Runtime {
                 host,
                 wasi,
                 table: ResourceTable::new(),
-                memory: MemoryCap::new(hook.memory),
+                memory: MemoryCap::new(self.hook.memory),
             },
         );
         store.limiter(|c| &mut c.memory);
         store.set_epoch_deadline(1);
         store.epoch_deadline_trap();
 
-        let _timer = Deadline::start(&self.engine, hook.timeout);
+        let _timer = Deadline::start(&self.engine, self.hook.timeout);
         let started = Instant::now();
         let result =
-            Hook::instantiate(&mut store, &loaded.component, &self.linker).and_then(|bindings| {
+            Hook::instantiate(&mut store, &self.component, &self.linker).and_then(|bindings| {
                 bindings
                     .nethook_hooks_guest()
                     .call_run(&mut store, &context)
             });
         let elapsed = started.elapsed();
+        let past_deadline = elapsed >= self.hook.timeout;
 
         let host = &store.data().host;
         for (name, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
-            for line in String::from_utf8_lossy(&pipe.contents()).lines() {
+            for line in pipe.contents().lines() {
                 host.output(name, line);
             }
         }
-        let (hook_name, point) = (caller.hook, caller.point);
+        let (hook, point) = (caller.hook, caller.point);
+        let timed_out = || Error::HookTimedOut {
+            hook: hook.clone(),
+            point,
+            timeout: self.hook.timeout,
+        };
         match result {
             Ok(Ok(())) => {
-                tracing::debug!(hook = %hook_name, %point, ?elapsed, "hook returned ok");
+                tracing::debug!(%hook, %point, ?elapsed, "hook returned ok");
                 Ok(())
             }
+            // A host call cut short by the deadline makes the guest fail;
+            // the cause is the deadline.
+            Ok(Err(_)) if past_deadline => Err(timed_out()),
             Ok(Err(e)) => Err(Error::HookFailed {
-                hook: hook_name,
+                hook,
                 point,
                 message: match e {
                     HookError::Failed(m) => m,
@@ -162,30 +210,25 @@ impl Runtime {
                 },
             }),
             Err(e) => {
-                let memory = &store.data().memory;
-                if let Some(m) = memory.exceeded() {
+                if let Some(m) = store.data().memory.exceeded() {
                     return Err(Error::HookTrapped {
-                        hook: hook_name,
+                        hook,
                         point,
                         message: m,
                     });
                 }
                 if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                    return Err(Error::HookTimedOut {
-                        hook: hook_name,
-                        point,
-                        timeout: hook.timeout,
-                    });
+                    return Err(timed_out());
                 }
                 if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
                     return Err(Error::HookFailed {
-                        hook: hook_name,
+                        hook,
                         point,
                         message: format!("guest exited with code {}", exit.0),
                     });
                 }
                 Err(Error::HookTrapped {
-                    hook: hook_name,
+                    hook,
                     point,
                     message: format!("{e:?}").trim().to_string(),
                 })
