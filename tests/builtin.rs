@@ -485,9 +485,9 @@ fn each_point_can_be_planned_on_a_networkmanager_root() {
     node.run(&config, "before-if-read");
     let p = plan("before-vpp-run");
     assert_eq!(p.len(), 4, "{p:?}");
-    assert!(p[0].starts_with("state.set dns-drop-in="), "{p:?}");
+    assert!(p[0].starts_with("state.set dns-drop-in ("), "{p:?}");
     assert_eq!(p[1], format!("host-fs.write /etc/NetworkManager/conf.d/99-nethook-dns-none.conf ({} bytes, mode 0644)", DROP_IN_TEXT.len()));
-    assert!(p[2].starts_with("state.set udev-rules="), "{p:?}");
+    assert!(p[2].starts_with("state.set udev-rules ("), "{p:?}");
     assert_eq!(p[3], format!("host-fs.write /etc/udev/rules.d/99-vpp-restore-id_net_name.rules ({} bytes, mode 0644)", node.expected_rules().len()));
     assert_eq!(plan("vpp-running"), Vec::<String>::new());
     node.run(&config, "before-vpp-run");

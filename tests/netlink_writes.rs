@@ -195,5 +195,8 @@ fn routes_and_rules_need_their_table_granted() {
         "{r:?}"
     );
     let all = ip_json(&ns, &["route", "show", "table", "all"]);
-    assert!(all.as_array().unwrap().iter().all(|r| r["table"] != "100"), "{all}");
+    assert!(
+        all.as_array().unwrap().iter().all(|r| r["table"] != "100"),
+        "{all}"
+    );
 }

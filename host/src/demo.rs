@@ -2,7 +2,8 @@
 //!
 //! The process moves into a new network namespace of its own, creates an
 //! uplink there (a veth pair with IPv4 and IPv6 addresses), keeps its state,
-//! compiled cache and host root in a temporary directory, runs every point in order
+//! compiled cache and a seeded host root (NetworkManager's configuration,
+//! udev's record of the uplink) in a temporary directory, runs every point in order
 //! and reports what each handler did. Nothing outside is touched, and the
 //! namespace disappears with the process.
 
@@ -25,7 +26,8 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
             "demo needs root (CAP_SYS_ADMIN) for its throwaway network namespace: unshare: {e}"
         ))
     })?;
-    build_uplink().map_err(|e| Error::Other(format!("demo: creating {UPLINK}: {e}")))?;
+    let index =
+        build_uplink().map_err(|e| Error::Other(format!("demo: creating {UPLINK}: {e}")))?;
 
     let scratch = tempfile::Builder::new()
         .prefix("nethook-demo.")
@@ -36,7 +38,7 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
     opts.config.node.root = scratch.path().join("host");
     // Commands go to the throwaway root, never into a real node's namespaces.
     opts.config.node.exec = crate::caps::exec::ExecMode::Chroot;
-    std::fs::create_dir(&opts.config.node.root)
+    seed_host_root(&opts.config.node.root, index)
         .map_err(|e| Error::Other(format!("demo: host root: {e}")))?;
     if opts.uplinks.is_empty() {
         opts.uplinks = vec![UPLINK.to_string()];
@@ -48,7 +50,28 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
 }
 
 /// A veth pair in the (new, empty) namespace; `lo` comes with it.
-fn build_uplink() -> std::result::Result<(), String> {
+/// A node root with NetworkManager's configuration and udev's record of
+/// the uplink, so the built-in module has something to do.
+fn seed_host_root(root: &std::path::Path, uplink_index: u32) -> std::io::Result<()> {
+    for dir in [
+        "etc/NetworkManager/conf.d",
+        "etc/udev/rules.d",
+        "run/udev/data",
+    ] {
+        std::fs::create_dir_all(root.join(dir))?;
+    }
+    std::fs::write(
+        root.join("etc/NetworkManager/NetworkManager.conf"),
+        "[main]\nplugins=keyfile\n",
+    )?;
+    std::fs::write(
+        root.join(format!("run/udev/data/n{uplink_index}")),
+        "E:ID_NET_NAME_PATH=enp0s5\nE:ID_NET_NAME_SLOT=ens5\n",
+    )
+}
+
+/// Returns the uplink's ifindex.
+fn build_uplink() -> std::result::Result<u32, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
@@ -63,6 +86,7 @@ fn build_uplink() -> std::result::Result<(), String> {
                 .add(LinkVeth::new(UPLINK, PEER).build())
                 .execute()
                 .await?;
+            let mut uplink = 0;
             for name in [UPLINK, PEER, "lo"] {
                 let link = handle
                     .link()
@@ -74,6 +98,7 @@ fn build_uplink() -> std::result::Result<(), String> {
                     .ok_or(rtnetlink::Error::RequestFailed)?;
                 let index = link.header.index;
                 if name == UPLINK {
+                    uplink = index;
                     for (ip, prefix) in ADDRESSES {
                         let ip: IpAddr = ip.parse().expect("valid literal");
                         handle.address().add(index, ip, prefix).execute().await?;
@@ -85,7 +110,7 @@ fn build_uplink() -> std::result::Result<(), String> {
                     .execute()
                     .await?;
             }
-            Ok::<_, rtnetlink::Error>(())
+            Ok::<_, rtnetlink::Error>(uplink)
         }
         .await
         .map_err(|e| e.to_string())

@@ -215,6 +215,12 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
                     o.elapsed.as_secs_f64() * 1000.0,
                     o.selection.reason
                 );
+                if let Some(d) = &o.detail {
+                    println!("{:<15} {d}", "");
+                }
+                for e in &o.effects {
+                    println!("{:<15} did: {e}", "");
+                }
             }
             Ok(code)
         }

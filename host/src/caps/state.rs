@@ -53,7 +53,7 @@ impl StateView<'_> {
     }
 
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), CapError> {
-        let args = format!("{key}={value:?}");
+        let args = format!("{key} ({} bytes)", value.len());
         self.host.change(
             "state",
             "set",
