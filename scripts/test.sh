@@ -13,6 +13,9 @@ source scripts/wasm-toolchain.sh
 apt_install_host iproute2 procps
 
 scripts/build-guests.sh
+# Real nodes (systemd-nspawn) for tests/nodes.rs; built once, cached.
+NETHOOK_NODE_ROOTS=$(tests/nodes/build-roots.sh | tail -n 1)
+export NETHOOK_NODE_ROOTS
 # The trixie root also provides `udevadm verify` to the suites.
 build_toolchain_root
 export NETHOOK_TRIXIE_ROOT=$TOOLCHAIN_ROOT
@@ -21,3 +24,4 @@ cargo fmt --all -- --check
 rustfmt --check --edition 2021 guest-hooks/*/src/*.rs tests/guests/*/src/*.rs
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+tests/nodes/assert-clean.sh
