@@ -384,15 +384,9 @@ impl HostFs<'_> {
             Some(m) => format!("{p} ({} bytes, mode {m:04o})", contents.len()),
             None => format!("{p} ({} bytes)", contents.len()),
         };
-        self.host.change(
-            "host-fs",
-            "write",
-            args,
-            Access::Write,
-            check,
-            |h| h.root_fs()?.write(&p, contents, mode),
-            |_| Planned::Change(()),
-        )
+        self.host.perform("host-fs", "write", args, check, |h| {
+            h.root_fs()?.write(&p, contents, mode)
+        })
     }
 
     pub fn remove(&mut self, path: &str) -> Result<bool, CapError> {

@@ -210,6 +210,26 @@ impl Host {
         outcome
     }
 
+    /// A plain change: performed, or in plan mode recorded as one.
+    fn perform(
+        &mut self,
+        capability: &'static str,
+        operation: &'static str,
+        args: String,
+        check: Result<(), CapError>,
+        act: impl FnOnce(&mut Host) -> Result<(), CapError>,
+    ) -> Result<(), CapError> {
+        self.change(
+            capability,
+            operation,
+            args,
+            Access::Write,
+            check,
+            act,
+            |_| Planned::Change(()),
+        )
+    }
+
     fn audit(
         &self,
         capability: &'static str,

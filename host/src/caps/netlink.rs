@@ -14,7 +14,7 @@ use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, IpVersion, LinkUnspec, RouteMessageBuilder};
 
-use super::{validate, Access, CapError, Host, Planned};
+use super::{validate, CapError, Host};
 use crate::bindings::nethook::hooks::netlink::{
     Address, Family, Link, Netns, Route, RouteSpec, Rule,
 };
@@ -174,34 +174,20 @@ impl NetlinkView<'_> {
 
     pub fn set_up(&mut self, name: &str) -> Result<(), CapError> {
         let check = self.write_link(name);
-        self.host.change(
-            "netlink",
-            "set-up",
-            name.to_string(),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "set-up", name.to_string(), check, |h| {
                 h.netlink
                     .set_link(name, |i| LinkUnspec::new_with_index(i).up().build())
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn set_down(&mut self, name: &str) -> Result<(), CapError> {
         let check = self.write_link(name);
-        self.host.change(
-            "netlink",
-            "set-down",
-            name.to_string(),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "set-down", name.to_string(), check, |h| {
                 h.netlink
                     .set_link(name, |i| LinkUnspec::new_with_index(i).down().build())
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn set_mtu(&mut self, name: &str, mtu: u32) -> Result<(), CapError> {
@@ -212,29 +198,21 @@ impl NetlinkView<'_> {
                 Err(CapError::Invalid(format!("mtu {mtu} is outside 68-65535")))
             }
         });
-        self.host.change(
-            "netlink",
-            "set-mtu",
-            format!("{name} {mtu}"),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "set-mtu", format!("{name} {mtu}"), check, |h| {
                 h.netlink
                     .set_link(name, |i| LinkUnspec::new_with_index(i).mtu(mtu).build())
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn rename(&mut self, name: &str, new_name: &str) -> Result<(), CapError> {
         let check = self
             .write_link(name)
             .and_then(|_| self.write_link(new_name));
-        self.host.change(
+        self.host.perform(
             "netlink",
             "rename",
             format!("{name} {new_name}"),
-            Access::Write,
             check,
             |h| {
                 h.netlink.set_link(name, |i| {
@@ -243,7 +221,6 @@ impl NetlinkView<'_> {
                         .build()
                 })
             },
-            |_| Planned::Change(()),
         )
     }
 
@@ -253,13 +230,8 @@ impl NetlinkView<'_> {
             Netns::Pid(pid) => (format!("{name} netns-of-pid {pid}"), Ok(())),
         };
         let check = self.write_link(name).and(check);
-        self.host.change(
-            "netlink",
-            "move-to-netns",
-            shown,
-            Access::Write,
-            check,
-            |h| match target {
+        self.host
+            .perform("netlink", "move-to-netns", shown, check, |h| match target {
                 Netns::Named(ns) => {
                     let path = format!("{}/{ns}", rtnetlink::NETNS_PATH.trim_end_matches('/'));
                     let file = std::fs::File::open(&path).map_err(|e| {
@@ -276,9 +248,7 @@ impl NetlinkView<'_> {
                         LinkUnspec::new_with_index(i).setns_by_pid(pid).build()
                     })
                 }
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn add_address(
@@ -288,18 +258,16 @@ impl NetlinkView<'_> {
         prefix_len: u8,
     ) -> Result<(), CapError> {
         let (ip, check) = self.address_args(link, address, prefix_len);
-        self.host.change(
+        self.host.perform(
             "netlink",
             "add-address",
             format!("{link} {address}/{prefix_len}"),
-            Access::Write,
             check,
             |h| {
                 let index = h.netlink.index(link)?;
                 h.netlink
                     .call(|c| c.address().add(index, ip, prefix_len).execute())
             },
-            |_| Planned::Change(()),
         )
     }
 
@@ -310,11 +278,10 @@ impl NetlinkView<'_> {
         prefix_len: u8,
     ) -> Result<(), CapError> {
         let (ip, check) = self.address_args(link, address, prefix_len);
-        self.host.change(
+        self.host.perform(
             "netlink",
             "del-address",
             format!("{link} {address}/{prefix_len}"),
-            Access::Write,
             check,
             |h| {
                 let index = h.netlink.index(link)?;
@@ -336,76 +303,47 @@ impl NetlinkView<'_> {
                     })?;
                 h.netlink.call(|c| c.address().del(msg).execute())
             },
-            |_| Planned::Change(()),
         )
     }
 
     pub fn add_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let check = self.route_check(route);
-        self.host.change(
-            "netlink",
-            "add-route",
-            route_args(route),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "add-route", route_args(route), check, |h| {
                 let msg = route_message(h, route)?;
                 h.netlink.call(|c| c.route().add(msg).execute())
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn del_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let check = self.route_check(route);
-        self.host.change(
-            "netlink",
-            "del-route",
-            route_args(route),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "del-route", route_args(route), check, |h| {
                 let msg = route_message(h, route)?;
                 h.netlink.call(|c| c.route().del(msg).execute())
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn add_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        self.host.change(
-            "netlink",
-            "add-rule",
-            rule_args(rule),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "add-rule", rule_args(rule), check, |h| {
                 let msg = rule_message(rule)?;
                 h.netlink.call(|c| {
                     let mut req = c.rule().add();
                     *req.message_mut() = msg;
                     req.execute()
                 })
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn del_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        self.host.change(
-            "netlink",
-            "del-rule",
-            rule_args(rule),
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("netlink", "del-rule", rule_args(rule), check, |h| {
                 let msg = rule_message(rule)?;
                 h.netlink.call(|c| c.rule().del(msg).execute())
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     fn write_link(&self, name: &str) -> Result<(), CapError> {

@@ -1,6 +1,6 @@
 //! `network-manager`: connections on the node, through nmcli.
 
-use super::{validate, Access, CapError, Host, Planned};
+use super::{validate, CapError, Host};
 
 pub struct NetworkManager<'a> {
     host: &'a mut Host,
@@ -33,62 +33,46 @@ impl NetworkManager<'_> {
         });
         let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let args = format!("{id} {}", shown.join(" "));
-        self.host.change(
-            "network-manager",
-            "connection-modify",
-            args,
-            Access::Write,
-            check,
-            |h| {
+        self.host
+            .perform("network-manager", "connection-modify", args, check, |h| {
                 let mut argv = vec!["connection", "modify", "id", id];
                 for (k, v) in settings {
                     argv.push(k);
                     argv.push(v);
                 }
                 h.nmcli(&argv).map(drop)
-            },
-            |_| Planned::Change(()),
-        )
+            })
     }
 
     pub fn connection_up(&mut self, id: &str) -> Result<(), CapError> {
         let check = self.connection(id);
-        self.host.change(
+        self.host.perform(
             "network-manager",
             "connection-up",
             id.to_string(),
-            Access::Write,
             check,
             |h| h.nmcli(&["connection", "up", "id", id]).map(drop),
-            |_| Planned::Change(()),
         )
     }
 
     pub fn connection_down(&mut self, id: &str) -> Result<(), CapError> {
         let check = self.connection(id);
-        self.host.change(
+        self.host.perform(
             "network-manager",
             "connection-down",
             id.to_string(),
-            Access::Write,
             check,
             |h| h.nmcli(&["connection", "down", "id", id]).map(drop),
-            |_| Planned::Change(()),
         )
     }
 
     /// Reload NetworkManager's configuration (NetworkManager.conf, conf.d, DNS).
     pub fn reload(&mut self) -> Result<(), CapError> {
         let check = self.host.grants.nm_reload();
-        self.host.change(
-            "network-manager",
-            "reload",
-            String::new(),
-            Access::Write,
-            check,
-            |h| h.nmcli(&["general", "reload"]).map(drop),
-            |_| Planned::Change(()),
-        )
+        self.host
+            .perform("network-manager", "reload", String::new(), check, |h| {
+                h.nmcli(&["general", "reload"]).map(drop)
+            })
     }
 
     pub fn get_setting(&mut self, id: &str, setting: &str) -> Result<String, CapError> {

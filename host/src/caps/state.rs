@@ -54,15 +54,10 @@ impl StateView<'_> {
 
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), CapError> {
         let args = format!("{key} ({} bytes)", value.len());
-        self.host.change(
-            "state",
-            "set",
-            args,
-            Access::Write,
-            check_key(key),
-            |h| h.store.set(key, value),
-            |_| Planned::Change(()),
-        )
+        self.host
+            .perform("state", "set", args, check_key(key), |h| {
+                h.store.set(key, value)
+            })
     }
 
     pub fn delete(&mut self, key: &str) -> Result<bool, CapError> {

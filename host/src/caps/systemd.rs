@@ -46,15 +46,10 @@ impl Systemd<'_> {
 
     pub fn daemon_reload(&mut self) -> Result<(), CapError> {
         let check = self.host.grants.daemon_reload();
-        self.host.change(
-            "systemd",
-            "daemon-reload",
-            String::new(),
-            Access::Write,
-            check,
-            |h| h.systemctl(&["daemon-reload"]).map(drop),
-            |_| Planned::Change(()),
-        )
+        self.host
+            .perform("systemd", "daemon-reload", String::new(), check, |h| {
+                h.systemctl(&["daemon-reload"]).map(drop)
+            })
     }
 
     /// Poll until active; a unit that failed stops the wait at once.
@@ -90,15 +85,9 @@ impl Systemd<'_> {
 
     fn change(&mut self, op: &'static str, unit: &str) -> Result<(), CapError> {
         let (name, check) = self.checked(unit);
-        self.host.change(
-            "systemd",
-            op,
-            name.clone(),
-            Access::Write,
-            check,
-            |h| h.systemctl(&[op, "--", &name]).map(drop),
-            |_| Planned::Change(()),
-        )
+        self.host.perform("systemd", op, name.clone(), check, |h| {
+            h.systemctl(&[op, "--", &name]).map(drop)
+        })
     }
 
     /// The canonical unit name, and whether it is valid and granted.

@@ -40,26 +40,20 @@ impl Udev<'_> {
 
     pub fn reload_rules(&mut self) -> Result<(), CapError> {
         let check = self.host.grants.udev();
-        self.host.change(
-            "udev",
-            "reload-rules",
-            String::new(),
-            Access::Write,
-            check,
-            |h| h.udevadm(&["control", "--reload-rules"]).map(drop),
-            |_| Planned::Change(()),
-        )
+        self.host
+            .perform("udev", "reload-rules", String::new(), check, |h| {
+                h.udevadm(&["control", "--reload-rules"]).map(drop)
+            })
     }
 
     pub fn trigger(&mut self, subsystem: &str, action: &str) -> Result<(), CapError> {
         let check = validate::subsystem(subsystem)
             .and_then(|_| validate::uevent_action(action))
             .and_then(|_| self.host.grants.udev());
-        self.host.change(
+        self.host.perform(
             "udev",
             "trigger",
             format!("subsystem={subsystem} action={action}"),
-            Access::Write,
             check,
             |h| {
                 let (s, a) = (
@@ -68,7 +62,6 @@ impl Udev<'_> {
                 );
                 h.udevadm(&["trigger", &s, &a]).map(drop)
             },
-            |_| Planned::Change(()),
         )
     }
 

@@ -1,0 +1,468 @@
+//! nethook's performance report: every figure the median of repeated runs,
+//! next to a named peer measured in the same run, with the ratio and the
+//! target it is held to. Run by scripts/bench.sh (root: it creates a
+//! network namespace); prints a Markdown table and writes it to
+//! target/bench-report.md.
+//!
+//! A bench binary rather than criterion: each figure here is a median of
+//! whole runs (processes, bulk netlink) set against another command, which
+//! is what criterion does not do; the per-call figures also have a
+//! criterion bench (benches/calls.rs) for their distribution.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nethook::bindings::nethook::hooks::log::Level;
+use nethook::bindings::nethook::hooks::netlink::{Family, RouteSpec};
+use nethook::bindings::{Context, WitPoint};
+use nethook::caps::grants::{Glob, NetlinkAccess};
+use nethook::caps::{Audit, Caller, Grants, Host, Mode, Node, Session};
+use nethook::config::HookConfig;
+use nethook::wasm::Runtime;
+use nethook::HookPoint;
+
+const TABLE: u32 = 100;
+const DEV: &str = "bv0";
+
+struct Row {
+    figure: String,
+    median: String,
+    peer: String,
+    ratio: String,
+    target: String,
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn nethook_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nethook"))
+}
+
+fn guest() -> PathBuf {
+    let p = repo().join("target/guests/benchguest.wasm");
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/build-guests.sh",
+        p.display()
+    );
+    p
+}
+
+/// Wall time of one process run, and its peak RSS in KiB.
+// The child is reaped by wait4, which also gives its rusage.
+#[allow(clippy::zombie_processes)]
+fn time_process(cmd: &mut Command) -> (Duration, u64) {
+    let started = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child, with valid out-pointers.
+    let pid = unsafe { nix::libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    assert_eq!(pid, child.id() as i32);
+    assert!(
+        nix::libc::WIFEXITED(status) && nix::libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed: {status}"
+    );
+    (elapsed, usage.ru_maxrss as u64)
+}
+
+fn runs(n: usize, mut make: impl FnMut() -> Command, mut before: impl FnMut()) -> (Duration, u64) {
+    let mut times = Vec::new();
+    let mut rss = 0;
+    for _ in 0..n {
+        before();
+        let (t, r) = time_process(&mut make());
+        times.push(t);
+        rss = rss.max(r);
+    }
+    (median(times), rss)
+}
+
+fn hook(op: &str, n: u32) -> HookConfig {
+    HookConfig {
+        name: "bench".into(),
+        component: guest(),
+        sha256: None,
+        timeout: Duration::from_secs(600),
+        memory: 1 << 30,
+        config: vec![
+            ("op".into(), op.into()),
+            ("n".into(), n.to_string()),
+            ("dev".into(), DEV.into()),
+            ("table".into(), TABLE.to_string()),
+        ],
+        grants: grants(),
+    }
+}
+
+fn grants() -> Grants {
+    Grants {
+        netlink: NetlinkAccess::Write,
+        links: vec![Glob::new("*").unwrap()],
+        tables: vec![TABLE],
+        ..Grants::default()
+    }
+}
+
+fn host(scratch: &Path) -> Host {
+    let session = Session {
+        state_dir: scratch.join("state"),
+        node: Node {
+            root: scratch.to_path_buf(),
+            exec: nethook::caps::exec::ExecMode::Chroot,
+            command_timeout: Duration::from_secs(60),
+        },
+        mode: Mode::Apply,
+        audit: Audit::default(),
+        effects: Default::default(),
+    };
+    let caller = Caller {
+        hook: "bench".into(),
+        point: HookPoint::VppRunning,
+    };
+    Host::new(caller, grants(), session)
+}
+
+fn context() -> Context {
+    Context {
+        point: WitPoint::VppRunning,
+        hook: "bench".into(),
+        uplinks: vec![],
+        config: vec![],
+    }
+}
+
+/// One in-process guest run of `op` × n.
+fn guest_run(rt: &Runtime, scratch: &Path, op: &str, n: u32) -> Duration {
+    let h = hook(op, n);
+    let loaded = rt.load(&h).unwrap();
+    let mut ctx = context();
+    ctx.config = h.config.clone();
+    let started = Instant::now();
+    rt.run(&h, &loaded, host(scratch), ctx).unwrap();
+    started.elapsed()
+}
+
+fn sh(args: &[&str]) {
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{args:?}");
+}
+
+fn flush() {
+    let _ = Command::new("ip")
+        .args(["route", "flush", "table", &TABLE.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn spec(i: u32) -> RouteSpec {
+    let a = 0x0a00_0000u32 + i;
+    RouteSpec {
+        family: Family::Ipv4,
+        destination: Some(format!(
+            "{}.{}.{}.{}",
+            a >> 24,
+            (a >> 16) & 255,
+            (a >> 8) & 255,
+            a & 255
+        )),
+        prefix_len: 32,
+        gateway: None,
+        output_link: Some(DEV.into()),
+        table: TABLE,
+        metric: None,
+        protocol: 4,
+        scope: 253,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is accepted.
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().join("host");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut rows = Vec::new();
+    let bin = nethook_bin();
+
+    // --- whole processes -------------------------------------------------
+    let config = |body: &str| {
+        let p = scratch.path().join("nethook.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "state_dir = {:?}\ncache_dir = {:?}\nhost_root = {:?}\n{body}",
+                scratch.path().join("state"),
+                scratch.path().join("cache"),
+                root
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let wasm_cfg = config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"bench\"\n[hooks.bench]\ncomponent = {:?}\n[hooks.bench.config]\nop = \"log\"\nn = 1\n\
+         [points.vpp-done-ok]\nhandler = \"script\"\nscript = \"echo trivial\"\n",
+        guest()
+    ));
+    let run = |point: &'static str| {
+        let (bin, cfg) = (bin.clone(), wasm_cfg.clone());
+        move || {
+            let mut c = Command::new(&bin);
+            c.args(["run", point, "--config"]).arg(&cfg);
+            c
+        }
+    };
+    let bash = || {
+        let mut c = Command::new("bash");
+        c.args(["-c", "echo trivial"]);
+        c
+    };
+    let (t_bash, _) = runs(30, bash, || {});
+    let (t_builtin, _) = runs(30, run("vpp-errored"), || {});
+    let (_, _) = runs(1, run("vpp-running"), || {}); // warm the cache
+    let (t_warm, rss) = runs(30, run("vpp-running"), || {});
+    let cache = scratch.path().join("cache");
+    let (t_cold, _) = runs(10, run("vpp-running"), || {
+        let _ = std::fs::remove_dir_all(&cache);
+    });
+    let (t_script, _) = runs(30, run("vpp-done-ok"), || {});
+    rows.push(Row {
+        figure: "process: `bash -c 'echo trivial'` (peer)".into(),
+        median: ms(t_bash),
+        peer: "-".into(),
+        ratio: "-".into(),
+        target: "-".into(),
+    });
+    rows.push(Row {
+        figure: "process: built-in no-op (vpp-errored, nothing to undo)".into(),
+        median: ms(t_builtin),
+        peer: format!("bash -c {}", ms(t_bash)),
+        ratio: ratio(t_builtin, t_bash),
+        target: "-".into(),
+    });
+    rows.push(Row {
+        figure: "process: trivial WASM hook, warm cache".into(),
+        median: ms(t_warm),
+        peer: format!("built-in no-op {}", ms(t_builtin)),
+        ratio: ratio(t_warm, t_builtin),
+        target: format!(
+            "≤ 5 ms and ≤ 2x built-in: {}",
+            verdict(
+                t_warm <= Duration::from_millis(5)
+                    && t_warm.as_secs_f64() <= 2.0 * t_builtin.as_secs_f64()
+            )
+        ),
+    });
+    rows.push(Row {
+        figure: "process: trivial WASM hook, cold cache".into(),
+        median: ms(t_cold),
+        peer: format!("bash -c {}", ms(t_bash)),
+        ratio: ratio(t_cold, t_bash),
+        target: format!(
+            "≤ 500 ms: {}",
+            verdict(t_cold <= Duration::from_millis(500))
+        ),
+    });
+    rows.push(Row {
+        figure: "process: same work as a `script` handler".into(),
+        median: ms(t_script),
+        peer: format!("bash -c {}", ms(t_bash)),
+        ratio: ratio(t_script, t_bash),
+        target: "-".into(),
+    });
+    rows.push(Row {
+        figure: "peak RSS: `nethook run` with one WASM hook".into(),
+        median: format!("{:.1} MB", rss as f64 / 1024.0),
+        peer: "-".into(),
+        ratio: "-".into(),
+        target: format!("≤ 40 MB: {}", verdict(rss <= 40 * 1024)),
+    });
+
+    // --- in-process: one guest→host call, and the bulk work -----------------
+    // A private network namespace for this thread and what it starts.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .expect("unshare(CLONE_NEWNET): run as root");
+    sh(&["ip", "link", "set", "lo", "up"]);
+    sh(&[
+        "ip", "link", "add", DEV, "type", "veth", "peer", "name", "bv1",
+    ]);
+    sh(&["ip", "link", "set", DEV, "up"]);
+    let rt = Runtime::new(&scratch.path().join("cache-inproc")).unwrap();
+    let calls = 20_000u32;
+    for (op, label) in [
+        ("log", "log"),
+        ("state-get", "state get"),
+        ("link-get", "netlink link get"),
+    ] {
+        let mut per = Vec::new();
+        for _ in 0..5 {
+            let base = guest_run(&rt, scratch.path(), op, 0);
+            let full = guest_run(&rt, scratch.path(), op, calls);
+            per.push(full.saturating_sub(base) / calls);
+        }
+        let wasm = median(per);
+        let mut h = host(scratch.path());
+        let mut native = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            for _ in 0..calls {
+                match op {
+                    "log" => h.log(Level::Info, "trivial", &[]),
+                    "state-get" => drop(h.state().get("k").unwrap()),
+                    _ => drop(h.netlink().get_link(DEV).unwrap()),
+                }
+            }
+            native.push(started.elapsed() / calls);
+        }
+        let native = median(native);
+        rows.push(Row {
+            figure: format!("call from a guest: {label}"),
+            median: format!("{} ns", wasm.as_nanos()),
+            peer: format!("same call from Rust {} ns", native.as_nanos()),
+            ratio: ratio(wasm, native),
+            target: format!("≤ 1 µs: {}", verdict(wasm <= Duration::from_micros(1))),
+        });
+    }
+
+    for n in [10_000u32, 100_000] {
+        let reps = if n == 10_000 { 3 } else { 1 };
+        let batch = scratch.path().join("routes.batch");
+        let text: String = (0..n)
+            .map(|i| {
+                format!(
+                    "route add {}/32 dev {DEV} table {TABLE} proto static scope link\n",
+                    spec(i).destination.unwrap()
+                )
+            })
+            .collect();
+        std::fs::write(&batch, text).unwrap();
+        let (mut ip_add, mut ip_dump, mut nat_add, mut nat_dump, mut wasm_add, mut wasm_dump) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..reps {
+            flush();
+            let t = Instant::now();
+            sh(&["ip", "-batch", batch.to_str().unwrap()]);
+            ip_add.push(t.elapsed());
+            let t = Instant::now();
+            sh(&["ip", "route", "show", "table", &TABLE.to_string()]);
+            ip_dump.push(t.elapsed());
+
+            flush();
+            let mut h = host(scratch.path());
+            let t = Instant::now();
+            for i in 0..n {
+                h.netlink().add_route(&spec(i)).unwrap();
+            }
+            nat_add.push(t.elapsed());
+            let t = Instant::now();
+            let got = h
+                .netlink()
+                .list_routes(Family::Ipv4)
+                .unwrap()
+                .iter()
+                .filter(|r| r.table == TABLE)
+                .count();
+            nat_dump.push(t.elapsed());
+            assert_eq!(got as u32, n);
+
+            flush();
+            wasm_add.push(guest_run(&rt, scratch.path(), "routes-add", n));
+            wasm_dump.push(guest_run(&rt, scratch.path(), "routes-dump", n));
+        }
+        let (ip_add, ip_dump) = (median(ip_add), median(ip_dump));
+        for (label, t, peer) in [
+            (
+                format!("add {n} routes: capability layer from Rust"),
+                median(nat_add),
+                ip_add,
+            ),
+            (
+                format!("add {n} routes: from a WASM guest"),
+                median(wasm_add),
+                ip_add,
+            ),
+            (
+                format!("dump {n} routes: capability layer from Rust"),
+                median(nat_dump),
+                ip_dump,
+            ),
+            (
+                format!("dump {n} routes: from a WASM guest"),
+                median(wasm_dump),
+                ip_dump,
+            ),
+        ] {
+            let what = if label.starts_with("add") {
+                "ip -batch"
+            } else {
+                "ip route show"
+            };
+            rows.push(Row {
+                figure: format!("bulk netlink: {label}"),
+                median: ms(t),
+                peer: format!("{what} {}", ms(peer)),
+                ratio: ratio(t, peer),
+                target: format!("≤ 1.0x: {}", verdict(t <= peer)),
+            });
+        }
+    }
+    flush();
+
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut out = format!(
+        "Measured on {cpu}, {} cores, Linux {}, release build; medians of repeated runs.\n\n\
+         | figure | median | peer (same run) | ratio | target |\n|---|---|---|---|---|\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        kernel.trim()
+    );
+    for r in rows {
+        out += &format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.figure, r.median, r.peer, r.ratio, r.target
+        );
+    }
+    print!("{out}");
+    let _ = std::fs::write(repo().join("target/bench-report.md"), &out);
+}
