@@ -24,6 +24,10 @@ use crate::bindings::nethook::hooks::netlink::{
 #[derive(Default)]
 pub struct Netlink {
     conn: Option<(tokio::runtime::Runtime, Handle)>,
+    /// Interface name -> ifindex, for the routes and addresses of one run
+    /// (a bulk route load would otherwise ask the kernel once per route).
+    /// Emptied by every link change this run makes.
+    indexes: std::collections::HashMap<String, u32>,
 }
 
 impl Netlink {
@@ -68,7 +72,12 @@ impl Netlink {
     }
 
     pub(super) fn index(&mut self, name: &str) -> Result<u32, CapError> {
-        Ok(self.link_message(name)?.header.index)
+        if let Some(i) = self.indexes.get(name) {
+            return Ok(*i);
+        }
+        let index = self.link_message(name)?.header.index;
+        self.indexes.insert(name.to_string(), index);
+        Ok(index)
     }
 
     fn set_link(
@@ -77,6 +86,7 @@ impl Netlink {
         build: impl FnOnce(u32) -> LinkMessage,
     ) -> Result<(), CapError> {
         let msg = build(self.index(name)?);
+        self.indexes.clear();
         self.call(|h| h.link().set(msg).execute())
     }
 }
