@@ -22,15 +22,21 @@ fn config(scratch: &Scratch, peer_ns: &Netns, undo: bool, grants: &str) -> std::
     ))
 }
 
+/// The namespace nethook runs in, with a veth pair nl0/nl1, and a second
+/// one to move nl1 into.
+fn namespaces() -> (Netns, Netns) {
+    let ns = Netns::new();
+    ns.exec(&[
+        "ip", "link", "add", "nl0", "type", "veth", "peer", "name", "nl1",
+    ]);
+    (ns, Netns::new())
+}
+
 const GRANTS: &str = "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [100]";
 
 #[test]
 fn links_addresses_routes_and_rules_change_as_asked() {
-    let ns = Netns::new();
-    let other = Netns::new();
-    ns.exec(&[
-        "ip", "link", "add", "nl0", "type", "veth", "peer", "name", "nl1",
-    ]);
+    let (ns, other) = namespaces();
     let scratch = Scratch::new();
 
     let mut cmd = ns.nethook();
@@ -135,11 +141,7 @@ fn links_addresses_routes_and_rules_change_as_asked() {
 
 #[test]
 fn netlink_changes_need_the_write_grant_and_the_link() {
-    let ns = Netns::new();
-    let other = Netns::new();
-    ns.exec(&[
-        "ip", "link", "add", "nl0", "type", "veth", "peer", "name", "nl1",
-    ]);
+    let (ns, other) = namespaces();
     let scratch = Scratch::new();
     let before = ip_json(&ns, &["link"]);
 
@@ -173,11 +175,7 @@ fn netlink_changes_need_the_write_grant_and_the_link() {
 
 #[test]
 fn routes_and_rules_need_their_table_granted() {
-    let ns = Netns::new();
-    let other = Netns::new();
-    ns.exec(&[
-        "ip", "link", "add", "nl0", "type", "veth", "peer", "name", "nl1",
-    ]);
+    let (ns, other) = namespaces();
     let scratch = Scratch::new();
     let mut cmd = ns.nethook();
     cmd.args(["run", "vpp-running", "--config"]).arg(config(
