@@ -132,3 +132,20 @@ fn output_past_the_cap_is_dropped_not_fatal() {
     assert_eq!(lines.len(), 1019, "{}", lines.len());
     assert!(lines[0].starts_with("00000 x"));
 }
+
+#[test]
+fn a_guest_cannot_log_without_bound() {
+    let scratch = Scratch::new();
+    let r = run_hook(
+        &scratch,
+        "benchguest",
+        "[hooks.benchguest.config]\nop = \"log\"\nn = 12000",
+    );
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let msgs = r.hook_messages("benchguest");
+    assert_eq!(msgs.iter().filter(|m| *m == "trivial").count(), 10_000);
+    assert_eq!(
+        msgs.last().unwrap(),
+        "log budget of 10000 lines spent; further lines dropped"
+    );
+}

@@ -59,7 +59,7 @@ fn calls(c: &mut Criterion) {
                     audit: Audit::default(),
                     effects: Default::default(),
                 };
-                let host = Host::new(
+                let mut host = Host::new(
                     Caller {
                         hook: "bench".into(),
                         point: HookPoint::VppRunning,
@@ -67,6 +67,7 @@ fn calls(c: &mut Criterion) {
                     grants.clone(),
                     session,
                 );
+                host.set_log_budget(u64::MAX);
                 let ctx = Context {
                     point: WitPoint::VppRunning,
                     hook: "bench".into(),

@@ -150,7 +150,9 @@ fn host(scratch: &Path) -> Host {
         hook: "bench".into(),
         point: HookPoint::VppRunning,
     };
-    Host::new(caller, grants(), session)
+    let mut host = Host::new(caller, grants(), session);
+    host.set_log_budget(u64::MAX);
+    host
 }
 
 fn context() -> Context {

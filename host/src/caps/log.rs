@@ -7,11 +7,28 @@ use crate::bindings::nethook::hooks::log::Level;
 
 impl Host {
     pub fn log(&mut self, level: Level, message: &str, fields: &[(String, String)]) {
+        // A guest logging in a loop must not fill the node's disk: past the
+        // budget, lines are dropped (and said to be, once).
+        self.logger.lines += 1;
+        if self.logger.lines > MAX_LINES {
+            if self.logger.lines == MAX_LINES + 1 {
+                self.logger.emit(
+                    Level::Warn,
+                    &format!("log budget of {MAX_LINES} lines spent; further lines dropped"),
+                );
+            }
+            return;
+        }
         let line = render(message, fields);
         let _ = self.read("log", "log", line.clone(), Ok(()), |h| {
             h.logger.emit(level, &line);
             Ok(())
         });
+    }
+
+    /// Lines this run may log (default [`MAX_LINES`]); benchmarks lift it.
+    pub fn set_log_budget(&mut self, lines: u64) {
+        self.logger.budget = lines;
     }
 
     /// A line the guest wrote to stdout or stderr (not a capability call).
@@ -20,13 +37,22 @@ impl Host {
     }
 }
 
+/// Log lines one hook run may write.
+pub const MAX_LINES: u64 = 10_000;
+
 pub struct Log {
     caller: Caller,
+    lines: u64,
+    budget: u64,
 }
 
 impl Log {
     pub fn new(caller: Caller) -> Log {
-        Log { caller }
+        Log {
+            caller,
+            lines: 0,
+            budget: MAX_LINES,
+        }
     }
 
     /// Emit an already rendered line at `level`.
