@@ -10,12 +10,11 @@ impl Host {
         // A guest logging in a loop must not fill the node's disk: past the
         // budget, lines are dropped (and said to be, once).
         self.logger.lines += 1;
-        if self.logger.lines > MAX_LINES {
-            if self.logger.lines == MAX_LINES + 1 {
-                self.logger.emit(
-                    Level::Warn,
-                    &format!("log budget of {MAX_LINES} lines spent; further lines dropped"),
-                );
+        let budget = self.logger.budget;
+        if self.logger.lines > budget {
+            if self.logger.lines == budget + 1 {
+                let warning = format!("log budget of {budget} lines spent; further lines dropped");
+                self.logger.emit(Level::Warn, &warning);
             }
             return;
         }
