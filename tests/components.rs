@@ -134,6 +134,18 @@ fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// The inventory hook at vpp-running, with the grant it needs.
+fn inventory_config(scratch: &Scratch) -> std::path::PathBuf {
+    scratch.config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
+        hook_table(
+            "inventory",
+            "inventory",
+            "[hooks.inventory.grants]\nnetlink = \"read\""
+        )
+    ))
+}
+
 fn run_inventory(config: &Path) -> Run {
     let mut cmd = nethook();
     cmd.args(["--log-format", "json", "run", "vpp-running", "--config"])
@@ -146,14 +158,7 @@ fn run_inventory(config: &Path) -> Run {
 #[test]
 fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
     let scratch = Scratch::new();
-    let config = scratch.config(&format!(
-        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
-        hook_table(
-            "inventory",
-            "inventory",
-            "[hooks.inventory.grants]\nnetlink = \"read\""
-        )
-    ));
+    let config = inventory_config(&scratch);
     run_inventory(&config);
     let entries = cache_entries(&scratch.path("cache"));
     assert_eq!(entries.len(), 1, "{entries:?}");
@@ -183,14 +188,7 @@ fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
 #[test]
 fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
     let scratch = Scratch::new();
-    let config = scratch.config(&format!(
-        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
-        hook_table(
-            "inventory",
-            "inventory",
-            "[hooks.inventory.grants]\nnetlink = \"read\""
-        )
-    ));
+    let config = inventory_config(&scratch);
     run_inventory(&config);
     let entry = cache_entries(&scratch.path("cache")).remove(0);
     // Put code compiled by a differently configured engine under our key,
@@ -225,14 +223,7 @@ fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
 fn a_cache_directory_others_can_write_is_not_trusted() {
     use std::os::unix::fs::PermissionsExt;
     let scratch = Scratch::new();
-    let config = scratch.config(&format!(
-        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
-        hook_table(
-            "inventory",
-            "inventory",
-            "[hooks.inventory.grants]\nnetlink = \"read\""
-        )
-    ));
+    let config = inventory_config(&scratch);
     run_inventory(&config);
     std::fs::set_permissions(
         scratch.path("cache"),

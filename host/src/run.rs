@@ -44,6 +44,17 @@ impl Options {
         }
     }
 
+    /// What the hooks of one run share, in `mode`, with a fresh effect list.
+    fn session(&self, mode: Mode) -> Session {
+        Session {
+            state_dir: self.config.state_dir.clone(),
+            node: self.config.node.clone(),
+            mode,
+            audit: self.audit.clone(),
+            effects: Default::default(),
+        }
+    }
+
     /// `[builtin]`, with the dataplane's debug knob applied.
     pub fn builtin_settings(&self) -> builtin::Settings {
         let mut s = self.config.builtin.clone();
@@ -63,13 +74,7 @@ impl Options {
 pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     let selection = opts.select(point)?;
     tracing::info!(%point, handler = %selection.handler, reason = %selection.reason, "running");
-    let session = Session {
-        state_dir: opts.config.state_dir.clone(),
-        node: opts.config.node.clone(),
-        mode: opts.mode,
-        audit: opts.audit.clone(),
-        effects: Default::default(),
-    };
+    let session = opts.session(opts.mode);
     let started = Instant::now();
     let mut detail = None;
     let result = dispatch(opts, &session, point, &selection.handler, &mut detail);
@@ -192,13 +197,7 @@ impl fmt::Display for CheckLine {
 
 /// What the built-in module would find on the node (reads only).
 pub fn detect(opts: &Options) -> std::result::Result<builtin::Detection, crate::caps::CapError> {
-    let session = Session {
-        state_dir: opts.config.state_dir.clone(),
-        node: opts.config.node.clone(),
-        mode: Mode::Plan,
-        audit: opts.audit.clone(),
-        effects: Default::default(),
-    };
+    let session = opts.session(Mode::Plan);
     let mut host = Host::new(
         caller(builtin::HOOK_NAME, HookPoint::BeforeIfRead),
         Grants::builtin(),

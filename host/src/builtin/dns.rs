@@ -3,7 +3,7 @@
 //! edited in place, and only when it is not already in effect.
 
 use super::nmconf::{self, Edit};
-use super::{info, undo_recorded, write_recorded, Detection, DnsFix, NetworkService};
+use super::{info, read_opt, undo_recorded, write_recorded, Detection, DnsFix, NetworkService};
 use crate::caps::{CapError, Host};
 
 pub const MAIN_CONF: &str = "/etc/NetworkManager/NetworkManager.conf";
@@ -13,14 +13,6 @@ pub const DROP_IN_TEXT: &str =
     "# Written by nethook while the dataplane runs; removed when it stops.\n[main]\ndns=none\n";
 const KEY_DROP_IN: &str = "dns-drop-in";
 const KEY_MAIN_CONF: &str = "dns-main-conf";
-
-fn read_opt(host: &mut Host, path: &str) -> Result<Option<String>, CapError> {
-    match host.host_fs().read(path) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-        Err(CapError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 /// The `dns=` NetworkManager will use: NetworkManager.conf, then conf.d in
 /// name order, the last setting winning.

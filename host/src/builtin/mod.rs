@@ -166,16 +166,12 @@ struct Written {
 
 /// Write `text` to `path`, recording first what it replaces.
 fn write_recorded(host: &mut Host, key: &str, path: &str, text: &str) -> Result<(), CapError> {
-    let original = match host.host_fs().read(path) {
-        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-        Err(CapError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
-    if original.as_deref() == Some(text) && host.state().get(key)?.is_none() {
-        // Already as we want it, and not by us: nothing to do or undo.
-        return Ok(());
-    }
+    let original = read_opt(host, path)?;
     if host.state().get(key)?.is_none() {
+        if original.as_deref() == Some(text) {
+            // Already as we want it, and not by us: nothing to do or undo.
+            return Ok(());
+        }
         let record = Written {
             path: path.to_string(),
             original,
@@ -187,6 +183,15 @@ fn write_recorded(host: &mut Host, key: &str, path: &str, text: &str) -> Result<
     host.host_fs().write(path, text.as_bytes(), Some(0o644))
 }
 
+/// A host file's text; None when there is no such file.
+fn read_opt(host: &mut Host, path: &str) -> Result<Option<String>, CapError> {
+    match host.host_fs().read(path) {
+        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        Err(CapError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Put back what `write_recorded` replaced, if the file is still ours.
 /// True when the node changed.
 fn undo_recorded(host: &mut Host, key: &str) -> Result<bool, CapError> {
@@ -195,11 +200,7 @@ fn undo_recorded(host: &mut Host, key: &str) -> Result<bool, CapError> {
     };
     let record: Written =
         serde_json::from_str(&json).map_err(|e| CapError::Failed(format!("state {key}: {e}")))?;
-    let now = match host.host_fs().read(&record.path) {
-        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-        Err(CapError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
+    let now = read_opt(host, &record.path)?;
     let changed = match (now.as_deref(), &record.original) {
         (Some(n), _) if n != record.ours => {
             warn(
