@@ -20,6 +20,8 @@ struct Node {
     nspawn: Child,
     leader: u32,
     name: String,
+    /// The host's end of the uplink's veth.
+    hostif: String,
 }
 
 impl Node {
@@ -62,6 +64,7 @@ impl Node {
             leader: 0,
             nspawn,
             name,
+            hostif,
         };
         node.leader = node.find_leader();
         node.wait_running();
@@ -458,4 +461,378 @@ fn a_hook_cannot_restart_a_unit_it_was_not_granted() {
         node.unit("systemd-networkd.service", "InvocationID"),
         before
     );
+}
+
+// ---------------------------------------------------------------------------
+// Driven exactly as the dataplane drives it (README "Using nethook with
+// Calico VPP"): vpp-manager runs `/bin/bash -c VALUE POINT UPLINK0` with its
+// whole environment, every CALICOVPP_HOOK_<POINT> set to the same VALUE.
+
+const INTERFACES: &str =
+    r#"{"uplinkInterfaces":[{"interfaceName":"ens5","vppDriver":"af_packet"}]}"#;
+
+impl Node {
+    /// A config as a platform engineer writes it for this node: no uplinks
+    /// (they come from CALICOVPP_INTERFACES) and, unless given, no state
+    /// dir (the default, on the node under the host root).
+    fn dataplane_config(&self, scratch: &Scratch, state_dir: Option<&Path>) -> PathBuf {
+        let state = state_dir.map_or(String::new(), |d| format!("state_dir = {d:?}\n"));
+        scratch.write(
+            "dataplane.toml",
+            &format!(
+                "{state}cache_dir = {:?}\nhost_root = {:?}\nhost_exec = \"nsenter\"\nhost_pid = {}\n",
+                scratch.path("cache"),
+                self.root(),
+                self.leader
+            ),
+        )
+    }
+
+    /// What vpp-manager does at `point`, in the node's network namespace.
+    fn dataplane_command(&self, point: &str, config: &Path) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &self.leader.to_string(), "-n", "--"])
+            .args(["/bin/bash", "-c", HOOK_VALUE, point, "ens5"]);
+        dataplane_env(&mut cmd, HOOK_VALUE, INTERFACES, config);
+        cmd.env("NODENAME", &self.name);
+        cmd
+    }
+
+    fn dataplane(&self, point: &str, config: &Path) -> Run {
+        let r = run_within(
+            self.dataplane_command(point, config),
+            Duration::from_secs(120),
+        );
+        assert_eq!(r.code, EXIT_OK, "{point} on {}: {r:?}", self.name);
+        // The handler ran exactly once: one nethook chose one handler.
+        let running: Vec<_> = r
+            .json_lines()
+            .into_iter()
+            .filter(|v| v["target"] == "nethook::run" && v["fields"]["message"] == "running")
+            .collect();
+        assert_eq!(running.len(), 1, "{point}: {r:?}");
+        assert_eq!(running[0]["fields"]["handler"], "builtin", "{r:?}");
+        assert_eq!(
+            running[0]["fields"]["uplinks"],
+            "ens5 (from environment CALICOVPP_INTERFACES)"
+        );
+        let detected = r
+            .hook_messages("builtin")
+            .iter()
+            .filter(|m| m.starts_with("detected "))
+            .count();
+        assert_eq!(detected, 1, "{point}: {r:?}");
+        r
+    }
+
+    /// Bytes of every file under these node directories.
+    fn files(&self, dirs: &[&str]) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for dir in dirs {
+            let mut stack = vec![self.root().join(dir.trim_start_matches('/'))];
+            while let Some(p) = stack.pop() {
+                if p.is_dir() {
+                    stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                } else if let Ok(bytes) = std::fs::read(&p) {
+                    out.push((p.display().to_string(), bytes));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Successful restart/start calls on `unit` in a run's audit.
+fn starts(r: &Run, unit: &str) -> usize {
+    r.json_lines()
+        .iter()
+        .filter(|v| {
+            v["target"] == "nethook::audit"
+                && v["fields"]["outcome"] == "ok"
+                && v["fields"]["capability"] == "systemd"
+                && matches!(v["fields"]["operation"].as_str(), Some("restart" | "start"))
+                && v["fields"]["args"] == unit
+        })
+        .count()
+}
+
+fn dataplane_lifecycle(kind: &str, unit: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot(kind);
+    node.seed_udev();
+    let scratch = Scratch::new();
+    let config = node.dataplane_config(&scratch, None);
+    let watched = [
+        "/etc/NetworkManager",
+        "/etc/udev/rules.d",
+        "/etc/systemd/network",
+    ];
+    let initial = node.files(&watched);
+
+    node.dataplane("BEFORE_IF_READ", &config);
+    // The records live on the node, where they outlive the container.
+    assert!(node.exists("/var/lib/nethook/state.json"));
+    node.dataplane("BEFORE_VPP_RUN", &config);
+    assert!(node.exists(RULES));
+    assert_eq!(node.exists(DROP_IN), kind == "nm-node");
+    let before = node.unit(unit, "InvocationID");
+    let r = node.dataplane("VPP_RUNNING", &config);
+    assert_eq!(starts(&r, unit), 1, "{r:?}");
+    assert_ne!(node.unit(unit, "InvocationID"), before);
+    let r = node.dataplane("VPP_ERRORED", &config);
+    // Restarted at the undo, as the dataplane does: DHCP and DNS come back.
+    assert_eq!(starts(&r, unit), 1, "{r:?}");
+    assert_eq!(
+        node.files(&watched),
+        initial,
+        "the node was not restored exactly"
+    );
+    assert_eq!(node.unit(unit, "ActiveState"), "active");
+    // VPP_ERRORED with no earlier point, or a second time: nothing to undo,
+    // the network service restarted all the same.
+    let r = node.dataplane("VPP_ERRORED", &config);
+    assert!(
+        r.hook_messages("builtin")
+            .iter()
+            .any(|m| m == "nothing to undo"),
+        "{r:?}"
+    );
+    assert_eq!(starts(&r, unit), 1, "{r:?}");
+    assert_eq!(node.files(&watched), initial);
+    assert_eq!(node.unit(unit, "ActiveState"), "active");
+}
+
+#[test]
+fn the_dataplane_drives_the_lifecycle_on_a_networkmanager_node() {
+    dataplane_lifecycle("nm-node", "NetworkManager.service");
+}
+
+#[test]
+fn the_dataplane_drives_the_lifecycle_on_a_networkd_node() {
+    dataplane_lifecycle("networkd-node", "systemd-networkd.service");
+}
+
+/// The dataplane crash-looping: the lifecycle five times as fast as it
+/// runs. Restarting the network service twice a lifecycle trips systemd's
+/// default start limit (5 starts in 10 s); the service must end active.
+fn crash_loop(kind: &str, unit: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot(kind);
+    node.seed_udev();
+    let scratch = Scratch::new();
+    let config = node.dataplane_config(&scratch, None);
+    let mut limit_hits = 0;
+    let started = Instant::now();
+    for round in 1..=5 {
+        let mut changes = 0;
+        let mut restarts = 0;
+        let mut id = node.unit(unit, "InvocationID");
+        for point in [
+            "BEFORE_IF_READ",
+            "BEFORE_VPP_RUN",
+            "VPP_RUNNING",
+            "VPP_ERRORED",
+        ] {
+            let r = node.dataplane(point, &config);
+            restarts += starts(&r, unit);
+            limit_hits += r
+                .hook_messages("builtin")
+                .iter()
+                .filter(|m| m.contains("hit its start rate limit"))
+                .count();
+            let now = node.unit(unit, "InvocationID");
+            changes += usize::from(now != id);
+            id = now;
+        }
+        assert!(
+            changes <= 2 && restarts <= 2,
+            "round {round}: {changes} InvocationID changes, {restarts} restarts"
+        );
+        assert_eq!(node.unit(unit, "ActiveState"), "active", "round {round}");
+    }
+    eprintln!(
+        "{kind}: 5 lifecycles in {:?}; start limit hit and handled {limit_hits} times",
+        started.elapsed()
+    );
+    assert_eq!(node.unit(unit, "ActiveState"), "active");
+    assert_eq!(node.unit(unit, "Result"), "success");
+    assert!(!node.exists(RULES) && !node.exists(DROP_IN));
+}
+
+#[test]
+fn a_crash_loop_leaves_networkmanager_active() {
+    crash_loop("nm-node", "NetworkManager.service");
+}
+
+#[test]
+fn a_crash_loop_leaves_networkd_active() {
+    crash_loop("networkd-node", "systemd-networkd.service");
+}
+
+#[test]
+fn the_node_is_restored_when_nethook_is_killed_and_its_records_are_lost() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("nm-node");
+    node.seed_udev();
+    let scratch = Scratch::new();
+    let nm = "NetworkManager.service";
+    let watched = ["/etc/NetworkManager", "/etc/udev/rules.d"];
+    let initial = node.files(&watched);
+
+    // Default state dir (on the node): killed in the middle of vpp-running,
+    // a new container's nethook, with nothing of the old one's, restores.
+    let config = node.dataplane_config(&scratch, None);
+    node.dataplane("BEFORE_IF_READ", &config);
+    node.dataplane("BEFORE_VPP_RUN", &config);
+    let mut child = node
+        .dataplane_command("VPP_RUNNING", &config)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(scratch.path("cache")).ok();
+    node.dataplane("VPP_DONE_OK", &config);
+    assert_eq!(node.files(&watched), initial, "not restored after a kill");
+    assert_eq!(node.unit(nm, "ActiveState"), "active");
+
+    // A state dir inside the container, lost with it between points:
+    // nethook still recognises and removes its own files.
+    let container = scratch.path("container-state");
+    let config = node.dataplane_config(&scratch, Some(&container));
+    node.dataplane("BEFORE_IF_READ", &config);
+    node.dataplane("BEFORE_VPP_RUN", &config);
+    node.dataplane("VPP_RUNNING", &config);
+    assert!(node.exists(DROP_IN) && node.exists(RULES));
+    std::fs::remove_dir_all(&container).unwrap();
+    let r = node.dataplane("VPP_DONE_OK", &config);
+    assert!(
+        r.hook_messages("builtin").contains(&format!(
+            "{DROP_IN} is nethook's but no record of writing it was found (state lost?); removing it"
+        )),
+        "{r:?}"
+    );
+    assert_eq!(
+        node.files(&watched),
+        initial,
+        "not restored after the records were lost"
+    );
+    assert_eq!(node.unit(nm, "ActiveState"), "active");
+    // `check` says where such a state dir is, and why that is a problem.
+    let mut cmd = nethook();
+    cmd.args(["check", "--config"]).arg(&config);
+    let r = run(cmd);
+    assert!(r.stdout.contains("state: WARNING: "), "{r:?}");
+}
+
+/// An SMBIOS structure table whose BIOS vendor is "Amazon EC2", as the
+/// kernel exposes it at /sys/firmware/dmi/tables/DMI.
+fn ec2_smbios() -> Vec<u8> {
+    let mut t = vec![0u8, 24, 0, 0, 1];
+    t.resize(24, 0);
+    t.extend_from_slice(b"Amazon EC2\0\0");
+    t.extend_from_slice(&[127, 4, 1, 0, 0, 0]);
+    t
+}
+
+#[test]
+fn on_ec2_a_mac_matched_network_file_follows_the_tap_and_comes_back() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("networkd-node");
+    // DMI says EC2. The node's /sys is nspawn's read-only tmpfs holding
+    // sysfs' parts; the table is added to it as the kernel would show it.
+    std::fs::write(node.root().join("run/dmi.bin"), ec2_smbios()).unwrap();
+    let out = Command::new("timeout")
+        .arg("60")
+        .args(node.enter())
+        .args([
+            "sh",
+            "-c",
+            "mount -o remount,rw /sys && mkdir -p /sys/firmware/dmi/tables \
+             && cp /run/dmi.bin /sys/firmware/dmi/tables/DMI && mount -o remount,ro /sys",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read(node.root().join("sys/firmware/dmi/tables/DMI")).unwrap(),
+        ec2_smbios()
+    );
+
+    // Carrier on the uplink, so networkd configures it fully.
+    sh(&["ip", "link", "set", &node.hostif, "up"]);
+    let link: serde_json::Value =
+        serde_json::from_str(&node.sh(&["ip", "-j", "link", "show", "ens5"])).unwrap();
+    let mac = link[0]["address"].as_str().unwrap().to_string();
+    let index = link[0]["ifindex"].as_u64().unwrap();
+    let admins = format!(
+        "# The admin's own file: matches the NIC by MAC.\n[Match]\nMACAddress={mac}\n\n[Network]\nAddress=10.98.0.2/24\n"
+    );
+    let ours = "/etc/systemd/network/ens5.network";
+    let path = node.root().join(ours.trim_start_matches('/'));
+    std::fs::remove_file(node.root().join("etc/systemd/network/10-ens5.network")).unwrap();
+    std::fs::write(&path, &admins).unwrap();
+    node.sh(&["systemctl", "restart", "systemd-networkd"]);
+    let state = |want: &str| {
+        let file = node.root().join(format!("run/systemd/netif/links/{index}"));
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.contains(&format!("ADMIN_STATE={want}\n"))
+                || started.elapsed() > Duration::from_secs(20)
+            {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(state("configured").contains(&format!("NETWORK_FILE={ours}\n")));
+
+    let scratch = Scratch::new();
+    let config = node.dataplane_config(&scratch, None);
+    node.dataplane("BEFORE_IF_READ", &config);
+    let r = node.dataplane("BEFORE_VPP_RUN", &config);
+    assert!(
+        r.hook_messages("builtin").contains(&format!(
+            "EC2: saved the uplink's .network uplink=ens5 file={ours}"
+        )),
+        "{r:?}"
+    );
+    // The dataplane's tap: same name, not the NIC's MAC.
+    node.sh(&["ip", "link", "set", "ens5", "address", "02:00:5e:00:53:01"]);
+    let r = node.dataplane("VPP_RUNNING", &config);
+    assert_eq!(
+        starts(&r, "systemd-networkd.service"),
+        1,
+        "one restart: {r:?}"
+    );
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        written,
+        format!("{}\n[Match]\nName=ens5\n\n# The admin's own file: matches the NIC by MAC.\n[Network]\nAddress=10.98.0.2/24\n", nethook::builtin::ec2::HEADER)
+    );
+    // networkd manages the tap through the file matched by name.
+    let s = state("configured");
+    assert!(
+        s.contains("ADMIN_STATE=configured\n") && s.contains(&format!("NETWORK_FILE={ours}\n")),
+        "{s}"
+    );
+    assert!(node
+        .sh(&["ip", "-4", "addr", "show", "ens5"])
+        .contains("10.98.0.2/24"));
+
+    // The dataplane stops and gives the NIC back.
+    node.sh(&["ip", "link", "set", "ens5", "address", &mac]);
+    node.dataplane("VPP_DONE_OK", &config);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        admins,
+        "not restored byte for byte"
+    );
+    assert_eq!(
+        node.unit("systemd-networkd.service", "ActiveState"),
+        "active"
+    );
+    assert!(state("configured").contains(&format!("NETWORK_FILE={ours}\n")));
 }

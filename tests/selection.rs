@@ -149,7 +149,7 @@ fn the_environment_script_beats_the_config_file() {
         check_lines(&r, "vpp-running"),
         (
             format!("script {script:?}"),
-            "why: env: CALICOVPP_HOOK_VPP_RUNNING is set".into()
+            "why: env: CALICOVPP_HOOK_VPP_RUNNING is set to a script".into()
         )
     );
     // Other points keep their own selection.
@@ -175,7 +175,7 @@ fn the_environment_script_beats_the_config_file() {
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
     // Called as the dataplane does: $0 is the point, $1 the first uplink.
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "vpp-running ens5\n");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "VPP_RUNNING ens5\n");
     let lines = r.json_lines();
     let output: Vec<(String, String)> = lines
         .iter()
@@ -197,21 +197,21 @@ fn the_environment_script_beats_the_config_file() {
 }
 
 #[test]
-fn the_environment_can_turn_the_builtin_module_off() {
+fn the_environment_selects_the_builtin_modules_compatible_mode() {
     let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path("host")).unwrap();
     let config = scratch.config(&format!(
-        "[points.vpp-running]\nhandler = \"builtin\"\n[points.vpp-done-ok]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
+        "host_root = {:?}\n[points.vpp-running]\nhandler = \"builtin\"\n[points.vpp-done-ok]\nhandler = \"wasm\"\nhook = \"inventory\"\n{}",
+        scratch.path("host"),
         hook_table("inventory", "inventory", "")
     ));
     let env = [("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "false")];
     let r = check(Some(&config), &env, &[]);
-    let off = "why: env: CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false turns the built-in module off";
-    assert_eq!(check_lines(&r, "vpp-running"), ("none".into(), off.into()));
-    assert_eq!(
-        check_lines(&r, "before-if-read"),
-        ("none".into(), off.into())
-    );
-    // A WASM hook is not the built-in module: it still runs.
+    let compat = "status: ok: CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false: the built-in module runs in its dataplane-compatible mode (as the dataplane's default_hook.sh): dns=none edited into NetworkManager.conf, the network service restarted at every undo";
+    assert_eq!(check_lines(&r, "vpp-running").0, BUILTIN);
+    assert_eq!(check_status(&r, "vpp-running"), compat);
+    assert_eq!(check_status(&r, "before-if-read"), compat);
+    // A WASM hook is not the built-in module: it runs as configured.
     assert!(
         check_lines(&r, "vpp-done-ok")
             .0
@@ -225,7 +225,27 @@ fn the_environment_can_turn_the_builtin_module_off() {
         .arg(&config);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
-    assert!(r.hook_messages("builtin").is_empty(), "{r:?}");
+    assert!(
+        r.messages().iter().any(|m| m.ends_with(
+            compat.trim_start_matches("status: ok: CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false: ")
+        )),
+        "{r:?}"
+    );
+}
+
+/// The `status:` line `check` prints for a point.
+fn check_status(r: &Run, point: &str) -> String {
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("{point:<15} ")))
+        .unwrap_or_else(|| panic!("no line for {point} in {r:?}"));
+    lines[i + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("status: "))
+        .unwrap()
+        .to_string()
 }
 
 #[test]

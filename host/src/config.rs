@@ -16,7 +16,9 @@ use crate::caps::exec::{ExecMode, Node};
 use crate::caps::Grants;
 use crate::point::HookPoint;
 
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/nethook";
+/// Under the host root: records of what was changed must outlive the
+/// dataplane's container, whose own filesystem is discarded at a restart.
+pub const DEFAULT_STATE_DIR: &str = "var/lib/nethook";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/nethook";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MEMORY: u64 = 64 << 20;
@@ -55,8 +57,11 @@ fn excerpt(line: usize, text: &Option<String>) -> String {
 pub struct Config {
     /// The file this came from; none for the embedded default.
     pub file: Option<PathBuf>,
+    /// Default: `var/lib/nethook` under the host root.
     pub state_dir: PathBuf,
     pub cache_dir: PathBuf,
+    /// Of legacy scripts, unless their point says otherwise.
+    pub script_timeout: Duration,
     /// Uplinks used when the command line names none.
     pub uplinks: Vec<String>,
     /// The node hooks act on: its root and how commands reach it.
@@ -95,8 +100,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             file: None,
-            state_dir: DEFAULT_STATE_DIR.into(),
+            state_dir: Path::new(DEFAULT_HOST_ROOT).join(DEFAULT_STATE_DIR),
             cache_dir: DEFAULT_CACHE_DIR.into(),
+            script_timeout: crate::select::DEFAULT_SCRIPT_TIMEOUT,
             uplinks: Vec::new(),
             node: default_node(),
             builtin: Default::default(),
@@ -179,6 +185,8 @@ struct RawConfig {
     host_pid: Option<Spanned<u32>>,
     #[serde(default, deserialize_with = "duration")]
     command_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    script_timeout: Option<Duration>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -253,6 +261,9 @@ impl RawConfig {
     fn resolve(self, base: &Path) -> Located<Config> {
         let timeout = self.defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let memory = self.defaults.memory.unwrap_or(DEFAULT_MEMORY);
+        let script_timeout = self
+            .script_timeout
+            .unwrap_or(crate::select::DEFAULT_SCRIPT_TIMEOUT);
 
         let mut hooks = BTreeMap::new();
         for (name, raw) in self.hooks {
@@ -282,7 +293,9 @@ impl RawConfig {
         ] {
             if let Some(raw) = raw {
                 let span = raw.span();
-                let pc = raw.into_inner().resolve(point, span, &hooks, timeout)?;
+                let pc = raw
+                    .into_inner()
+                    .resolve(point, span, &hooks, script_timeout)?;
                 points.insert(point, pc);
             }
         }
@@ -304,10 +317,14 @@ impl RawConfig {
             exec,
             command_timeout: self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
         };
+        let state_dir = self
+            .state_dir
+            .unwrap_or_else(|| node.root.join(DEFAULT_STATE_DIR));
 
         Ok(Config {
             file: None,
-            state_dir: self.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
+            state_dir,
+            script_timeout,
             cache_dir: self.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into()),
             uplinks,
             node,
@@ -595,7 +612,10 @@ mod tests {
             h.config,
             vec![("b".into(), "true".into()), ("n".into(), "3".into())]
         );
-        assert_eq!(c.state_dir, Path::new(DEFAULT_STATE_DIR));
+        assert_eq!(c.state_dir, Path::new("/host/var/lib/nethook"));
+        let c = parse("host_root = \"/\"\n").unwrap();
+        assert_eq!(c.state_dir, Path::new("/var/lib/nethook"));
+        assert_eq!(c.script_timeout, crate::select::DEFAULT_SCRIPT_TIMEOUT);
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub enum Error {
     #[error("{0}: a legacy script cannot be planned: it is not sandboxed, so its effects are unknown until it runs")]
     NotPlannable(HookPoint),
 
+    /// Started, however indirectly, by a script another nethook ran.
+    #[error("refusing to run a handler: this nethook was started by a script that nethook (pid {0}) is running, and running a handler again would re-enter it; make the dataplane's CALICOVPP_HOOK_<POINT> call nethook directly, and do not call nethook from a script handler")]
+    Nested(String),
+
     /// Anything else: I/O on our own files, the runtime, netlink.
     #[error("{0}")]
     Other(String),
@@ -64,7 +68,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Setting(_) => exit::CONFIG,
+            Error::Config(_) | Error::Setting(_) | Error::Nested(_) => exit::CONFIG,
             Error::Component { .. } => exit::COMPONENT,
             Error::HookFailed { .. } => exit::HOOK_FAILED,
             Error::HookTrapped { .. } => exit::HOOK_TRAPPED,

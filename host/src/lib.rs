@@ -8,6 +8,7 @@ pub mod caps;
 pub mod componentize;
 pub mod config;
 pub mod demo;
+pub mod durable;
 pub mod error;
 pub mod point;
 pub mod proc;

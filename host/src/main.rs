@@ -24,7 +24,7 @@ const DEFAULT_CONFIG: &str = "/etc/nethook/nethook.toml";
 )]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "NETHOOK_LOG_FORMAT")]
     log_format: LogFormat,
     /// Append one JSON line per capability call to FILE.
     #[arg(long, value_name = "FILE", global = true)]
@@ -52,9 +52,21 @@ struct Selection {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Called by the dataplane: set every CALICOVPP_HOOK_<POINT> to
+    /// `exec nethook hook "$0" "$1"`. Runs the handler selected for POINT,
+    /// with the uplinks of the config, else of CALICOVPP_INTERFACE(S), else UPLINK0.
+    Hook {
+        /// The dataplane's $0: VPP_RUNNING (or vpp-running), ...
+        point: String,
+        /// The dataplane's $1: its first uplink.
+        uplink0: Option<String>,
+        #[command(flatten)]
+        selection: Selection,
+    },
     /// Run the handler selected for one hook point.
     Run {
-        /// before-if-read | before-vpp-run | vpp-running | vpp-done-ok | vpp-errored
+        /// before-if-read | before-vpp-run | vpp-running | vpp-done-ok |
+        /// vpp-errored (or the dataplane's BEFORE_IF_READ, ...)
         point: String,
         #[command(flatten)]
         selection: Selection,
@@ -132,9 +144,26 @@ fn init_logging(format: LogFormat) {
 }
 
 fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
-    let apply =
-        |selection: &Selection, uplinks| options(selection, uplinks, Mode::Apply, audit.clone());
+    let apply = |selection: &Selection, uplinks| {
+        options(selection, uplinks, None, Mode::Apply, audit.clone())
+    };
     match command {
+        Command::Hook {
+            point,
+            uplink0,
+            selection,
+        } => {
+            let point = parse_point(&point, &[])?;
+            let uplink0 = uplink0.filter(|u| !u.is_empty());
+            if let Some(u) = &uplink0 {
+                nethook::config::check_ifname(u)
+                    .map_err(|m| Error::Setting(format!("the dataplane's $1 (UPLINK0): {m}")))?;
+            }
+            let opts = options(&selection, Vec::new(), uplink0, Mode::Apply, audit.clone())?;
+            let outcome = run::run_point(&opts, point)?;
+            outcome.result?;
+            Ok(exit::OK)
+        }
         Command::Run {
             point,
             selection,
@@ -153,7 +182,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             json,
         } => {
             let point = parse_point(&point, &uplinks)?;
-            let opts = options(&selection, uplinks, Mode::Plan, audit.clone())?;
+            let opts = options(&selection, uplinks, None, Mode::Plan, audit.clone())?;
             let outcome = run::run_point(&opts, point)?;
             print_plan(&outcome, json);
             outcome.result?;
@@ -162,6 +191,15 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
         Command::Check { selection } => {
             let opts = apply(&selection, Vec::new())?;
             println!("config: {}", opts.config.source());
+            let uplinks = opts.uplinks();
+            println!("uplinks: {uplinks}");
+            if uplinks.names.is_empty() {
+                println!("WARNING: {}", run::NO_UPLINKS);
+            }
+            match nethook::durable::check(&opts.config.state_dir, &opts.config.node.root) {
+                Ok(where_) => println!("state: {where_}"),
+                Err(why) => println!("state: WARNING: {why}"),
+            }
             let lines = run::check(&opts)?;
             for line in &lines {
                 println!("{line}");
@@ -288,6 +326,7 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
 fn options(
     selection: &Selection,
     uplinks: Vec<String>,
+    uplink_arg: Option<String>,
     mode: Mode,
     audit: Audit,
 ) -> Result<Options, Error> {
@@ -306,6 +345,7 @@ fn options(
         cli,
         env: Environment::from_process()?,
         uplinks,
+        uplink_arg,
         mode,
         audit,
     })

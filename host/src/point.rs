@@ -35,13 +35,26 @@ impl HookPoint {
         }
     }
 
-    /// The dataplane's variable naming a legacy script for this point,
-    /// e.g. `CALICOVPP_HOOK_VPP_RUNNING`.
+    /// The dataplane's spelling, which it passes as `$0`: `VPP_RUNNING`.
+    pub fn dataplane_name(self) -> &'static str {
+        match self {
+            HookPoint::BeforeIfRead => "BEFORE_IF_READ",
+            HookPoint::BeforeVppRun => "BEFORE_VPP_RUN",
+            HookPoint::VppRunning => "VPP_RUNNING",
+            HookPoint::VppDoneOk => "VPP_DONE_OK",
+            HookPoint::VppErrored => "VPP_ERRORED",
+        }
+    }
+
+    /// The dataplane's variable for this point, e.g.
+    /// `CALICOVPP_HOOK_VPP_RUNNING`: the command it runs there.
     pub fn env_var(self) -> String {
-        format!(
-            "CALICOVPP_HOOK_{}",
-            self.name().replace('-', "_").to_uppercase()
-        )
+        format!("CALICOVPP_HOOK_{}", self.dataplane_name())
+    }
+
+    /// vpp-done-ok and vpp-errored: the dataplane has stopped.
+    pub fn is_undo(self) -> bool {
+        matches!(self, HookPoint::VppDoneOk | HookPoint::VppErrored)
     }
 }
 
@@ -52,7 +65,7 @@ impl fmt::Display for HookPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown hook point {0:?}; expected one of before-if-read, before-vpp-run, vpp-running, vpp-done-ok, vpp-errored")]
+#[error("unknown hook point {0:?}; expected one of before-if-read, before-vpp-run, vpp-running, vpp-done-ok, vpp-errored (or the dataplane's BEFORE_IF_READ, BEFORE_VPP_RUN, VPP_RUNNING, VPP_DONE_OK, VPP_ERRORED)")]
 pub struct UnknownPoint(pub String);
 
 impl FromStr for HookPoint {
@@ -61,7 +74,7 @@ impl FromStr for HookPoint {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         HookPoint::ALL
             .into_iter()
-            .find(|p| p.name() == s)
+            .find(|p| p.name() == s || p.dataplane_name() == s)
             .ok_or_else(|| UnknownPoint(s.to_string()))
     }
 }
@@ -74,6 +87,7 @@ mod tests {
     fn names_round_trip_and_env_vars_match_the_dataplane() {
         for p in HookPoint::ALL {
             assert_eq!(p.name().parse::<HookPoint>().unwrap(), p);
+            assert_eq!(p.dataplane_name().parse::<HookPoint>().unwrap(), p);
         }
         assert_eq!(
             HookPoint::VppRunning.env_var(),
@@ -83,6 +97,8 @@ mod tests {
             HookPoint::BeforeIfRead.env_var(),
             "CALICOVPP_HOOK_BEFORE_IF_READ"
         );
-        assert!("vpp_running".parse::<HookPoint>().is_err());
+        for bad in ["vpp_running", "Vpp-Running", "VPP-RUNNING", ""] {
+            assert!(bad.parse::<HookPoint>().is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,6 +1,9 @@
-//! Legacy hook scripts, as the dataplane runs them: `/bin/sh -c SCRIPT
-//! <point> <first-uplink>`, here with a timeout and output captured into
-//! the log. A script cannot be sandboxed or planned; prefer a WASM hook.
+//! Legacy hook scripts, run the way the dataplane runs them:
+//! `/bin/bash -c SCRIPT <POINT> <first-uplink>`, with `$0` the upper-snake
+//! point (`VPP_RUNNING`), the dataplane's templating applied, nethook's
+//! whole environment inherited and stdin from /dev/null. Unlike the
+//! dataplane, a timeout bounds it and its output goes to the log. A script
+//! cannot be sandboxed or planned; prefer a WASM hook.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -9,20 +12,41 @@ use std::time::Duration;
 use crate::caps::log::Log;
 use crate::error::{Error, Result};
 use crate::point::HookPoint;
+use crate::select::ENV_PARENT;
 
 pub const HOOK_NAME: &str = "script";
+pub const SHELL: &str = "/bin/bash";
+
+/// The dataplane's templating of hook values: `__VPP_DATAPLANE_IF__` is
+/// the first uplink, `__VPP_DATAPLANE_IF_<i>__` the i-th.
+pub fn template(script: &str, uplinks: &[String]) -> String {
+    let mut out = script.to_string();
+    if let Some(first) = uplinks.first() {
+        out = out.replace("__VPP_DATAPLANE_IF__", first);
+    }
+    for (i, name) in uplinks.iter().enumerate() {
+        out = out.replace(&format!("__VPP_DATAPLANE_IF_{i}__"), name);
+    }
+    out
+}
 
 pub fn run(
     log: &Log,
     script: &str,
     point: HookPoint,
-    uplink: &str,
+    uplinks: &[String],
     timeout: Duration,
 ) -> Result<()> {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(script).arg(point.name()).arg(uplink);
+    let first = uplinks.first().map_or("", String::as_str);
+    let mut cmd = Command::new(SHELL);
+    cmd.arg("-c")
+        .arg(template(script, uplinks))
+        .arg(point.dataplane_name())
+        .arg(first)
+        // A script that runs nethook again must not re-enter it.
+        .env(ENV_PARENT, std::process::id().to_string());
     let done = crate::proc::run(cmd, timeout)
-        .map_err(|e| Error::Other(format!("cannot start /bin/sh for the {point} script: {e}")))?;
+        .map_err(|e| Error::Other(format!("cannot start {SHELL} for the {point} script: {e}")))?;
     for line in &done.stdout {
         log.output("stdout", line);
     }
@@ -46,5 +70,23 @@ pub fn run(
             (_, Some(sig)) => Err(fail(format!("script killed by signal {sig}"))),
             _ => Err(fail(format!("script ended with {s}"))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templating_follows_the_dataplane() {
+        let up = ["ens5".to_string(), "ens6".to_string()];
+        assert_eq!(
+            template("a __VPP_DATAPLANE_IF__ b __VPP_DATAPLANE_IF_1__ c __VPP_DATAPLANE_IF_0__ d __VPP_DATAPLANE_IF_2__", &up),
+            "a ens5 b ens6 c ens5 d __VPP_DATAPLANE_IF_2__"
+        );
+        assert_eq!(
+            template("__VPP_DATAPLANE_IF__", &[]),
+            "__VPP_DATAPLANE_IF__"
+        );
     }
 }

@@ -12,13 +12,25 @@ use crate::config::{Config, HookConfig, PointConfig, DEFAULT_MEMORY, DEFAULT_TIM
 use crate::error::{Error, Result};
 use crate::point::HookPoint;
 
-/// Turns the built-in module off when `false`.
+/// `false` selects the built-in module's dataplane-compatible mode: what
+/// the dataplane itself runs then (its default_hook.sh).
 pub const ENV_BUILTIN_ENABLED: &str = "CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK";
 /// The dataplane's debug knobs, a JSON object; `enableUdevNetNameRules`
 /// overrides `[builtin] udev_net_name_rules`.
 pub const ENV_DEBUG: &str = "CALICOVPP_DEBUG";
-/// Timeout of scripts that come from the environment.
-pub const ENV_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The deprecated single uplink; comes before `CALICOVPP_INTERFACES`.
+pub const ENV_INTERFACE: &str = "CALICOVPP_INTERFACE";
+/// `{"uplinkInterfaces":[{"interfaceName":"eth1", ...}, ...]}`.
+pub const ENV_INTERFACES: &str = "CALICOVPP_INTERFACES";
+/// Set by nethook on every process it starts that inherits its
+/// environment (legacy scripts): a nethook that finds it was started,
+/// however indirectly, by another and refuses to run a handler.
+pub const ENV_PARENT: &str = "NETHOOK_PARENT";
+/// Timeout of legacy scripts unless the config says otherwise: longer than
+/// the slowest shipped case (the dataplane's default_hook.sh on a node
+/// whose NetworkManager takes its full 90 s stop timeout to restart), but
+/// a hung script still cannot hold the node forever.
+pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handler {
@@ -32,10 +44,8 @@ pub enum Handler {
 pub enum Reason {
     /// `--handler POINT=SPEC` on the command line.
     Cli(String),
-    /// `CALICOVPP_HOOK_<POINT>` was set.
+    /// `CALICOVPP_HOOK_<POINT>` was set to a script.
     EnvScript(String),
-    /// `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` turned the built-in module off.
-    BuiltinDisabled(String),
     /// `[points.<point>]` in this file.
     Config(String),
     /// Nothing chose otherwise.
@@ -82,7 +92,7 @@ impl CliHandler {
             None if self.spec == "none" => Handler::None,
             Some(("script", s)) if !s.trim().is_empty() => Handler::Script {
                 script: s.to_string(),
-                timeout: ENV_SCRIPT_TIMEOUT,
+                timeout: config.script_timeout,
             },
             Some(("wasm", h)) if config.hooks.contains_key(h) => {
                 Handler::Wasm(Box::new(config.hooks[h].clone()))
@@ -127,13 +137,23 @@ fn adhoc_hook(path: &str) -> std::result::Result<HookConfig, String> {
 /// What the dataplane put in our environment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Environment {
+    /// `CALICOVPP_HOOK_<POINT>` values that are scripts of their own.
     pub scripts: BTreeMap<HookPoint, String>,
+    /// `CALICOVPP_HOOK_<POINT>` values that run nethook: how the dataplane
+    /// calls us, never a handler choice (that would call us again).
+    pub invocations: BTreeMap<HookPoint, String>,
     /// False when `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK` is false.
     pub builtin_enabled: bool,
     /// The variable's raw value, for `check` to quote.
     builtin_setting: Option<String>,
     /// `enableUdevNetNameRules` from `CALICOVPP_DEBUG`, when present.
     pub udev_net_name_rules: Option<bool>,
+    /// Uplinks from `CALICOVPP_INTERFACE` then `CALICOVPP_INTERFACES`.
+    pub uplinks: Vec<String>,
+    /// Which of those variables were set, for `check`.
+    pub uplink_vars: Vec<&'static str>,
+    /// `NETHOOK_PARENT`: the nethook whose script started this one.
+    pub parent: Option<String>,
 }
 
 impl Environment {
@@ -142,14 +162,18 @@ impl Environment {
     }
 
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Environment> {
-        let scripts = HookPoint::ALL
-            .into_iter()
-            .filter_map(|p| {
-                get(&p.env_var())
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|s| (p, s))
-            })
-            .collect();
+        let mut scripts = BTreeMap::new();
+        let mut invocations = BTreeMap::new();
+        for p in HookPoint::ALL {
+            let Some(value) = get(&p.env_var()).filter(|s| !s.trim().is_empty()) else {
+                continue;
+            };
+            if names_nethook(&value) {
+                invocations.insert(p, value);
+            } else {
+                scripts.insert(p, value);
+            }
+        }
         let setting = get(ENV_BUILTIN_ENABLED).filter(|s| !s.is_empty());
         let builtin_enabled = match setting.as_deref() {
             None => true,
@@ -179,13 +203,82 @@ impl Environment {
                 }
             }
         };
+        let mut uplinks = Vec::new();
+        let mut uplink_vars = Vec::new();
+        if let Some(name) = get(ENV_INTERFACE).filter(|s| !s.trim().is_empty()) {
+            crate::config::check_ifname(&name)
+                .map_err(|m| Error::Setting(format!("environment {ENV_INTERFACE}: {m}")))?;
+            uplinks.push(name);
+            uplink_vars.push(ENV_INTERFACE);
+        }
+        if let Some(json) = get(ENV_INTERFACES).filter(|s| !s.trim().is_empty()) {
+            for name in interfaces(&json)? {
+                if !uplinks.contains(&name) {
+                    uplinks.push(name);
+                }
+            }
+            uplink_vars.push(ENV_INTERFACES);
+        }
         Ok(Environment {
             scripts,
+            invocations,
             builtin_enabled,
             builtin_setting: setting,
             udev_net_name_rules,
+            uplinks,
+            uplink_vars,
+            parent: get(ENV_PARENT).filter(|s| !s.is_empty()),
         })
     }
+
+    /// How `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK` was set, when it
+    /// selects the dataplane-compatible mode.
+    pub fn compat_setting(&self) -> Option<String> {
+        (!self.builtin_enabled).then(|| {
+            format!(
+                "{ENV_BUILTIN_ENABLED}={}",
+                self.builtin_setting.clone().unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// Whether a dataplane hook value runs nethook: any word of it whose file
+/// name is `nethook`, or that is this very executable. Such a value is how
+/// the dataplane calls us, so running it as a script would call us again.
+pub fn names_nethook(value: &str) -> bool {
+    let me = std::env::current_exe().ok();
+    value
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "_./-+".contains(c)))
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            w.rsplit('/').next() == Some("nethook")
+                || (w.starts_with('/') && me.as_deref() == Some(std::path::Path::new(w)))
+        })
+}
+
+/// The uplink names of `CALICOVPP_INTERFACES`, in order.
+fn interfaces(json: &str) -> Result<Vec<String>> {
+    let bad = |why: String| Error::Setting(format!("environment {ENV_INTERFACES}: {why}"));
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let list = match v.get("uplinkInterfaces") {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(a)) => a,
+        Some(other) => return Err(bad(format!("uplinkInterfaces is {other}, not an array"))),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let name = u
+                .get("interfaceName")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| bad(format!("uplinkInterfaces[{i}] has no interfaceName string")))?;
+            crate::config::check_ifname(name)
+                .map_err(|m| bad(format!("uplinkInterfaces[{i}].interfaceName: {m}")))?;
+            Ok(name.to_string())
+        })
+        .collect()
 }
 
 /// Decide the handler for `point`.
@@ -212,7 +305,7 @@ pub fn select(
         return chosen(
             Handler::Script {
                 script: script.clone(),
-                timeout: ENV_SCRIPT_TIMEOUT,
+                timeout: config.script_timeout,
             },
             Reason::EnvScript(point.env_var()),
         );
@@ -232,13 +325,6 @@ pub fn select(
         }
         None => (Handler::Builtin, Reason::Default),
     };
-    if handler == Handler::Builtin && !env.builtin_enabled {
-        let value = env.builtin_setting.clone().unwrap_or_default();
-        return chosen(
-            Handler::None,
-            Reason::BuiltinDisabled(format!("{ENV_BUILTIN_ENABLED}={value}")),
-        );
-    }
     chosen(handler, reason)
 }
 
@@ -257,10 +343,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Cli(flag) => write!(f, "cli: {flag}"),
-            Reason::EnvScript(var) => write!(f, "env: {var} is set"),
-            Reason::BuiltinDisabled(setting) => {
-                write!(f, "env: {setting} turns the built-in module off")
-            }
+            Reason::EnvScript(var) => write!(f, "env: {var} is set to a script"),
             Reason::Config(file) => write!(f, "config: {file}"),
             Reason::Default => f.write_str("default: built-in profile"),
         }
@@ -292,6 +375,10 @@ mod tests {
         let p = HookPoint::VppRunning;
         let none = config(&[(p, PointConfig::None)]);
         let script_env = env(&[("CALICOVPP_HOOK_VPP_RUNNING", "echo hi")]);
+        let called = env(&[(
+            "CALICOVPP_HOOK_VPP_RUNNING",
+            "exec /usr/local/bin/nethook hook \"$0\" \"$1\"",
+        )]);
         let cli = vec![CliHandler::parse("vpp-running=builtin").unwrap()];
 
         let s = select(p, &[], &env(&[]), &Config::default()).unwrap();
@@ -306,6 +393,12 @@ mod tests {
             s.reason,
             Reason::EnvScript("CALICOVPP_HOOK_VPP_RUNNING".into())
         );
+        // A variable that calls nethook is how we are called, not a choice.
+        let s = select(p, &[], &called, &none).unwrap();
+        assert_eq!(
+            (s.handler, s.reason),
+            (Handler::None, Reason::Config("the embedded default".into()))
+        );
         let s = select(p, &cli, &script_env, &none).unwrap();
         assert_eq!(
             (s.handler, s.reason),
@@ -317,21 +410,84 @@ mod tests {
     }
 
     #[test]
-    fn the_builtin_switch_only_affects_the_builtin_module() {
+    fn the_builtin_switch_selects_the_compatible_mode() {
         let off = env(&[("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "False")]);
         let s = select(HookPoint::VppDoneOk, &[], &off, &Config::default()).unwrap();
-        assert_eq!(s.handler, Handler::None);
+        assert_eq!(s.handler, Handler::Builtin);
+        assert_eq!(
+            off.compat_setting().as_deref(),
+            Some("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=False")
+        );
         let scripted = config(&[(
             HookPoint::VppDoneOk,
             PointConfig::Script {
                 script: "x".into(),
-                timeout: ENV_SCRIPT_TIMEOUT,
+                timeout: DEFAULT_SCRIPT_TIMEOUT,
             },
         )]);
         let s = select(HookPoint::VppDoneOk, &[], &off, &scripted).unwrap();
         assert!(matches!(s.handler, Handler::Script { .. }));
         assert!(env(&[("CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK", "1")]).builtin_enabled);
         assert!(Environment::from_vars(|_| Some("nope".into())).is_err());
+    }
+
+    #[test]
+    fn values_that_call_nethook_are_recognised() {
+        for v in [
+            "nethook hook \"$0\" \"$1\"",
+            "exec /usr/local/bin/nethook hook \"$0\" \"$1\"",
+            "NETHOOK_CONFIG=/etc/x.toml nethook run before-vpp-run",
+            "/opt/bin/nethook hook $0 $1 && echo done",
+            "chroot /host /usr/bin/nethook hook VPP_RUNNING eth0",
+        ] {
+            assert!(names_nethook(v), "{v}");
+        }
+        for v in [
+            "/usr/local/bin/my-hook.sh",
+            "echo nethooked",
+            "nethook.sh",
+            "xnethook",
+        ] {
+            assert!(!names_nethook(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn uplinks_come_from_the_dataplanes_variables_in_order() {
+        let e = env(&[
+            ("CALICOVPP_INTERFACE", "eth0"),
+            (
+                "CALICOVPP_INTERFACES",
+                r#"{"uplinkInterfaces":[{"interfaceName":"eth1","vppDriver":"af_packet"},{"interfaceName":"eth0"},{"interfaceName":"eth2"}]}"#,
+            ),
+        ]);
+        assert_eq!(e.uplinks, ["eth0", "eth1", "eth2"]);
+        assert_eq!(
+            e.uplink_vars,
+            ["CALICOVPP_INTERFACE", "CALICOVPP_INTERFACES"]
+        );
+        assert!(env(&[("CALICOVPP_INTERFACES", "{}")]).uplinks.is_empty());
+        let err = |json: &str| {
+            Environment::from_vars(|k| (k == "CALICOVPP_INTERFACES").then(|| json.to_string()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(r#"{"uplinkInterfaces":[{"interfaceName":"eth1"},]}"#),
+            "environment CALICOVPP_INTERFACES: invalid JSON: trailing comma at line 1 column 47"
+        );
+        assert_eq!(
+            err(r#"{"uplinkInterfaces":[{"vppDriver":"af_xdp"}]}"#),
+            "environment CALICOVPP_INTERFACES: uplinkInterfaces[0] has no interfaceName string"
+        );
+        assert_eq!(
+            err(r#"{"uplinkInterfaces":[{"interfaceName":"-x/y"}]}"#),
+            "environment CALICOVPP_INTERFACES: uplinkInterfaces[0].interfaceName: \"-x/y\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)"
+        );
+        assert_eq!(
+            err(r#"{"uplinkInterfaces":{"interfaceName":"eth1"}}"#),
+            "environment CALICOVPP_INTERFACES: uplinkInterfaces is {\"interfaceName\":\"eth1\"}, not an array"
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn nethook() -> Command {
     c
 }
 
-fn isolate(c: &mut Command) {
+pub fn isolate(c: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("CALICOVPP_") || k.starts_with("NETHOOK_") {
             c.env_remove(k);
@@ -286,4 +286,34 @@ pub fn hook_table(name: &str, guest_name: &str, extra: &str) -> String {
         "[hooks.{name}]\ncomponent = {:?}\n{extra}\n",
         guest(guest_name)
     )
+}
+
+/// The value of every `CALICOVPP_HOOK_<POINT>`, as the README gives it.
+pub const HOOK_VALUE: &str = r#"exec nethook hook "$0" "$1""#;
+/// The dataplane's spelling of the points, which it passes as `$0`.
+pub const POINTS: [&str; 5] = [
+    "BEFORE_IF_READ",
+    "BEFORE_VPP_RUN",
+    "VPP_RUNNING",
+    "VPP_DONE_OK",
+    "VPP_ERRORED",
+];
+
+/// The environment vpp-manager gives its hooks: every hook variable set to
+/// `value`, the uplinks in `CALICOVPP_INTERFACES`, nethook on PATH; plus
+/// where the config is and JSON logs for the test to read.
+pub fn dataplane_env(cmd: &mut Command, value: &str, interfaces: &str, config: &Path) {
+    isolate(cmd);
+    let bin = Path::new(nethook_bin()).parent().unwrap();
+    cmd.env(
+        "PATH",
+        format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+    );
+    for p in POINTS {
+        cmd.env(format!("CALICOVPP_HOOK_{p}"), value);
+    }
+    cmd.env("CALICOVPP_INTERFACES", interfaces)
+        .env("CALICOVPP_DEBUG", "{}")
+        .env("NETHOOK_CONFIG", config)
+        .env("NETHOOK_LOG_FORMAT", "json");
 }

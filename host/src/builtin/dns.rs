@@ -81,7 +81,8 @@ pub fn apply(host: &mut Host, mode: DnsFix, det: &Detection) -> Result<(), CapEr
 
 /// True when the node changed.
 pub fn undo(host: &mut Host, det: &Detection) -> Result<bool, CapError> {
-    let mut changed = undo_recorded(host, KEY_DROP_IN)?;
+    let mut changed = undo_recorded(host, KEY_DROP_IN)?
+        || super::remove_unrecorded(host, KEY_DROP_IN, DROP_IN, |t| t == DROP_IN_TEXT)?;
     if let Some(json) = host.state().get(KEY_MAIN_CONF)? {
         let edit: Edit = serde_json::from_str(&json)
             .map_err(|e| CapError::Failed(format!("state {KEY_MAIN_CONF}: {e}")))?;

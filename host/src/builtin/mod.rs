@@ -11,6 +11,7 @@
 
 mod detect;
 mod dns;
+pub mod ec2;
 pub mod nmconf;
 pub mod rules;
 
@@ -26,6 +27,8 @@ pub use detect::{detect, Detection, NetworkService};
 
 /// What `check` and `demo` say the module is.
 pub const DESCRIPTION: &str = "built-in NetworkManager/udev module";
+/// What `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` makes of it.
+pub const COMPAT: &str = "the built-in module runs in its dataplane-compatible mode (as the dataplane's default_hook.sh): dns=none edited into NetworkManager.conf, the network service restarted at every undo";
 pub const HOOK_NAME: &str = "builtin";
 /// Bound of `udevadm settle` in the networkd restart sequence.
 const SETTLE: Duration = Duration::from_secs(10);
@@ -47,6 +50,18 @@ pub enum DnsFix {
     Off,
 }
 
+/// When the undo points restart the network service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UndoRestart {
+    /// Always, as the dataplane does: it is what brings DHCP and DNS back
+    /// on the NIC the dataplane returns, even when nothing was undone.
+    #[default]
+    Always,
+    /// Only when something was undone.
+    IfChanged,
+}
+
 /// `[builtin]` in the config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +72,12 @@ pub struct Settings {
     pub dns_fix: DnsFix,
     #[serde(default = "yes")]
     pub restart_network: bool,
+    #[serde(default)]
+    pub undo_restart: UndoRestart,
+    /// On EC2 (per DMI) with systemd-networkd: match the uplink's
+    /// `.network` by name while the dataplane runs, as the dataplane does.
+    #[serde(default = "yes")]
+    pub ec2_networkd: bool,
 }
 
 fn yes() -> bool {
@@ -69,7 +90,19 @@ impl Default for Settings {
             udev_net_name_rules: true,
             dns_fix: DnsFix::ConfD,
             restart_network: true,
+            undo_restart: UndoRestart::Always,
+            ec2_networkd: true,
         }
+    }
+}
+
+impl Settings {
+    /// What the dataplane runs when its native hook is off (default_hook.sh).
+    pub fn dataplane_compatible(&mut self) {
+        if self.dns_fix != DnsFix::Off {
+            self.dns_fix = DnsFix::MainConf;
+        }
+        self.undo_restart = UndoRestart::Always;
     }
 }
 
@@ -87,12 +120,21 @@ pub fn run(
     };
     let detection = detect::detect(host).map_err(fail)?;
     host.log(Level::Info, "detected", &detection.fields());
+    let ec2 = settings.ec2_networkd
+        && detection.service == Some(NetworkService::Networkd)
+        && ec2::is_ec2(host).map_err(fail)?;
     match point {
         HookPoint::BeforeIfRead => capture(host, uplinks),
         HookPoint::BeforeVppRun => dns::apply(host, settings.dns_fix, &detection)
-            .and_then(|()| write_rules(host, settings, &detection)),
-        HookPoint::VppRunning if settings.restart_network => restart_network(host, &detection),
-        HookPoint::VppRunning => Ok(()),
+            .and_then(|()| write_rules(host, settings, &detection))
+            .and_then(|()| {
+                if ec2 {
+                    ec2::save(host, uplinks)
+                } else {
+                    Ok(())
+                }
+            }),
+        HookPoint::VppRunning => running(host, settings, &detection, ec2, uplinks),
         HookPoint::VppDoneOk | HookPoint::VppErrored => undo(host, settings, &detection),
     }
     .map_err(fail)?;
@@ -261,20 +303,78 @@ fn restart_network(host: &mut Host, det: &Detection) -> Result<(), CapError> {
     }
 }
 
-/// vpp-done-ok / vpp-errored: undo exactly what this module did.
+/// vpp-running: restart the network service; on EC2 with networkd, then
+/// make the uplink's `.network` match the dataplane's tap by name.
+fn running(
+    host: &mut Host,
+    settings: &Settings,
+    det: &Detection,
+    ec2: bool,
+    uplinks: &[String],
+) -> Result<(), CapError> {
+    if settings.restart_network {
+        restart_network(host, det)?;
+    }
+    if ec2 && ec2::tweak(host, uplinks)? {
+        // A reload, not a second restart: networkd picks up the new file
+        // and configures the link it now matches. A networkd older than
+        // v253 (Type=notify-reload) cannot reload through systemd.
+        let unit = NetworkService::Networkd.unit();
+        if let Err(e) = host.systemd().reload(unit) {
+            warn(host, &format!("cannot reload {unit} ({e}); restarting it"));
+            host.systemd().restart(unit)?;
+        }
+    }
+    Ok(())
+}
+
+/// vpp-done-ok / vpp-errored: undo exactly what this module did, then
+/// restart the network service (always, by default, as the dataplane does).
 fn undo(host: &mut Host, settings: &Settings, det: &Detection) -> Result<(), CapError> {
     let dns = dns::undo(host, det)?;
-    let rules = undo_recorded(host, KEY_RULES)?;
+    let rules = undo_recorded(host, KEY_RULES)?
+        || remove_unrecorded(host, KEY_RULES, rules::PATH, |t| {
+            t.lines().next() == Some(rules::HEADER)
+        })?;
     if rules && det.udev {
         host.udev().reload_rules()?;
         host.udev().trigger("net", "change")?;
     }
-    if !(dns || rules) {
+    let networkd = ec2::undo(host)?;
+    let changed = dns || rules || networkd;
+    if !changed {
         info(host, "nothing to undo", &[]);
-        return Ok(());
     }
-    if settings.restart_network {
+    let restart = match settings.undo_restart {
+        UndoRestart::Always => true,
+        UndoRestart::IfChanged => changed,
+    };
+    if settings.restart_network && restart {
         restart_network(host, det)?;
     }
     Ok(())
+}
+
+/// With no record under `key` (the state was lost: a container restart
+/// with a state dir inside it), remove the file at `path` if its content
+/// says nethook wrote it. True when removed.
+fn remove_unrecorded(
+    host: &mut Host,
+    key: &str,
+    path: &str,
+    ours: impl Fn(&str) -> bool,
+) -> Result<bool, CapError> {
+    if host.state().get(key)?.is_some() {
+        return Ok(false);
+    }
+    match read_opt(host, path)? {
+        Some(text) if ours(&text) => {
+            warn(
+                host,
+                &format!("{path} is nethook's but no record of writing it was found (state lost?); removing it"),
+            );
+            host.host_fs().remove(path)
+        }
+        _ => Ok(false),
+    }
 }

@@ -195,11 +195,22 @@ impl Grants {
                 "/etc/udev/rules.d/*",
                 "/run/systemd/system",
                 "/run/udev/control",
+                // EC2 detection and networkd's files (builtin::ec2).
+                "/sys/devices/virtual/dmi/id/bios_vendor",
+                "/sys/devices/virtual/dmi/id/sys_vendor",
+                "/sys/firmware/dmi/tables/DMI",
+                "/run/systemd/netif/links/*",
+                "/etc/systemd/network/*.network",
+                "/run/systemd/network/*.network",
+                "/usr/lib/systemd/network/*.network",
+                "/lib/systemd/network/*.network",
+                "/usr/local/lib/systemd/network/*.network",
             ]),
             write_paths: globs(&[
                 "/etc/NetworkManager/NetworkManager.conf",
                 "/etc/NetworkManager/conf.d/*",
                 "/etc/udev/rules.d/99-vpp-restore-id_net_name.rules",
+                "/etc/systemd/network/*.network",
             ]),
             units: globs(&[
                 "NetworkManager.service",

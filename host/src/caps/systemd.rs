@@ -28,8 +28,31 @@ impl Systemd<'_> {
         self.change("stop", unit)
     }
 
+    /// Restart `unit`. When systemd refuses because the unit hit its start
+    /// rate limit (`Result=start-limit-hit`, e.g. a dataplane crash loop
+    /// restarting the network service every few seconds), the limit is
+    /// reset once (`reset-failed`) and the unit started: these restarts are
+    /// asked for deliberately, and a node left with its network service
+    /// `failed` is the outcome the limit cannot be allowed to cause. A unit
+    /// that fails on its own still ends failed, with its own result.
     pub fn restart(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("restart", unit)
+        let refused = match self.change("restart", unit) {
+            Err(CapError::Failed(why)) if self.host.mode() == super::Mode::Apply => why,
+            other => return other,
+        };
+        let (name, _) = self.checked(unit);
+        // Whatever else went wrong (the unit failed, no systemctl), the
+        // refusal is what the caller hears.
+        if self.result(&name).ok().as_deref() != Some("start-limit-hit") {
+            return Err(CapError::Failed(refused));
+        }
+        self.host.log(
+            crate::bindings::nethook::hooks::log::Level::Warn,
+            &format!("{name} hit its start rate limit; resetting it and starting it"),
+            &[],
+        );
+        self.change("reset-failed", &name)?;
+        self.change("start", &name)
     }
 
     pub fn reload(&mut self, unit: &str) -> Result<(), CapError> {
@@ -41,6 +64,16 @@ impl Systemd<'_> {
         self.host
             .read("systemd", "is-active", name.clone(), check, |h| {
                 active_state(h, &name)
+            })
+    }
+
+    /// The unit's `Result` property (`success`, `start-limit-hit`, ...).
+    fn result(&mut self, unit: &str) -> Result<String, CapError> {
+        let (name, check) = self.checked(unit);
+        self.host
+            .read("systemd", "result", name.clone(), check, |h| {
+                h.systemctl(&["show", "--property=Result", "--value", "--", &name])
+                    .map(|s| s.trim().to_string())
             })
     }
 
