@@ -185,13 +185,21 @@ fn routes_and_rules_need_their_table_granted() {
         "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [254]",
     ));
     let r = run(cmd);
-    assert_eq!(r.code, EXIT_HOOK_FAILED, "{r:?}");
+    // The failure rolls the point back; moving a link out of the namespace
+    // cannot be undone from it, and the exit code and message say so.
+    assert_eq!(r.code, EXIT_ROLLBACK_INCOMPLETE, "{r:?}");
     assert!(
         r.stderr.contains(
-            "hook returned an error: denied: routing table 100 is not granted (grants.tables)"
+            "hook returned an error: denied: routing table 100 is not granted (grants.tables); \
+             the rollback left 1 change(s) as they are: netlink.move-to-netns nl1 netns "
         ),
         "{r:?}"
     );
+    // What could be undone was: the renamed link has its name, MTU and
+    // (no) addresses back.
+    let nl0 = ip_json(&ns, &["addr", "show", "nl0"]);
+    assert_eq!(nl0[0]["mtu"], 1500, "{nl0}");
+    assert_eq!(nl0[0]["addr_info"].as_array().unwrap().len(), 0, "{nl0}");
     let all = ip_json(&ns, &["route", "show", "table", "all"]);
     assert!(
         all.as_array().unwrap().iter().all(|r| r["table"] != "100"),

@@ -161,31 +161,49 @@ fn the_openshift_plan_is_restart_wait_and_modify() {
 }
 
 #[test]
-fn applying_eks_writes_the_rewritten_file_before_the_first_command() {
+fn applying_eks_writes_the_rewritten_file_and_a_failure_after_it_rolls_it_back() {
     // No systemd in this root: the write happens, the daemon-reload fails
-    // and says exactly what it ran. Live daemons are the node suite's.
+    // and says exactly what it ran, and the point is rolled back: the file
+    // is gone again. Live daemons are the node suite's.
     let scratch = Scratch::new();
     let root = host_root(&scratch);
     let config = example(&scratch, "eks", &root);
     let mut cmd = nethook();
-    cmd.args(["run", "vpp-running", "--config"]).arg(&config);
+    cmd.args(["--log-format", "json", "run", "vpp-running", "--config"])
+        .arg(&config);
     let r = run(cmd);
     assert_eq!(r.code, EXIT_HOOK_FAILED, "{r:?}");
     assert!(
         r.stderr.contains(&format!("hook returned an error: failed: `chroot {} systemctl daemon-reload` exited with status 127", root.display())),
         "{r:?}"
     );
-    let written = std::fs::read_to_string(root.join("etc/systemd/network/ens5.network")).unwrap();
+    let calls: Vec<String> = r
+        .json_lines()
+        .iter()
+        .filter(|v| v["target"] == "nethook::audit")
+        .filter(|v| v["fields"]["operation"] != "read")
+        .map(|v| {
+            let f = &v["fields"];
+            let outcome = f["outcome"].as_str().unwrap();
+            let outcome = if outcome == "ok" { "ok" } else { "failed" };
+            format!(
+                "{}.{} {} {outcome}",
+                f["capability"].as_str().unwrap(),
+                f["operation"].as_str().unwrap(),
+                f["args"].as_str().unwrap()
+            )
+        })
+        .collect();
     assert_eq!(
-        written,
-        EC2_NETWORK.replace("Driver=ena ixgbevf vif", "Name=ens5")
+        calls,
+        [
+            "host-fs.write /etc/systemd/network/ens5.network (78 bytes, mode 0644) ok",
+            "systemd.daemon-reload  failed",
+            "host-fs.restore /etc/systemd/network/ens5.network (absent) ok",
+        ],
+        "{r:?}"
     );
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(root.join("etc/systemd/network/ens5.network"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o7777, 0o644);
+    assert!(!root.join("etc/systemd/network/ens5.network").exists());
 }
 
 #[test]

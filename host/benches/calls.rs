@@ -46,6 +46,7 @@ fn calls(c: &mut Criterion) {
                         ("dev".into(), "lo".into()),
                     ],
                     grants: grants.clone(),
+                    on_failure: None,
                 };
                 let loaded = rt.load(&hook).unwrap();
                 let session = Session {
@@ -58,6 +59,7 @@ fn calls(c: &mut Criterion) {
                     mode: Mode::Apply,
                     audit: Audit::default(),
                     effects: Default::default(),
+                    txn: None,
                 };
                 let mut host = Host::new(
                     Caller {

@@ -122,6 +122,7 @@ fn hook(op: &str, n: u32) -> HookConfig {
             ("table".into(), TABLE.to_string()),
         ],
         grants: grants(),
+        on_failure: None,
     }
 }
 
@@ -145,6 +146,7 @@ fn host(scratch: &Path) -> Host {
         mode: Mode::Apply,
         audit: Audit::default(),
         effects: Default::default(),
+        txn: None,
     };
     let caller = Caller {
         hook: "bench".into(),

@@ -69,7 +69,19 @@ pub struct Config {
     /// `[builtin]`: the built-in module's options.
     pub builtin: crate::builtin::Settings,
     pub points: BTreeMap<HookPoint, PointConfig>,
+    /// `[points.<point>] on_failure`, where set.
+    pub point_on_failure: BTreeMap<HookPoint, OnFailure>,
     pub hooks: BTreeMap<String, HookConfig>,
+}
+
+/// What a failed point leaves: `rollback` (default) undoes everything the
+/// point changed; `keep` leaves it for someone to look at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    #[default]
+    Rollback,
+    Keep,
 }
 
 /// What the file says about one hook point.
@@ -93,6 +105,7 @@ pub struct HookConfig {
     pub memory: u64,
     pub config: Vec<(String, String)>,
     pub grants: Grants,
+    pub on_failure: Option<OnFailure>,
 }
 
 impl Default for Config {
@@ -107,6 +120,7 @@ impl Default for Config {
             node: default_node(),
             builtin: Default::default(),
             points: BTreeMap::new(),
+            point_on_failure: BTreeMap::new(),
             hooks: BTreeMap::new(),
         }
     }
@@ -153,6 +167,22 @@ impl Config {
                 c.file = Some(path.to_path_buf());
                 c
             })
+    }
+
+    /// What a failure at `point` leaves: the point's setting, else its
+    /// hook's, else rollback.
+    pub fn on_failure(&self, point: HookPoint) -> OnFailure {
+        if let Some(o) = self.point_on_failure.get(&point) {
+            return *o;
+        }
+        match self.points.get(&point) {
+            Some(PointConfig::Wasm { hook }) => self
+                .hooks
+                .get(hook)
+                .and_then(|h| h.on_failure)
+                .unwrap_or_default(),
+            _ => OnFailure::Rollback,
+        }
     }
 
     pub fn source(&self) -> String {
@@ -240,6 +270,7 @@ struct RawPoint {
     script: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "duration")]
     timeout: Option<Duration>,
+    on_failure: Option<OnFailure>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +286,7 @@ struct RawHook {
     config: BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
     grants: Grants,
+    on_failure: Option<OnFailure>,
 }
 
 impl RawConfig {
@@ -283,6 +315,7 @@ impl RawConfig {
         }
 
         let mut points = BTreeMap::new();
+        let mut point_on_failure = BTreeMap::new();
         let p = self.points;
         for (point, raw) in [
             (HookPoint::BeforeIfRead, p.before_if_read),
@@ -293,6 +326,9 @@ impl RawConfig {
         ] {
             if let Some(raw) = raw {
                 let span = raw.span();
+                if let Some(o) = raw.get_ref().on_failure {
+                    point_on_failure.insert(point, o);
+                }
                 let pc = raw
                     .into_inner()
                     .resolve(point, span, &hooks, script_timeout)?;
@@ -330,6 +366,7 @@ impl RawConfig {
             node,
             builtin: self.builtin,
             points,
+            point_on_failure,
             hooks,
         })
     }
@@ -463,6 +500,7 @@ impl RawHook {
             memory: self.memory.unwrap_or(memory),
             config,
             grants: self.grants,
+            on_failure: self.on_failure,
         })
     }
 }

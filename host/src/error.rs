@@ -16,6 +16,8 @@ pub mod exit {
     pub const HOOK_FAILED: u8 = 5;
     pub const HOOK_TRAPPED: u8 = 6;
     pub const HOOK_TIMED_OUT: u8 = 7;
+    pub const VERIFY_FAILED: u8 = 8;
+    pub const ROLLBACK_INCOMPLETE: u8 = 9;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,13 @@ pub enum Error {
     #[error("{0}: a legacy script cannot be planned: it is not sandboxed, so its effects are unknown until it runs")]
     NotPlannable(HookPoint),
 
+    /// A failed point whose rollback could not undo everything.
+    #[error("{cause}; the rollback left {} change(s) as they are: {}", left.len(), left.join("; "))]
+    RollbackIncomplete {
+        cause: Box<Error>,
+        left: Vec<String>,
+    },
+
     /// Started, however indirectly, by a script another nethook ran.
     #[error("refusing to run a handler: this nethook was started by a script that nethook (pid {0}) is running, and running a handler again would re-enter it; make the dataplane's CALICOVPP_HOOK_<POINT> call nethook directly, and do not call nethook from a script handler")]
     Nested(String),
@@ -74,6 +83,7 @@ impl Error {
             Error::HookTrapped { .. } => exit::HOOK_TRAPPED,
             Error::HookTimedOut { .. } => exit::HOOK_TIMED_OUT,
             Error::NotPlannable(_) | Error::Other(_) => exit::FAILURE,
+            Error::RollbackIncomplete { .. } => exit::ROLLBACK_INCOMPLETE,
         }
     }
 

@@ -98,6 +98,12 @@ enum Command {
         #[command(flatten)]
         selection: Selection,
     },
+    /// Roll back what interrupted runs left (any `run` or `hook` does this
+    /// first too), and print what was done.
+    Recover {
+        #[command(flatten)]
+        selection: Selection,
+    },
     /// Wrap a core wasm module built with nethook-sdk into a component.
     Componentize {
         core: PathBuf,
@@ -262,6 +268,17 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             }
             Ok(code)
         }
+        Command::Recover { selection } => {
+            let opts = apply(&selection, Vec::new())?;
+            let report = run::recover(&opts)?;
+            if report.is_empty() {
+                println!("nothing to recover");
+            }
+            for line in &report {
+                println!("{line}");
+            }
+            Ok(exit::OK)
+        }
         Command::Componentize { core, output } => {
             let bytes =
                 std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
@@ -289,7 +306,14 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
             "handler": sel.handler.to_string(),
             "reason": sel.reason.to_string(),
             "detail": outcome.detail,
-            "effects": outcome.effects,
+            "effects": outcome.effects.iter().map(|e| serde_json::json!({
+                "capability": e.change.capability(),
+                "operation": e.change.operation(),
+                "args": e.change.args(),
+                "change": e.change,
+                "undo": e.inverse,
+                "undo_text": e.inverse.to_string(),
+            })).collect::<Vec<_>>(),
             "error": outcome.result.as_ref().err().map(ToString::to_string),
         });
         println!("{doc:#}");
@@ -316,10 +340,11 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
         println!(
             "  {:>2}  {:<16} {:<18} {}",
             i + 1,
-            e.capability,
-            e.operation,
-            e.args
+            e.change.capability(),
+            e.change.operation(),
+            e.change.args()
         );
+        println!("  {:>2}  {:<16} undo: {}", "", "", e.inverse);
     }
 }
 

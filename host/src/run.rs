@@ -4,12 +4,16 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::bindings::{Context, Uplink, WitPoint};
+use std::sync::{Arc, Mutex};
+
+use crate::caps::journal::{Journal, Txn, TxnState};
 use crate::caps::{Audit, Caller, Effect, Grants, Host, Mode, Session};
 use crate::config::Config;
+use crate::config::OnFailure;
 use crate::error::{Error, Result};
 use crate::point::HookPoint;
 use crate::select::{self, CliHandler, Environment, Handler, Selection};
-use crate::wasm::{CacheOutcome, Runtime};
+use crate::wasm::{CacheOutcome, Loaded, Runtime};
 use crate::{builtin, script};
 
 /// Everything a run is decided from.
@@ -113,7 +117,36 @@ impl Options {
             mode,
             audit: self.audit.clone(),
             effects: Default::default(),
+            txn: None,
         }
+    }
+
+    /// The grants a hook named `hook` has under this config: what undoing
+    /// its journaled changes is checked against.
+    fn grants_of(&self, hook: &str) -> Grants {
+        match hook {
+            builtin::HOOK_NAME => Grants::builtin(),
+            name => self
+                .config
+                .hooks
+                .get(name)
+                .map(|h| h.grants.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Capabilities for `hook` at `point`, with a deadline.
+    fn host(
+        &self,
+        session: &Session,
+        hook: &str,
+        point: HookPoint,
+        grants: Grants,
+        timeout: Duration,
+    ) -> Host {
+        let mut host = Host::new(caller(hook, point), grants, session.clone());
+        host.set_deadline(timeout);
+        host
     }
 
     /// `[builtin]`, with the dataplane's knobs applied:
@@ -153,19 +186,53 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     if uplinks.names.is_empty() && point == HookPoint::BeforeIfRead {
         tracing::warn!(%point, "{NO_UPLINKS}");
     }
-    let session = opts.session(opts.mode);
+    let mut session = opts.session(opts.mode);
     let started = Instant::now();
-    let mut detail = None;
+    // A component that cannot run is refused before anything is touched.
+    let prepared = match &selection.handler {
+        Handler::Wasm(hook) => {
+            let runtime = Runtime::new(&opts.config.cache_dir)?;
+            let loaded = runtime.load(hook)?;
+            Some((runtime, loaded))
+        }
+        _ => None,
+    };
+    // A point is a transaction: journaled, committed, or rolled back.
+    let journal = match opts.mode {
+        Mode::Apply => Some(open_journal(opts)?),
+        Mode::Plan => None,
+    };
+    let _lock = match &journal {
+        Some(j) => Some(j.lock().map_err(|e| Error::Other(e.to_string()))?),
+        None => None,
+    };
+    if let Some(j) = &journal {
+        for r in recover_with(opts, j)? {
+            tracing::warn!(%point, "{r}");
+        }
+        let txn = j
+            .begin(point.name(), selection.handler.hook_name())
+            .map_err(|e| Error::Other(e.to_string()))?;
+        session.txn = Some(Arc::new(Mutex::new(txn)));
+    }
     let result = dispatch(
         opts,
         &session,
         point,
         &selection.handler,
         &uplinks.names,
-        &mut detail,
+        prepared,
     );
-    let elapsed = started.elapsed();
+    let (result, detail) = match result {
+        Ok(detail) => (Ok(()), detail),
+        Err(e) => (Err(e), None),
+    };
     let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
+    let result = match (&journal, session.txn.take()) {
+        (Some(j), Some(txn)) => finish(opts, j, txn, point, &selection.handler, result),
+        _ => result,
+    };
+    let elapsed = started.elapsed();
     match &result {
         Ok(()) => tracing::info!(%point, ?elapsed, "done"),
         Err(e) => tracing::error!(%point, ?elapsed, "{e}"),
@@ -179,38 +246,156 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     })
 }
 
+fn open_journal(opts: &Options) -> Result<Journal> {
+    Journal::open(&opts.config.state_dir).map_err(|e| Error::Other(e.to_string()))
+}
+
+/// Commit the point's transaction, or roll it back when the handler
+/// failed (and the point's `on_failure` says so).
+fn finish(
+    opts: &Options,
+    journal: &Journal,
+    txn: Arc<Mutex<Txn>>,
+    point: HookPoint,
+    handler: &Handler,
+    result: Result<()>,
+) -> Result<()> {
+    // A guest given up on while blocked in a host call may still hold the
+    // transaction; once closed here, it refuses any change that thread makes.
+    let mut txn = txn.lock().unwrap_or_else(|e| e.into_inner());
+    let other = |e: crate::caps::CapError| Error::Other(e.to_string());
+    let rollback = matches!(
+        result,
+        Err(Error::HookFailed { .. } | Error::HookTrapped { .. } | Error::HookTimedOut { .. })
+    ) && opts.config.on_failure(point) == OnFailure::Rollback;
+    if !rollback {
+        txn.commit().map_err(other)?;
+        if result.is_ok() {
+            journal.prune(point.is_undo()).map_err(other)?;
+        }
+        return result;
+    }
+    let cause = result.expect_err("rolling back a failure");
+    let log = journal
+        .logs()
+        .map_err(other)?
+        .into_iter()
+        .find(|l| l.path == txn.path())
+        .expect("the transaction's own file");
+    let hook = handler.hook_name();
+    let session = opts.session(Mode::Apply);
+    let mut host = opts.host(
+        &session,
+        hook,
+        point,
+        opts.grants_of(hook),
+        crate::config::DEFAULT_TIMEOUT,
+    );
+    let left = host
+        .undo_changes(&log.changes, false, |seq, outcome| txn.undone(seq, outcome))
+        .map_err(other)?;
+    txn.rolled_back(left.0.clone()).map_err(other)?;
+    journal.prune(false).map_err(other)?;
+    let undone = log.changes.len();
+    if left.0.is_empty() {
+        tracing::warn!(%point, changes = undone, "rolled back");
+        Err(cause)
+    } else {
+        Err(Error::RollbackIncomplete {
+            cause: Box::new(cause),
+            left: left.0,
+        })
+    }
+}
+
+/// Roll back every transaction a killed nethook left open, oldest first,
+/// exactly once: each undone change is marked durably, so a recovery that
+/// is itself killed resumes where it stopped. Returns what it did.
+fn recover_with(opts: &Options, journal: &Journal) -> Result<Vec<String>> {
+    let other = |e: crate::caps::CapError| Error::Other(e.to_string());
+    let mut report = Vec::new();
+    for log in journal.logs().map_err(other)? {
+        if log.state != TxnState::Open {
+            continue;
+        }
+        let point: HookPoint = log.point.parse().unwrap_or(HookPoint::VppErrored);
+        let pending: Vec<_> = log
+            .changes
+            .iter()
+            .filter(|c| !log.undone.contains(&c.seq))
+            .cloned()
+            .collect();
+        let mut txn = journal.reopen(&log).map_err(other)?;
+        let session = opts.session(Mode::Apply);
+        let mut host = opts.host(
+            &session,
+            &log.hook,
+            point,
+            opts.grants_of(&log.hook),
+            crate::config::DEFAULT_TIMEOUT,
+        );
+        let left = host
+            .undo_changes(&pending, !log.this_boot(), |seq, outcome| {
+                txn.undone(seq, outcome)
+            })
+            .map_err(other)?;
+        txn.rolled_back(left.0.clone()).map_err(other)?;
+        report.push(format!(
+            "recovered: {} at {} (pid {}) was interrupted; {} of its changes rolled back{}",
+            log.hook,
+            log.point,
+            log.pid,
+            pending.len(),
+            if left.0.is_empty() {
+                String::new()
+            } else {
+                format!("; left: {}", left.0.join("; "))
+            }
+        ));
+    }
+    journal.prune(false).map_err(other)?;
+    Ok(report)
+}
+
+/// `nethook recover`: roll back what interrupted runs left.
+pub fn recover(opts: &Options) -> Result<Vec<String>> {
+    let journal = open_journal(opts)?;
+    let _lock = journal.lock().map_err(|e| Error::Other(e.to_string()))?;
+    recover_with(opts, &journal)
+}
+
+/// Run the handler; what it found (the built-in module's detection).
 fn dispatch(
     opts: &Options,
     session: &Session,
     point: HookPoint,
     handler: &Handler,
     uplinks: &[String],
-    detail: &mut Option<String>,
-) -> Result<()> {
+    prepared: Option<(Runtime, Loaded)>,
+) -> Result<Option<String>> {
     match handler {
-        Handler::None => Ok(()),
+        Handler::None => Ok(None),
         Handler::Builtin => {
             if let Some(setting) = opts.env.compat_setting() {
                 tracing::warn!(%point, "{setting}: {}", builtin::COMPAT);
             }
-            let mut host = Host::new(
-                caller(builtin::HOOK_NAME, point),
+            let mut host = opts.host(
+                session,
+                builtin::HOOK_NAME,
+                point,
                 Grants::builtin(),
-                session.clone(),
+                crate::config::DEFAULT_TIMEOUT,
             );
-            host.set_deadline(crate::config::DEFAULT_TIMEOUT);
             let detection = builtin::run(&mut host, point, uplinks, &opts.builtin_settings())?;
-            *detail = Some(format!("detected {detection}"));
-            Ok(())
+            Ok(Some(format!("detected {detection}")))
         }
         Handler::Script { .. } if opts.mode == Mode::Plan => Err(Error::NotPlannable(point)),
         Handler::Script { script, timeout } => {
             let log = crate::caps::log::Log::new(caller(script::HOOK_NAME, point));
-            script::run(&log, script, point, uplinks, *timeout)
+            script::run(&log, script, point, uplinks, *timeout).map(|()| None)
         }
         Handler::Wasm(hook) => {
-            let runtime = Runtime::new(&opts.config.cache_dir)?;
-            let loaded = runtime.load(hook)?;
+            let (runtime, loaded) = prepared.expect("loaded before the transaction");
             if let CacheOutcome::Hit(_) = loaded.cache {
                 tracing::debug!(hook = %hook.name, "no compilation needed");
             }
@@ -228,13 +413,14 @@ fn dispatch(
                     .collect(),
                 config: hook.config.clone(),
             };
-            let mut host = Host::new(
-                caller(&hook.name, point),
+            let host = opts.host(
+                session,
+                &hook.name,
+                point,
                 hook.grants.clone(),
-                session.clone(),
+                hook.timeout,
             );
-            host.set_deadline(hook.timeout);
-            runtime.run(hook, &loaded, host, context)
+            runtime.run(hook, &loaded, host, context).map(|()| None)
         }
     }
 }

@@ -131,6 +131,7 @@ fn adhoc_hook(path: &str) -> std::result::Result<HookConfig, String> {
         memory: DEFAULT_MEMORY,
         config: Vec::new(),
         grants: crate::caps::Grants::default(),
+        on_failure: None,
     })
 }
 
@@ -326,6 +327,18 @@ pub fn select(
         None => (Handler::Builtin, Reason::Default),
     };
     chosen(handler, reason)
+}
+
+impl Handler {
+    /// The name its capability calls, state and journal go under.
+    pub fn hook_name(&self) -> &str {
+        match self {
+            Handler::Builtin => crate::builtin::HOOK_NAME,
+            Handler::Wasm(h) => &h.name,
+            Handler::Script { .. } => crate::script::HOOK_NAME,
+            Handler::None => "none",
+        }
+    }
 }
 
 impl fmt::Display for Handler {

@@ -14,6 +14,8 @@ pub const EXIT_COMPONENT: i32 = 4;
 pub const EXIT_HOOK_FAILED: i32 = 5;
 pub const EXIT_TRAPPED: i32 = 6;
 pub const EXIT_TIMED_OUT: i32 = 7;
+pub const EXIT_VERIFY_FAILED: i32 = 8;
+pub const EXIT_ROLLBACK_INCOMPLETE: i32 = 9;
 
 pub fn nethook_bin() -> &'static str {
     env!("CARGO_BIN_EXE_nethook")

@@ -19,8 +19,11 @@ use nix::fcntl::{self, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{self, FileStat, Mode, SFlag};
 use nix::unistd::{self, Gid, Uid, UnlinkatFlags};
 
+use sha2::{Digest, Sha256};
+
+use super::change::{Expect, FileImage};
 use super::CapError::{self, Denied, Failed, Invalid, NotFound};
-use super::{Access, Host, Planned};
+use super::{Change, Host, Inverse, Planned};
 
 const MAX_PATH: usize = 4096;
 const MAX_READ: u64 = 16 * 1024 * 1024;
@@ -101,6 +104,21 @@ impl RootFs {
     }
 
     pub fn read(&self, path: &str) -> Result<Vec<u8>, CapError> {
+        self.read_with_mode(path).map(|(bytes, _)| bytes)
+    }
+
+    /// A file as it is now, for the inverse of a change to it; None when
+    /// there is no file.
+    pub fn image(&self, path: &str) -> Result<Option<FileImage>, CapError> {
+        match self.read_with_mode(path) {
+            Ok((bytes, mode)) => Ok(Some(FileImage { bytes, mode })),
+            Err(NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The bytes and permission bits of a regular file.
+    fn read_with_mode(&self, path: &str) -> Result<(Vec<u8>, u32), CapError> {
         let norm = normalize(path)?;
         // O_NONBLOCK so a FIFO planted in the root cannot hang us at open; it
         // does nothing for the regular files we accept. O_NOCTTY for ttys.
@@ -125,7 +143,7 @@ impl RootFs {
         if buf.len() as u64 > MAX_READ {
             return Err(too_big());
         }
-        Ok(buf)
+        Ok((buf, st.st_mode & MODE_BITS))
     }
 
     /// Atomically replaces (or creates) a regular file. Never follows a symlink
@@ -164,8 +182,6 @@ impl RootFs {
         unistd::fsync(&dir).map_err(|e| self.fail(&norm, e))
     }
 
-    /// Removes a file or symlink (never its target). `false` if it was absent,
-    /// including when its parent directory is absent.
     /// Whether `remove` would find something to remove (a symlink counts).
     pub fn lexists(&self, path: &str) -> Result<bool, CapError> {
         let norm = normalize(path)?;
@@ -178,6 +194,8 @@ impl RootFs {
             .is_some())
     }
 
+    /// Removes a file or symlink (never its target). `false` if it was absent,
+    /// including when its parent directory is absent.
     pub fn remove(&self, path: &str) -> Result<bool, CapError> {
         let norm = normalize(path)?;
         let (dir, name) = match self.open_parent(&norm) {
@@ -380,28 +398,111 @@ impl HostFs<'_> {
         mode: Option<u32>,
     ) -> Result<(), CapError> {
         let (p, check) = self.checked(path, true);
-        let args = match mode {
-            Some(m) => format!("{p} ({} bytes, mode {m:04o})", contents.len()),
-            None => format!("{p} ({} bytes)", contents.len()),
+        let sha256 = hex::encode(Sha256::digest(contents));
+        let change = Change::FileWrite {
+            path: p.clone(),
+            size: contents.len(),
+            mode,
+            sha256: sha256.clone(),
         };
-        self.host.perform("host-fs", "write", args, check, |h| {
-            h.root_fs()?.write(&p, contents, mode)
-        })
+        self.host.mutate(
+            change,
+            check,
+            |h| {
+                let previous = h.root_fs()?.image(&p)?;
+                let path = p.clone();
+                let expect = Expect::Sha256(sha256);
+                Ok(Inverse::of(vec![Change::FileRestore {
+                    path,
+                    previous,
+                    expect,
+                }]))
+            },
+            |h| h.root_fs()?.write(&p, contents, mode),
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn remove(&mut self, path: &str) -> Result<bool, CapError> {
         let (p, check) = self.checked(path, true);
-        self.host.change(
-            "host-fs",
-            "remove",
-            p.clone(),
-            Access::Write,
+        let change = Change::FileRemove { path: p.clone() };
+        self.host.mutate(
+            change,
             check,
+            |h| {
+                let fs = h.root_fs()?;
+                if !fs.lexists(&p)? {
+                    return Ok(Inverse::Nothing);
+                }
+                match fs.image(&p) {
+                    Ok(Some(previous)) => Ok(Inverse::of(vec![Change::FileRestore {
+                        path: p.clone(),
+                        previous: Some(previous),
+                        expect: Expect::Absent,
+                    }])),
+                    Ok(None) => Ok(Inverse::Nothing),
+                    Err(e) => Ok(Inverse::Irreversible {
+                        why: format!("{p} is not a regular file that can be put back: {e}"),
+                    }),
+                }
+            },
             |h| h.root_fs()?.remove(&p),
             |h| match h.root_fs().and_then(|fs| fs.lexists(&p)) {
                 Ok(true) => Planned::Change(true),
                 _ => Planned::NoChange(false),
             },
+        )
+    }
+
+    /// An undo of a write or remove: put `previous` back (None: remove the
+    /// file), unless the file no longer holds what the change left there.
+    /// True when the node changed; an edit since is reported, not undone.
+    pub(super) fn restore(
+        &mut self,
+        path: &str,
+        previous: &Option<FileImage>,
+        expect: &Expect,
+    ) -> Result<bool, CapError> {
+        let (p, check) = self.checked(path, true);
+        let change = Change::FileRestore {
+            path: p.clone(),
+            previous: previous.clone(),
+            expect: expect.clone(),
+        };
+        self.host.mutate(
+            change,
+            check,
+            |_| Ok(Inverse::Nothing),
+            |h| {
+                let fs = h.root_fs()?;
+                let now = fs.image(&p)?;
+                if now.as_ref().map(|i| &i.bytes) == previous.as_ref().map(|i| &i.bytes) {
+                    return Ok(false);
+                }
+                let holds_ours = match (expect, &now) {
+                    (Expect::Absent, None) => true,
+                    (Expect::Sha256(want), Some(img)) => {
+                        hex::encode(Sha256::digest(&img.bytes)) == *want
+                    }
+                    _ => false,
+                };
+                if !holds_ours {
+                    h.log(
+                        crate::bindings::nethook::hooks::log::Level::Warn,
+                        &format!("{p} was changed since nethook changed it; left as it is"),
+                        &[],
+                    );
+                    return Ok(false);
+                }
+                match previous {
+                    Some(img) => fs.write(&p, &img.bytes, Some(img.mode & !FORBIDDEN_MODE))?,
+                    None => {
+                        fs.remove(&p)?;
+                    }
+                }
+                Ok(true)
+            },
+            |_| Planned::Change(true),
         )
     }
 
@@ -451,6 +552,7 @@ mod tests {
             Err(Invalid(_)) => "invalid",
             Err(NotFound(_)) => "notfound",
             Err(Failed(_)) => "failed",
+            Err(CapError::Exists(_)) => "exists",
         }
     }
 

@@ -7,9 +7,11 @@
 //! recorded, not performed) and one audit record.
 
 pub mod audit;
+pub mod change;
 pub mod exec;
 pub mod grants;
 pub mod host_fs;
+pub mod journal;
 pub mod log;
 pub mod netlink;
 pub mod network_manager;
@@ -17,17 +19,16 @@ pub mod state;
 pub mod systemd;
 pub mod time;
 pub mod udev;
+mod undo;
 pub mod validate;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::point::HookPoint;
 pub use audit::Audit;
+pub use change::{Change, Effect, Inverse};
 pub use exec::Node;
 pub use grants::Grants;
 
@@ -40,6 +41,9 @@ pub enum CapError {
     Invalid(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The kernel (EEXIST) or the node already has it; guests see `failed`.
+    #[error("already exists: {0}")]
+    Exists(String),
     #[error("failed: {0}")]
     Failed(String),
 }
@@ -78,20 +82,6 @@ pub enum Planned<T> {
     NoChange(T),
 }
 
-/// One change a hook made, or would make in plan mode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Effect {
-    pub capability: &'static str,
-    pub operation: &'static str,
-    pub args: String,
-}
-
-impl fmt::Display for Effect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{} {}", self.capability, self.operation, self.args)
-    }
-}
-
 /// The ordered effects of a run, shared with whoever started it.
 pub type Effects = Arc<Mutex<Vec<Effect>>>;
 
@@ -103,6 +93,8 @@ pub struct Session {
     pub mode: Mode,
     pub audit: Audit,
     pub effects: Effects,
+    /// The point's transaction: every change is journaled here first.
+    pub txn: Option<Arc<Mutex<journal::Txn>>>,
 }
 
 /// The capabilities of one hook run, bound to its caller and grants.
@@ -115,6 +107,8 @@ pub struct Host {
     store: state::State,
     netlink: netlink::Netlink,
     fs: Option<host_fs::RootFs>,
+    /// False while undoing: inverses are applied, not journaled again.
+    journaling: bool,
 }
 
 impl Host {
@@ -128,6 +122,7 @@ impl Host {
             deadline: None,
             netlink: netlink::Netlink::default(),
             fs: None,
+            journaling: true,
         }
     }
 
@@ -168,66 +163,119 @@ impl Host {
         outcome
     }
 
-    /// The choke point for a call that changes the node (or waits for a
-    /// change). In plan mode `planned` says what the call would do and
-    /// nothing is performed; otherwise `act` performs it. Either way a
-    /// change is appended to the run's effects and audited.
-    #[allow(clippy::too_many_arguments)]
-    fn change<T>(
+    /// The choke point for a call that changes the node. `check` is the
+    /// validation and grant decision; `undo` reads from the node what
+    /// undoes the change, before it is made; `act` makes it. In plan mode
+    /// `planned` says what the call would do and nothing is performed.
+    /// Otherwise the change and its inverse are journaled (durably) before
+    /// `act`, and its outcome after. Either way it is one effect of the run
+    /// and one audit record.
+    fn mutate<T>(
         &mut self,
-        capability: &'static str,
-        operation: &'static str,
-        args: String,
-        access: Access,
+        change: Change,
         check: Result<(), CapError>,
+        undo: impl FnOnce(&mut Host) -> Result<Inverse, CapError>,
         act: impl FnOnce(&mut Host) -> Result<T, CapError>,
         planned: impl FnOnce(&mut Host) -> Planned<T>,
     ) -> Result<T, CapError> {
-        debug_assert!(access != Access::Read);
         let started = Instant::now();
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
             Ok(()) if self.session.mode == Mode::Plan => match planned(self) {
                 Planned::Change(v) => {
-                    self.record(capability, operation, &args);
+                    let inverse = undo(self).unwrap_or_else(|e| Inverse::Irreversible {
+                        why: format!("cannot read what it replaces: {e}"),
+                    });
+                    self.record(&change, inverse);
                     (Ok(v), Ok("planned".to_string()))
                 }
                 Planned::NoChange(v) => (Ok(v), Ok("planned: no change".to_string())),
             },
             Ok(()) => {
-                let r = act(self);
-                if r.is_ok() {
-                    self.record(capability, operation, &args);
-                }
+                let r = self.apply_journaled(&change, undo, act);
                 let shown = r
                     .as_ref()
                     .map(|_| "ok".to_string())
                     .map_err(ToString::to_string);
-                (r, shown)
+                (r.map(|(v, _)| v), shown)
             }
         };
-        self.audit(capability, operation, &args, shown, started);
+        self.audit(
+            change.capability(),
+            change.operation(),
+            &change.args(),
+            shown,
+            started,
+        );
         outcome
     }
 
-    /// A plain change: performed, or in plan mode recorded as one.
-    fn perform(
+    fn apply_journaled<T>(
         &mut self,
-        capability: &'static str,
-        operation: &'static str,
-        args: String,
+        change: &Change,
+        undo: impl FnOnce(&mut Host) -> Result<Inverse, CapError>,
+        act: impl FnOnce(&mut Host) -> Result<T, CapError>,
+    ) -> Result<(T, ()), CapError> {
+        // Unreadable prior state does not stop the change (its own error,
+        // if any, is the one to report); it makes the change irreversible,
+        // which a rollback then reports as left.
+        let inverse = undo(self).unwrap_or_else(|e| Inverse::Irreversible {
+            why: format!("cannot read what it replaces: {e}"),
+        });
+        let txn = self.session.txn.clone().filter(|_| self.journaling);
+        let seq = match &txn {
+            Some(t) => Some(t.lock().expect("txn lock").change(
+                &self.caller.hook,
+                change,
+                &inverse,
+            )?),
+            None => None,
+        };
+        fault::boundary("journaled");
+        let r = act(self);
+        fault::boundary("performed");
+        if let (Some(t), Some(seq)) = (&txn, seq) {
+            let shown = match &r {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.to_string(),
+            };
+            t.lock().expect("txn lock").done(seq, &shown)?;
+        }
+        let v = r?;
+        self.record(change, inverse);
+        Ok((v, ()))
+    }
+
+    /// A call that waits for a state an earlier change brings about: not
+    /// journaled (there is nothing to undo), recorded in plan mode.
+    fn wait(
+        &mut self,
+        change: Change,
         check: Result<(), CapError>,
         act: impl FnOnce(&mut Host) -> Result<(), CapError>,
     ) -> Result<(), CapError> {
-        self.change(
-            capability,
-            operation,
-            args,
-            Access::Write,
-            check,
-            act,
-            |_| Planned::Change(()),
-        )
+        let started = Instant::now();
+        let r = match check {
+            Err(e) => Err(e),
+            Ok(()) if self.session.mode == Mode::Plan => {
+                self.record(&change, Inverse::Nothing);
+                Ok(())
+            }
+            Ok(()) => act(self),
+        };
+        let shown = match &r {
+            Ok(()) if self.session.mode == Mode::Plan => Ok("planned".to_string()),
+            Ok(()) => Ok("ok".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        self.audit(
+            change.capability(),
+            change.operation(),
+            &change.args(),
+            shown,
+            started,
+        );
+        r
     }
 
     fn audit(
@@ -249,15 +297,39 @@ impl Host {
         });
     }
 
-    fn record(&self, capability: &'static str, operation: &'static str, args: &str) {
+    fn record(&self, change: &Change, inverse: Inverse) {
         self.session
             .effects
             .lock()
             .expect("effects lock")
             .push(Effect {
-                capability,
-                operation,
-                args: args.to_string(),
+                change: change.clone(),
+                inverse,
             });
     }
+}
+
+/// Fault injection for the recovery tests, in debug builds only:
+/// `NETHOOK_FAULT_KILL_AT=N` kills the process with SIGKILL at the N-th
+/// boundary (1-based) between journaling and performing a change, and
+/// `NETHOOK_FAULT_TRACE=1` logs every boundary so a test can count them.
+pub(crate) mod fault {
+    #[cfg(debug_assertions)]
+    pub fn boundary(what: &str) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+        if std::env::var_os("NETHOOK_FAULT_TRACE").is_some() {
+            tracing::info!(target: "nethook::fault", boundary = n, what, "fault boundary");
+        }
+        let kill_at = std::env::var("NETHOOK_FAULT_KILL_AT")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok());
+        if kill_at == Some(n) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub fn boundary(_: &str) {}
 }

@@ -14,7 +14,8 @@ use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, IpVersion, LinkUnspec, RouteMessageBuilder};
 
-use super::{validate, CapError, Host};
+use super::change::{NetnsTarget, RouteValue, RuleValue};
+use super::{validate, CapError, Change, Host, Inverse, Planned};
 use crate::bindings::nethook::hooks::netlink::{
     Address, Family, Link, Netns, Route, RouteSpec, Rule,
 };
@@ -61,9 +62,7 @@ impl Netlink {
         let msgs: Vec<LinkMessage> = self
             .call(|h| h.link().get().match_name(owned).execute().try_collect())
             .map_err(|e| match e {
-                CapError::Failed(m) if m.contains("(code -19)") => {
-                    CapError::NotFound(format!("no link named {name:?}"))
-                }
+                CapError::NotFound(_) => CapError::NotFound(format!("no link named {name:?}")),
                 other => other,
             })?;
         msgs.into_iter()
@@ -183,21 +182,35 @@ impl NetlinkView<'_> {
     }
 
     pub fn set_up(&mut self, name: &str) -> Result<(), CapError> {
-        let check = self.write_link(name);
-        self.host
-            .perform("netlink", "set-up", name.to_string(), check, |h| {
-                h.netlink
-                    .set_link(name, |i| LinkUnspec::new_with_index(i).up().build())
-            })
+        self.set_admin(name, true)
     }
 
     pub fn set_down(&mut self, name: &str) -> Result<(), CapError> {
+        self.set_admin(name, false)
+    }
+
+    fn set_admin(&mut self, name: &str, up: bool) -> Result<(), CapError> {
         let check = self.write_link(name);
-        self.host
-            .perform("netlink", "set-down", name.to_string(), check, |h| {
-                h.netlink
-                    .set_link(name, |i| LinkUnspec::new_with_index(i).down().build())
-            })
+        let link = name.to_string();
+        self.host.mutate(
+            Change::LinkSetUp { link, up },
+            check,
+            |h| {
+                let was = link_from(&h.netlink.link_message(name)?).up;
+                let link = name.to_string();
+                Ok(match was == up {
+                    true => Inverse::Nothing,
+                    false => Inverse::of(vec![Change::LinkSetUp { link, up: was }]),
+                })
+            },
+            |h| {
+                h.netlink.set_link(name, |i| match up {
+                    true => LinkUnspec::new_with_index(i).up().build(),
+                    false => LinkUnspec::new_with_index(i).down().build(),
+                })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn set_mtu(&mut self, name: &str, mtu: u32) -> Result<(), CapError> {
@@ -208,22 +221,39 @@ impl NetlinkView<'_> {
                 Err(CapError::Invalid(format!("mtu {mtu} is outside 68-65535")))
             }
         });
-        self.host
-            .perform("netlink", "set-mtu", format!("{name} {mtu}"), check, |h| {
+        let link = name.to_string();
+        self.host.mutate(
+            Change::LinkSetMtu { link, mtu },
+            check,
+            |h| {
+                let was = link_from(&h.netlink.link_message(name)?).mtu;
+                let link = name.to_string();
+                Ok(match was == mtu {
+                    true => Inverse::Nothing,
+                    false => Inverse::of(vec![Change::LinkSetMtu { link, mtu: was }]),
+                })
+            },
+            |h| {
                 h.netlink
                     .set_link(name, |i| LinkUnspec::new_with_index(i).mtu(mtu).build())
-            })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn rename(&mut self, name: &str, new_name: &str) -> Result<(), CapError> {
         let check = self
             .write_link(name)
             .and_then(|_| self.write_link(new_name));
-        self.host.perform(
-            "netlink",
-            "rename",
-            format!("{name} {new_name}"),
+        let (link, to) = (name.to_string(), new_name.to_string());
+        let back = Change::LinkRename {
+            link: to.clone(),
+            to: link.clone(),
+        };
+        self.host.mutate(
+            Change::LinkRename { link, to },
             check,
+            |_| Ok(Inverse::of(vec![back])),
             |h| {
                 h.netlink.set_link(name, |i| {
                     LinkUnspec::new_with_index(i)
@@ -231,17 +261,30 @@ impl NetlinkView<'_> {
                         .build()
                 })
             },
+            |_| Planned::Change(()),
         )
     }
 
     pub fn move_to_netns(&mut self, name: &str, target: &Netns) -> Result<(), CapError> {
-        let (shown, check) = match target {
-            Netns::Named(ns) => (format!("{name} netns {ns}"), validate::netns_name(ns)),
-            Netns::Pid(pid) => (format!("{name} netns-of-pid {pid}"), Ok(())),
+        let (moved, check) = match target {
+            Netns::Named(ns) => (NetnsTarget::Named(ns.clone()), validate::netns_name(ns)),
+            Netns::Pid(pid) => (NetnsTarget::Pid(*pid), Ok(())),
         };
         let check = self.write_link(name).and(check);
-        self.host
-            .perform("netlink", "move-to-netns", shown, check, |h| match target {
+        let change = Change::LinkMoveNetns {
+            link: name.to_string(),
+            target: moved,
+        };
+        let undo = |_: &mut Host| {
+            Ok(Inverse::Irreversible {
+                why: format!("{name} left this network namespace"),
+            })
+        };
+        self.host.mutate(
+            change,
+            check,
+            undo,
+            |h| match target {
                 Netns::Named(ns) => {
                     let path = format!("{}/{ns}", rtnetlink::NETNS_PATH.trim_end_matches('/'));
                     let file = std::fs::File::open(&path).map_err(|e| {
@@ -258,7 +301,9 @@ impl NetlinkView<'_> {
                         LinkUnspec::new_with_index(i).setns_by_pid(pid).build()
                     })
                 }
-            })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn add_address(
@@ -268,16 +313,31 @@ impl NetlinkView<'_> {
         prefix_len: u8,
     ) -> Result<(), CapError> {
         let (ip, check) = self.address_args(link, address, prefix_len);
-        self.host.perform(
-            "netlink",
-            "add-address",
-            format!("{link} {address}/{prefix_len}"),
+        let change = Change::AddressAdd {
+            link: link.to_string(),
+            address: address.to_string(),
+            prefix_len,
+        };
+        let back = Change::AddressDel {
+            link: link.to_string(),
+            address: ip.to_string(),
+            prefix_len,
+        };
+        self.host.mutate(
+            change,
             check,
+            |h| {
+                Ok(match find_address(h, link, ip, prefix_len)? {
+                    Some(_) => Inverse::Nothing,
+                    None => Inverse::of(vec![back]),
+                })
+            },
             |h| {
                 let index = h.netlink.index(link)?;
                 h.netlink
                     .call(|c| c.address().add(index, ip, prefix_len).execute())
             },
+            |_| Planned::Change(()),
         )
     }
 
@@ -288,72 +348,116 @@ impl NetlinkView<'_> {
         prefix_len: u8,
     ) -> Result<(), CapError> {
         let (ip, check) = self.address_args(link, address, prefix_len);
-        self.host.perform(
-            "netlink",
-            "del-address",
-            format!("{link} {address}/{prefix_len}"),
+        let change = Change::AddressDel {
+            link: link.to_string(),
+            address: address.to_string(),
+            prefix_len,
+        };
+        let back = Change::AddressAdd {
+            link: link.to_string(),
+            address: ip.to_string(),
+            prefix_len,
+        };
+        self.host.mutate(
+            change,
             check,
             |h| {
-                let index = h.netlink.index(link)?;
-                let msgs: Vec<AddressMessage> = h.netlink.call(|c| {
-                    c.address()
-                        .get()
-                        .set_link_index_filter(index)
-                        .execute()
-                        .try_collect()
+                Ok(match find_address(h, link, ip, prefix_len)? {
+                    Some(_) => Inverse::of(vec![back]),
+                    None => Inverse::Nothing,
+                })
+            },
+            |h| {
+                let msg = find_address(h, link, ip, prefix_len)?.ok_or_else(|| {
+                    CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
                 })?;
-                let msg = msgs
-                    .into_iter()
-                    .find(|m| {
-                        m.header.prefix_len == prefix_len
-                            && address_from(m).is_some_and(|a| a.address == ip.to_string())
-                    })
-                    .ok_or_else(|| {
-                        CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
-                    })?;
                 h.netlink.call(|c| c.address().del(msg).execute())
             },
+            |_| Planned::Change(()),
         )
     }
 
     pub fn add_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let check = self.route_check(route);
-        self.host
-            .perform("netlink", "add-route", route_args(route), check, |h| {
+        let value = route_value(route);
+        let back = Change::RouteDel {
+            route: value.clone(),
+        };
+        self.host.mutate(
+            Change::RouteAdd { route: value },
+            check,
+            // The kernel refuses to add a route that exists: undo is a delete.
+            |_| Ok(Inverse::of(vec![back])),
+            |h| {
                 let msg = route_message(h, route)?;
                 h.netlink.call(|c| c.route().add(msg).execute())
-            })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn del_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let check = self.route_check(route);
-        self.host
-            .perform("netlink", "del-route", route_args(route), check, |h| {
+        let value = route_value(route);
+        self.host.mutate(
+            Change::RouteDel {
+                route: value.clone(),
+            },
+            check,
+            // The whole route as the kernel has it (metric, protocol, scope
+            // the caller may have left out), so the undo puts back the same.
+            |h| {
+                Ok(match find_route(h, &value)? {
+                    Some(found) => Inverse::of(vec![Change::RouteAdd { route: found }]),
+                    None => Inverse::Nothing,
+                })
+            },
+            |h| {
                 let msg = route_message(h, route)?;
                 h.netlink.call(|c| c.route().del(msg).execute())
-            })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn add_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        self.host
-            .perform("netlink", "add-rule", rule_args(rule), check, |h| {
+        let value = rule_value(rule);
+        let back = Change::RuleDel {
+            rule: value.clone(),
+        };
+        self.host.mutate(
+            Change::RuleAdd { rule: value },
+            check,
+            |_| Ok(Inverse::of(vec![back])),
+            |h| {
                 let msg = rule_message(rule)?;
                 h.netlink.call(|c| {
                     let mut req = c.rule().add();
                     *req.message_mut() = msg;
                     req.execute()
                 })
-            })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn del_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        self.host
-            .perform("netlink", "del-rule", rule_args(rule), check, |h| {
+        let value = rule_value(rule);
+        let back = Change::RuleAdd {
+            rule: value.clone(),
+        };
+        self.host.mutate(
+            Change::RuleDel { rule: value },
+            check,
+            |_| Ok(Inverse::of(vec![back])),
+            |h| {
                 let msg = rule_message(rule)?;
                 h.netlink.call(|c| c.rule().del(msg).execute())
-            })
+            },
+            |_| Planned::Change(()),
+        )
     }
 
     fn write_link(&self, name: &str) -> Result<(), CapError> {
@@ -456,44 +560,143 @@ fn family_name(f: Family) -> &'static str {
     }
 }
 
-fn route_args(r: &RouteSpec) -> String {
-    let mut s = format!(
-        "{} {}/{}",
-        family_name(r.family),
-        r.destination.as_deref().unwrap_or("default"),
-        r.prefix_len
-    );
-    if let Some(g) = &r.gateway {
-        s += &format!(" via {g}");
+/// A route spec as a journaled value.
+fn route_value(r: &RouteSpec) -> RouteValue {
+    RouteValue {
+        ipv6: r.family == Family::Ipv6,
+        destination: r.destination.clone(),
+        prefix_len: r.prefix_len,
+        gateway: r.gateway.clone(),
+        output_link: r.output_link.clone(),
+        table: r.table,
+        metric: r.metric,
+        protocol: r.protocol,
+        scope: r.scope,
     }
-    if let Some(l) = &r.output_link {
-        s += &format!(" dev {l}");
-    }
-    s += &format!(" table {}", r.table);
-    if let Some(m) = r.metric {
-        s += &format!(" metric {m}");
-    }
-    s + &format!(" proto {} scope {}", r.protocol, r.scope)
 }
 
-fn rule_args(r: &Rule) -> String {
-    let mut s = family_name(r.family).to_string();
-    if let Some(p) = r.priority {
-        s += &format!(" priority {p}");
+/// A journaled route as a spec the capability takes.
+pub(super) fn route_spec(r: &RouteValue) -> RouteSpec {
+    RouteSpec {
+        family: if r.ipv6 { Family::Ipv6 } else { Family::Ipv4 },
+        destination: r.destination.clone(),
+        prefix_len: r.prefix_len,
+        gateway: r.gateway.clone(),
+        output_link: r.output_link.clone(),
+        table: r.table,
+        metric: r.metric,
+        protocol: r.protocol,
+        scope: r.scope,
     }
-    if let Some(a) = &r.source {
-        s += &format!(" from {a}/{}", r.source_len);
+}
+
+fn rule_value(r: &Rule) -> RuleValue {
+    RuleValue {
+        ipv6: r.family == Family::Ipv6,
+        priority: r.priority,
+        table: r.table,
+        source: r.source.clone(),
+        source_len: r.source_len,
+        destination: r.destination.clone(),
+        destination_len: r.destination_len,
+        input_link: r.input_link.clone(),
+        fwmark: r.fwmark,
     }
-    if let Some(a) = &r.destination {
-        s += &format!(" to {a}/{}", r.destination_len);
+}
+
+pub(super) fn rule_spec(r: &RuleValue) -> Rule {
+    Rule {
+        family: if r.ipv6 { Family::Ipv6 } else { Family::Ipv4 },
+        priority: r.priority,
+        table: r.table,
+        source: r.source.clone(),
+        source_len: r.source_len,
+        destination: r.destination.clone(),
+        destination_len: r.destination_len,
+        input_link: r.input_link.clone(),
+        fwmark: r.fwmark,
     }
-    if let Some(l) = &r.input_link {
-        s += &format!(" iif {l}");
-    }
-    if let Some(m) = r.fwmark {
-        s += &format!(" fwmark {m}");
-    }
-    s + &format!(" table {}", r.table)
+}
+
+/// The address message of `ip/prefix_len` on `link`, if it has it.
+fn find_address(
+    h: &mut Host,
+    link: &str,
+    ip: IpAddr,
+    prefix_len: u8,
+) -> Result<Option<AddressMessage>, CapError> {
+    let index = h.netlink.index(link)?;
+    let msgs: Vec<AddressMessage> = h.netlink.call(|c| {
+        c.address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+    })?;
+    Ok(msgs.into_iter().find(|m| {
+        m.header.prefix_len == prefix_len
+            && address_from(m).is_some_and(|a| a.address == ip.to_string())
+    }))
+}
+
+/// The kernel's route that a delete of `want` would remove: same table,
+/// destination and prefix, and gateway, device and metric where given.
+fn find_route(h: &mut Host, want: &RouteValue) -> Result<Option<RouteValue>, CapError> {
+    let family = if want.ipv6 {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    };
+    let msgs: Vec<RouteMessage> = h.netlink.call(|c| {
+        let req = match family {
+            Family::Ipv4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            Family::Ipv6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        };
+        c.route().get(req).execute().try_collect()
+    })?;
+    let want_oif = match &want.output_link {
+        Some(l) => Some(h.netlink.index(l)?),
+        None => None,
+    };
+    let Some(r) = msgs.iter().map(|m| route_from(family, m)).find(|r| {
+        r.table == want.table
+            && r.prefix_len == want.prefix_len
+            && norm_ip(&r.destination) == norm_ip(&want.destination)
+            && (want.gateway.is_none() || norm_ip(&r.gateway) == norm_ip(&want.gateway))
+            && (want_oif.is_none() || r.output_link == want_oif)
+            && (want.metric.is_none() || r.metric == want.metric)
+    }) else {
+        return Ok(None);
+    };
+    let output_link = match r.output_link {
+        Some(i) => h
+            .netlink
+            .call(|c| {
+                c.link()
+                    .get()
+                    .match_index(i)
+                    .execute()
+                    .try_collect::<Vec<_>>()
+            })?
+            .first()
+            .map(|m| link_from(m).name),
+        None => None,
+    };
+    Ok(Some(RouteValue {
+        ipv6: want.ipv6,
+        destination: r.destination,
+        prefix_len: r.prefix_len,
+        gateway: r.gateway,
+        output_link,
+        table: r.table,
+        metric: r.metric,
+        protocol: r.protocol,
+        scope: r.scope,
+    }))
+}
+
+fn norm_ip(a: &Option<String>) -> Option<IpAddr> {
+    a.as_deref().and_then(|s| s.parse().ok())
 }
 
 fn route_message(h: &mut Host, r: &RouteSpec) -> Result<RouteMessage, CapError> {
@@ -570,14 +773,19 @@ fn rule_message(r: &Rule) -> Result<RuleMessage, CapError> {
     Ok(msg)
 }
 
-/// Errors carry the kernel's code, as rtnetlink reports them.
+/// Classified by the kernel's errno, which the text keeps too.
 fn netlink_error(e: rtnetlink::Error) -> CapError {
     match &e {
         rtnetlink::Error::NetlinkError(msg) => {
             let code = msg.code.map_or(0, |c| c.get());
             let text = format!("{} (code {code})", msg.to_io());
-            match -code {
-                17 => CapError::Failed(format!("already exists: {text}")),
+            match nix::errno::Errno::from_raw(-code) {
+                nix::errno::Errno::EEXIST => CapError::Exists(text),
+                // No such file, process (route), device (link), address.
+                nix::errno::Errno::ENOENT
+                | nix::errno::Errno::ESRCH
+                | nix::errno::Errno::ENODEV
+                | nix::errno::Errno::EADDRNOTAVAIL => CapError::NotFound(text),
                 _ => CapError::Failed(text),
             }
         }

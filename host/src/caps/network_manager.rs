@@ -1,6 +1,6 @@
 //! `network-manager`: connections on the node, through nmcli.
 
-use super::{validate, CapError, Host};
+use super::{validate, CapError, Change, Host, Inverse, Planned};
 
 pub struct NetworkManager<'a> {
     host: &'a mut Host,
@@ -31,48 +31,92 @@ impl NetworkManager<'_> {
                 validate::nm_setting_changeable(k).and_then(|_| validate::nm_value(k, v))
             })
         });
-        let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let args = format!("{id} {}", shown.join(" "));
-        self.host
-            .perform("network-manager", "connection-modify", args, check, |h| {
+        let change = Change::NmModify {
+            id: id.to_string(),
+            settings: settings.to_vec(),
+        };
+        self.host.mutate(
+            change,
+            check,
+            // Each setting's value before, as nmcli prints it.
+            |h| {
+                let mut previous = Vec::new();
+                for (k, _) in settings {
+                    let v = h.nmcli(&["--get-values", k, "connection", "show", "id", id])?;
+                    previous.push((k.clone(), v.trim_end().to_string()));
+                }
+                let id = id.to_string();
+                Ok(Inverse::of(vec![Change::NmModify {
+                    id,
+                    settings: previous,
+                }]))
+            },
+            |h| {
                 let mut argv = vec!["connection", "modify", "id", id];
                 for (k, v) in settings {
                     argv.push(k);
                     argv.push(v);
                 }
                 h.nmcli(&argv).map(drop)
-            })
-    }
-
-    pub fn connection_up(&mut self, id: &str) -> Result<(), CapError> {
-        let check = self.connection(id);
-        self.host.perform(
-            "network-manager",
-            "connection-up",
-            id.to_string(),
-            check,
-            |h| h.nmcli(&["connection", "up", "id", id]).map(drop),
+            },
+            |_| Planned::Change(()),
         )
     }
 
+    pub fn connection_up(&mut self, id: &str) -> Result<(), CapError> {
+        self.up_down(id, true)
+    }
+
     pub fn connection_down(&mut self, id: &str) -> Result<(), CapError> {
+        self.up_down(id, false)
+    }
+
+    fn up_down(&mut self, id: &str, up: bool) -> Result<(), CapError> {
         let check = self.connection(id);
-        self.host.perform(
-            "network-manager",
-            "connection-down",
-            id.to_string(),
+        let (change, back) = match up {
+            true => (
+                Change::NmUp { id: id.to_string() },
+                Change::NmDown { id: id.to_string() },
+            ),
+            false => (
+                Change::NmDown { id: id.to_string() },
+                Change::NmUp { id: id.to_string() },
+            ),
+        };
+        let verb = if up { "up" } else { "down" };
+        self.host.mutate(
+            change,
             check,
-            |h| h.nmcli(&["connection", "down", "id", id]).map(drop),
+            |h| {
+                let state = h.nmcli(&[
+                    "--get-values",
+                    "GENERAL.STATE",
+                    "connection",
+                    "show",
+                    "id",
+                    id,
+                ])?;
+                let was_up = state.trim() == "activated";
+                Ok(match was_up == up {
+                    true => Inverse::Nothing,
+                    false => Inverse::of(vec![back]),
+                })
+            },
+            |h| h.nmcli(&["connection", verb, "id", id]).map(drop),
+            |_| Planned::Change(()),
         )
     }
 
     /// Reload NetworkManager's configuration (NetworkManager.conf, conf.d, DNS).
     pub fn reload(&mut self) -> Result<(), CapError> {
         let check = self.host.grants.nm_reload();
-        self.host
-            .perform("network-manager", "reload", String::new(), check, |h| {
-                h.nmcli(&["general", "reload"]).map(drop)
-            })
+        self.host.mutate(
+            Change::NmReload,
+            check,
+            |_| Ok(Inverse::of(vec![Change::NmReload])),
+            |h| h.nmcli(&["general", "reload"]).map(drop),
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn get_setting(&mut self, id: &str, setting: &str) -> Result<String, CapError> {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::{Access, CapError, Host, Planned};
+use super::{CapError, Change, Host, Inverse, Planned};
 
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_VALUE_LEN: usize = 64 << 10;
@@ -53,20 +53,26 @@ impl StateView<'_> {
     }
 
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), CapError> {
-        let args = format!("{key} ({} bytes)", value.len());
-        self.host
-            .perform("state", "set", args, check_key(key), |h| {
-                h.store.set(key, value)
-            })
+        let change = Change::StateSet {
+            key: key.to_string(),
+            value: value.to_string(),
+        };
+        self.host.mutate(
+            change,
+            check_key(key),
+            |h| undo_key(h, key),
+            |h| h.store.set(key, value),
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn delete(&mut self, key: &str) -> Result<bool, CapError> {
-        self.host.change(
-            "state",
-            "delete",
-            key.to_string(),
-            Access::Write,
+        self.host.mutate(
+            Change::StateDelete {
+                key: key.to_string(),
+            },
             check_key(key),
+            |h| undo_key(h, key),
             |h| h.store.delete(key),
             |h| match h.store.get(key) {
                 Ok(Some(_)) => Planned::Change(true),
@@ -79,6 +85,15 @@ impl StateView<'_> {
         self.host
             .read("state", "keys", String::new(), Ok(()), |h| h.store.keys())
     }
+}
+
+/// What puts `key` back as it is now.
+fn undo_key(h: &mut Host, key: &str) -> Result<Inverse, CapError> {
+    let key = key.to_string();
+    Ok(Inverse::of(vec![match h.store.get(&key)? {
+        Some(value) => Change::StateSet { key, value },
+        None => Change::StateDelete { key },
+    }]))
 }
 
 /// One hook's slice of the state file.

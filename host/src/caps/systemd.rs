@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{validate, Access, CapError, Host, Planned};
+use super::{validate, CapError, Change, Host, Inverse, Planned};
 
 pub struct Systemd<'a> {
     host: &'a mut Host,
@@ -21,11 +21,11 @@ impl Host {
 
 impl Systemd<'_> {
     pub fn start(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("start", unit)
+        self.change("start", unit, None)
     }
 
     pub fn stop(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("stop", unit)
+        self.change("stop", unit, None)
     }
 
     /// Restart `unit`. When systemd refuses because the unit hit its start
@@ -36,7 +36,7 @@ impl Systemd<'_> {
     /// `failed` is the outcome the limit cannot be allowed to cause. A unit
     /// that fails on its own still ends failed, with its own result.
     pub fn restart(&mut self, unit: &str) -> Result<(), CapError> {
-        let refused = match self.change("restart", unit) {
+        let refused = match self.change("restart", unit, None) {
             Err(CapError::Failed(why)) if self.host.mode() == super::Mode::Apply => why,
             other => return other,
         };
@@ -51,12 +51,22 @@ impl Systemd<'_> {
             &format!("{name} hit its start rate limit; resetting it and starting it"),
             &[],
         );
-        self.change("reset-failed", &name)?;
-        self.change("start", &name)
+        self.change("reset-failed", &name, None)?;
+        // Part of the restart: undone as a restart is, never by a stop.
+        let unit = name.clone();
+        self.change(
+            "start",
+            &name,
+            Some(Inverse::of(vec![Change::UnitRestart { unit }])),
+        )
     }
 
     pub fn reload(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("reload", unit)
+        self.change("reload", unit, None)
+    }
+
+    pub(super) fn reset_failed(&mut self, unit: &str) -> Result<(), CapError> {
+        self.change("reset-failed", unit, None)
     }
 
     pub fn is_active(&mut self, unit: &str) -> Result<String, CapError> {
@@ -79,48 +89,69 @@ impl Systemd<'_> {
 
     pub fn daemon_reload(&mut self) -> Result<(), CapError> {
         let check = self.host.grants.daemon_reload();
-        self.host
-            .perform("systemd", "daemon-reload", String::new(), check, |h| {
-                h.systemctl(&["daemon-reload"]).map(drop)
-            })
+        self.host.mutate(
+            Change::DaemonReload,
+            check,
+            |_| Ok(Inverse::of(vec![Change::DaemonReload])),
+            |h| h.systemctl(&["daemon-reload"]).map(drop),
+            |_| Planned::Change(()),
+        )
     }
 
     /// Poll until active; a unit that failed stops the wait at once.
     pub fn wait_active(&mut self, unit: &str, timeout: Duration) -> Result<(), CapError> {
         let (name, check) = self.checked(unit);
-        let args = format!("{name} within {}", humantime::format_duration(timeout));
-        self.host.change(
-            "systemd",
-            "wait-active",
-            args,
-            Access::Wait,
-            check,
-            |h| {
-                let until = Instant::now() + h.remaining(timeout);
-                loop {
-                    let state = active_state(h, &name)?;
-                    match state.as_str() {
-                        "active" => return Ok(()),
-                        "failed" => return Err(CapError::Failed(format!("{name} failed"))),
-                        _ if Instant::now() >= until => {
-                            return Err(CapError::Failed(format!(
-                                "{name} is {state}, not active, after {}",
-                                humantime::format_duration(timeout)
-                            )))
-                        }
-                        _ => std::thread::sleep(Duration::from_millis(100)),
+        let change = Change::UnitWaitActive {
+            unit: name.clone(),
+            within: humantime::format_duration(timeout).to_string(),
+        };
+        self.host.wait(change, check, |h| {
+            let until = Instant::now() + h.remaining(timeout);
+            loop {
+                let state = active_state(h, &name)?;
+                match state.as_str() {
+                    "active" => return Ok(()),
+                    "failed" => return Err(CapError::Failed(format!("{name} failed"))),
+                    _ if Instant::now() >= until => {
+                        return Err(CapError::Failed(format!(
+                            "{name} is {state}, not active, after {}",
+                            humantime::format_duration(timeout)
+                        )))
                     }
+                    _ => std::thread::sleep(Duration::from_millis(100)),
                 }
-            },
-            |_| Planned::Change(()),
-        )
+            }
+        })
     }
 
-    fn change(&mut self, op: &'static str, unit: &str) -> Result<(), CapError> {
+    /// `systemctl OP -- UNIT`, undone from the unit's state before it
+    /// (or by `inverse` when the caller knows better).
+    fn change(
+        &mut self,
+        op: &'static str,
+        unit: &str,
+        inverse: Option<Inverse>,
+    ) -> Result<(), CapError> {
         let (name, check) = self.checked(unit);
-        self.host.perform("systemd", op, name.clone(), check, |h| {
-            h.systemctl(&[op, "--", &name]).map(drop)
-        })
+        let unit = name.clone();
+        let change = match op {
+            "start" => Change::UnitStart { unit },
+            "stop" => Change::UnitStop { unit },
+            "restart" => Change::UnitRestart { unit },
+            "reload" => Change::UnitReload { unit },
+            _ => Change::UnitResetFailed { unit },
+        };
+        let undo = |h: &mut Host| match inverse {
+            Some(i) => Ok(i),
+            None => undo_unit(h, op, &name),
+        };
+        self.host.mutate(
+            change,
+            check,
+            undo,
+            |h| h.systemctl(&[op, "--", &name]).map(drop),
+            |_| Planned::Change(()),
+        )
     }
 
     /// The canonical unit name, and whether it is valid and granted.
@@ -133,6 +164,23 @@ impl Systemd<'_> {
             Err(e) => (unit.to_string(), Err(e)),
         }
     }
+}
+
+/// What undoes `op` on `unit`, from its state now.
+fn undo_unit(h: &mut Host, op: &str, unit: &str) -> Result<Inverse, CapError> {
+    let was_active = matches!(
+        active_state(h, unit)?.as_str(),
+        "active" | "reloading" | "activating"
+    );
+    let unit = unit.to_string();
+    Ok(Inverse::of(match (op, was_active) {
+        ("start", false) => vec![Change::UnitStop { unit }],
+        ("stop", true) => vec![Change::UnitStart { unit }],
+        ("restart", true) => vec![Change::UnitRestart { unit }],
+        ("restart", false) => vec![Change::UnitStop { unit }],
+        ("reload", _) => vec![Change::UnitReload { unit }],
+        _ => Vec::new(),
+    }))
 }
 
 fn active_state(h: &Host, unit: &str) -> Result<String, CapError> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{validate, Access, CapError, Host, Planned};
+use super::{validate, CapError, Change, Host, Inverse, Planned};
 
 pub struct Udev<'a> {
     host: &'a mut Host,
@@ -40,21 +40,28 @@ impl Udev<'_> {
 
     pub fn reload_rules(&mut self) -> Result<(), CapError> {
         let check = self.host.grants.udev();
-        self.host
-            .perform("udev", "reload-rules", String::new(), check, |h| {
-                h.udevadm(&["control", "--reload-rules"]).map(drop)
-            })
+        self.host.mutate(
+            Change::UdevReloadRules,
+            check,
+            |_| Ok(Inverse::of(vec![Change::UdevReloadRules])),
+            |h| h.udevadm(&["control", "--reload-rules"]).map(drop),
+            |_| Planned::Change(()),
+        )
     }
 
     pub fn trigger(&mut self, subsystem: &str, action: &str) -> Result<(), CapError> {
         let check = validate::subsystem(subsystem)
             .and_then(|_| validate::uevent_action(action))
             .and_then(|_| self.host.grants.udev());
-        self.host.perform(
-            "udev",
-            "trigger",
-            format!("subsystem={subsystem} action={action}"),
+        let change = Change::UdevTrigger {
+            subsystem: subsystem.to_string(),
+            action: action.to_string(),
+        };
+        let again = change.clone();
+        self.host.mutate(
+            change,
             check,
+            |_| Ok(Inverse::of(vec![again])),
             |h| {
                 let (s, a) = (
                     format!("--subsystem-match={subsystem}"),
@@ -62,25 +69,18 @@ impl Udev<'_> {
                 );
                 h.udevadm(&["trigger", &s, &a]).map(drop)
             },
+            |_| Planned::Change(()),
         )
     }
 
     pub fn settle(&mut self, timeout: Duration) -> Result<(), CapError> {
         let check = self.host.grants.udev();
-        let shown = humantime::format_duration(timeout).to_string();
-        self.host.change(
-            "udev",
-            "settle",
-            shown,
-            Access::Wait,
-            check,
-            |h| {
-                let t = h.remaining(timeout);
-                h.udevadm(&["settle", &format!("--timeout={}", t.as_secs().max(1))])
-                    .map(drop)
-            },
-            |_| Planned::Change(()),
-        )
+        let within = humantime::format_duration(timeout).to_string();
+        self.host.wait(Change::UdevSettle { within }, check, |h| {
+            let t = h.remaining(timeout);
+            h.udevadm(&["settle", &format!("--timeout={}", t.as_secs().max(1))])
+                .map(drop)
+        })
     }
 }
 

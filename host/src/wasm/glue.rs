@@ -15,6 +15,9 @@ impl From<CapError> for types::Error {
             CapError::Invalid(m) => types::Error::Invalid(m),
             CapError::NotFound(m) => types::Error::NotFound(m),
             CapError::Failed(m) => types::Error::Failed(m),
+            // Not a case of the WIT error (that would break every guest
+            // built against 0.1.0): said in the text.
+            CapError::Exists(m) => types::Error::Failed(format!("already exists: {m}")),
         }
     }
 }

@@ -1,0 +1,494 @@
+//! Changes as values: every mutating capability call is one [`Change`],
+//! and what undoes it is more changes, captured from the node *before* the
+//! call is made. Plan output, audit records and the journal are all
+//! rendered from these values.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A file's bytes and mode, as found before a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileImage {
+    #[serde(with = "hex_bytes")]
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+/// What a file must hold for an undo to touch it: what the change left.
+/// Anything else means someone edited it since, and their edit is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    Absent,
+    /// sha256 of the bytes, hex.
+    Sha256(String),
+}
+
+/// A route as the kernel has it, enough to put it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteValue {
+    pub ipv6: bool,
+    pub destination: Option<String>,
+    pub prefix_len: u8,
+    pub gateway: Option<String>,
+    pub output_link: Option<String>,
+    pub table: u32,
+    pub metric: Option<u32>,
+    pub protocol: u8,
+    pub scope: u8,
+}
+
+/// A routing rule, enough to put it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleValue {
+    pub ipv6: bool,
+    pub priority: Option<u32>,
+    pub table: u32,
+    pub source: Option<String>,
+    pub source_len: u8,
+    pub destination: Option<String>,
+    pub destination_len: u8,
+    pub input_link: Option<String>,
+    pub fwmark: Option<u32>,
+}
+
+/// A network namespace a link is moved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetnsTarget {
+    Named(String),
+    Pid(u32),
+}
+
+/// One change to the node (or to nethook's state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum Change {
+    LinkSetUp {
+        link: String,
+        up: bool,
+    },
+    LinkSetMtu {
+        link: String,
+        mtu: u32,
+    },
+    LinkRename {
+        link: String,
+        to: String,
+    },
+    LinkMoveNetns {
+        link: String,
+        target: NetnsTarget,
+    },
+    AddressAdd {
+        link: String,
+        address: String,
+        prefix_len: u8,
+    },
+    AddressDel {
+        link: String,
+        address: String,
+        prefix_len: u8,
+    },
+    RouteAdd {
+        route: RouteValue,
+    },
+    RouteDel {
+        route: RouteValue,
+    },
+    RuleAdd {
+        rule: RuleValue,
+    },
+    RuleDel {
+        rule: RuleValue,
+    },
+    /// Write `bytes` (None: shown by size only) with `mode`.
+    FileWrite {
+        path: String,
+        size: usize,
+        mode: Option<u32>,
+        sha256: String,
+    },
+    FileRemove {
+        path: String,
+    },
+    /// Put a file back as it was (None: remove it), unless it no longer
+    /// holds what `expect` says: an undo, never asked for by a hook.
+    FileRestore {
+        path: String,
+        previous: Option<FileImage>,
+        expect: Expect,
+    },
+    UnitStart {
+        unit: String,
+    },
+    UnitStop {
+        unit: String,
+    },
+    UnitRestart {
+        unit: String,
+    },
+    UnitReload {
+        unit: String,
+    },
+    UnitResetFailed {
+        unit: String,
+    },
+    DaemonReload,
+    NmModify {
+        id: String,
+        settings: Vec<(String, String)>,
+    },
+    NmUp {
+        id: String,
+    },
+    NmDown {
+        id: String,
+    },
+    NmReload,
+    UdevReloadRules,
+    UdevTrigger {
+        subsystem: String,
+        action: String,
+    },
+    /// Waits: nothing to undo, shown in plans.
+    UnitWaitActive {
+        unit: String,
+        within: String,
+    },
+    UdevSettle {
+        within: String,
+    },
+    StateSet {
+        key: String,
+        value: String,
+    },
+    StateDelete {
+        key: String,
+    },
+}
+
+impl Change {
+    /// The WIT interface it belongs to, as audited.
+    pub fn capability(&self) -> &'static str {
+        use Change::*;
+        match self {
+            LinkSetUp { .. } | LinkSetMtu { .. } | LinkRename { .. } | LinkMoveNetns { .. } => {
+                "netlink"
+            }
+            AddressAdd { .. } | AddressDel { .. } | RouteAdd { .. } | RouteDel { .. } => "netlink",
+            RuleAdd { .. } | RuleDel { .. } => "netlink",
+            FileWrite { .. } | FileRemove { .. } | FileRestore { .. } => "host-fs",
+            UnitStart { .. } | UnitStop { .. } | UnitRestart { .. } | UnitReload { .. } => {
+                "systemd"
+            }
+            UnitResetFailed { .. } | DaemonReload | UnitWaitActive { .. } => "systemd",
+            NmModify { .. } | NmUp { .. } | NmDown { .. } | NmReload => "network-manager",
+            UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => "udev",
+            StateSet { .. } | StateDelete { .. } => "state",
+        }
+    }
+
+    /// The operation, as audited.
+    pub fn operation(&self) -> &'static str {
+        use Change::*;
+        match self {
+            LinkSetUp { up: true, .. } => "set-up",
+            LinkSetUp { up: false, .. } => "set-down",
+            LinkSetMtu { .. } => "set-mtu",
+            LinkRename { .. } => "rename",
+            LinkMoveNetns { .. } => "move-to-netns",
+            AddressAdd { .. } => "add-address",
+            AddressDel { .. } => "del-address",
+            RouteAdd { .. } => "add-route",
+            RouteDel { .. } => "del-route",
+            RuleAdd { .. } => "add-rule",
+            RuleDel { .. } => "del-rule",
+            FileWrite { .. } => "write",
+            FileRemove { .. } => "remove",
+            FileRestore { .. } => "restore",
+            UnitStart { .. } => "start",
+            UnitStop { .. } => "stop",
+            UnitRestart { .. } => "restart",
+            UnitReload { .. } => "reload",
+            UnitResetFailed { .. } => "reset-failed",
+            DaemonReload => "daemon-reload",
+            NmModify { .. } => "connection-modify",
+            NmUp { .. } => "connection-up",
+            NmDown { .. } => "connection-down",
+            NmReload => "reload",
+            UdevReloadRules => "reload-rules",
+            UdevTrigger { .. } => "trigger",
+            UnitWaitActive { .. } => "wait-active",
+            UdevSettle { .. } => "settle",
+            StateSet { .. } => "set",
+            StateDelete { .. } => "delete",
+        }
+    }
+
+    /// The arguments, as audited and planned.
+    pub fn args(&self) -> String {
+        use Change::*;
+        match self {
+            LinkSetUp { link, .. } | UnitStart { unit: link } | UnitStop { unit: link } => {
+                link.clone()
+            }
+            UnitRestart { unit } | UnitReload { unit } | UnitResetFailed { unit } => unit.clone(),
+            LinkSetMtu { link, mtu } => format!("{link} {mtu}"),
+            LinkRename { link, to } => format!("{link} {to}"),
+            LinkMoveNetns {
+                link,
+                target: NetnsTarget::Named(ns),
+            } => format!("{link} netns {ns}"),
+            LinkMoveNetns {
+                link,
+                target: NetnsTarget::Pid(pid),
+            } => {
+                format!("{link} netns-of-pid {pid}")
+            }
+            AddressAdd {
+                link,
+                address,
+                prefix_len,
+            }
+            | AddressDel {
+                link,
+                address,
+                prefix_len,
+            } => {
+                format!("{link} {address}/{prefix_len}")
+            }
+            RouteAdd { route } | RouteDel { route } => route.to_string(),
+            RuleAdd { rule } | RuleDel { rule } => rule.to_string(),
+            FileWrite {
+                path,
+                size,
+                mode: Some(m),
+                ..
+            } => {
+                format!("{path} ({size} bytes, mode {m:04o})")
+            }
+            FileWrite {
+                path,
+                size,
+                mode: None,
+                ..
+            } => format!("{path} ({size} bytes)"),
+            FileRemove { path } => path.clone(),
+            FileRestore {
+                path,
+                previous: Some(p),
+                ..
+            } => {
+                format!("{path} ({} bytes, mode {:04o})", p.bytes.len(), p.mode)
+            }
+            FileRestore {
+                path,
+                previous: None,
+                ..
+            } => format!("{path} (absent)"),
+            DaemonReload | NmReload | UdevReloadRules => String::new(),
+            NmModify { id, settings } => {
+                let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{id} {}", shown.join(" "))
+            }
+            NmUp { id } | NmDown { id } => id.clone(),
+            UdevTrigger { subsystem, action } => format!("subsystem={subsystem} action={action}"),
+            UnitWaitActive { unit, within } => format!("{unit} within {within}"),
+            UdevSettle { within } => within.clone(),
+            StateSet { key, value } => format!("{key} ({} bytes)", value.len()),
+            StateDelete { key } => key.clone(),
+        }
+    }
+
+    /// Survives a reboot: files, NetworkManager profiles, nethook's state.
+    /// Kernel and unit state does not, so after a reboot it is not undone.
+    pub fn persistent(&self) -> bool {
+        use Change::*;
+        matches!(
+            self,
+            FileWrite { .. }
+                | FileRemove { .. }
+                | FileRestore { .. }
+                | NmModify { .. }
+                | StateSet { .. }
+                | StateDelete { .. }
+        )
+    }
+
+    /// Changes that make a service take up configuration put back by an
+    /// undo: at a rollback they run once each, after everything else.
+    pub fn reapplies(&self) -> bool {
+        use Change::*;
+        matches!(
+            self,
+            UnitRestart { .. }
+                | UnitReload { .. }
+                | DaemonReload
+                | NmReload
+                | UdevReloadRules
+                | UdevTrigger { .. }
+        )
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{} {}",
+            self.capability(),
+            self.operation(),
+            self.args()
+        )
+    }
+}
+
+impl fmt::Display for RouteValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}/{}",
+            if self.ipv6 { "ipv6" } else { "ipv4" },
+            self.destination.as_deref().unwrap_or("default"),
+            self.prefix_len
+        )?;
+        if let Some(g) = &self.gateway {
+            write!(f, " via {g}")?;
+        }
+        if let Some(l) = &self.output_link {
+            write!(f, " dev {l}")?;
+        }
+        write!(f, " table {}", self.table)?;
+        if let Some(m) = self.metric {
+            write!(f, " metric {m}")?;
+        }
+        write!(f, " proto {} scope {}", self.protocol, self.scope)
+    }
+}
+
+impl fmt::Display for RuleValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.ipv6 { "ipv6" } else { "ipv4" })?;
+        if let Some(p) = self.priority {
+            write!(f, " priority {p}")?;
+        }
+        if let Some(a) = &self.source {
+            write!(f, " from {a}/{}", self.source_len)?;
+        }
+        if let Some(a) = &self.destination {
+            write!(f, " to {a}/{}", self.destination_len)?;
+        }
+        if let Some(l) = &self.input_link {
+            write!(f, " iif {l}")?;
+        }
+        if let Some(m) = self.fwmark {
+            write!(f, " fwmark {m}")?;
+        }
+        write!(f, " table {}", self.table)
+    }
+}
+
+/// How a change is undone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "kebab-case")]
+pub enum Inverse {
+    /// These changes, in order.
+    Changes { changes: Vec<Change> },
+    /// Nothing: the change found the node already so (or only waited).
+    Nothing,
+    /// It cannot be undone from here; rollback reports it as left.
+    Irreversible { why: String },
+}
+
+impl Inverse {
+    pub fn of(changes: Vec<Change>) -> Inverse {
+        if changes.is_empty() {
+            Inverse::Nothing
+        } else {
+            Inverse::Changes { changes }
+        }
+    }
+}
+
+impl fmt::Display for Inverse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inverse::Changes { changes } => {
+                let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                f.write_str(&shown.join("; "))
+            }
+            Inverse::Nothing => f.write_str("(nothing to undo)"),
+            Inverse::Irreversible { why } => write!(f, "(irreversible: {why})"),
+        }
+    }
+}
+
+/// One change a hook made (or would make, in plan mode), with its undo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Effect {
+    pub change: Change,
+    pub inverse: Inverse,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.change.fmt(f)
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_round_trip_through_json_and_render_as_audited() {
+        let c = Change::FileRestore {
+            path: "/etc/x".into(),
+            previous: Some(FileImage {
+                bytes: b"a\n".to_vec(),
+                mode: 0o644,
+            }),
+            expect: Expect::Sha256("ab".into()),
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"change":"file-restore","path":"/etc/x","previous":{"bytes":"610a","mode":420},"expect":{"sha256":"ab"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), c);
+        assert_eq!(c.to_string(), "host-fs.restore /etc/x (2 bytes, mode 0644)");
+        let r = Change::RouteAdd {
+            route: RouteValue {
+                ipv6: false,
+                destination: Some("10.0.0.0".into()),
+                prefix_len: 8,
+                gateway: Some("10.1.0.1".into()),
+                output_link: Some("eth0".into()),
+                table: 254,
+                metric: Some(5),
+                protocol: 4,
+                scope: 0,
+            },
+        };
+        assert_eq!(
+            r.to_string(),
+            "netlink.add-route ipv4 10.0.0.0/8 via 10.1.0.1 dev eth0 table 254 metric 5 proto 4 scope 0"
+        );
+        assert!(!r.persistent() && c.persistent());
+    }
+}

@@ -1,0 +1,141 @@
+//! Undoing: applying the inverses of journaled changes through the same
+//! capability views (checked and audited like any call), without
+//! journaling them again.
+
+use super::change::{Change, Inverse};
+use super::journal::Journaled;
+use super::netlink::{route_spec, rule_spec};
+use super::{CapError, Host};
+
+/// What a rollback or undo left undone, change by change.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Left(pub Vec<String>);
+
+impl Host {
+    /// Undo `changes` (in the order made) in reverse. Changes that make a
+    /// service take up configuration again (restarts, reloads) run last,
+    /// once each, in the order first made, after everything they read was
+    /// put back. `skip_volatile`: the node rebooted since, so kernel and
+    /// unit state is already gone and only persistent changes are undone.
+    /// `done(seq, outcome)` is told of each step as it completes.
+    pub fn undo_changes(
+        &mut self,
+        changes: &[Journaled],
+        skip_volatile: bool,
+        mut done: impl FnMut(u32, &str) -> Result<(), CapError>,
+    ) -> Result<Left, CapError> {
+        let mut left = Vec::new();
+        let mut reapply: Vec<(u32, Change)> = Vec::new();
+        for j in changes.iter().rev() {
+            if skip_volatile && !j.change.persistent() {
+                done(j.seq, "skipped: the node rebooted since")?;
+                continue;
+            }
+            let failed = j.outcome.as_deref().is_some_and(|o| o != "ok");
+            match &j.inverse {
+                // A restart or reload that failed took up nothing.
+                Inverse::Changes { changes } if failed && changes.iter().all(Change::reapplies) => {
+                    done(j.seq, "nothing to undo: it failed")?
+                }
+                Inverse::Nothing => done(j.seq, "nothing to undo")?,
+                Inverse::Irreversible { why } => {
+                    left.push(format!("{}: cannot be undone: {why}", j.change));
+                    done(j.seq, "irreversible")?;
+                }
+                Inverse::Changes { changes } => {
+                    let mut failed = None;
+                    for step in changes {
+                        if step.reapplies() {
+                            if !reapply.iter().any(|(_, c)| c == step) {
+                                reapply.push((j.seq, step.clone()));
+                            }
+                            continue;
+                        }
+                        if let Err(e) = self.apply_undo(step) {
+                            failed = Some(format!("{}: undo {step} failed: {e}", j.change));
+                        }
+                    }
+                    match failed {
+                        Some(why) => {
+                            done(j.seq, &why)?;
+                            left.push(why);
+                        }
+                        None => done(j.seq, "ok")?,
+                    }
+                }
+            }
+        }
+        reapply.sort_by_key(|(seq, _)| *seq);
+        for (_, step) in reapply {
+            // Everything is back as it was; only telling a service so failed.
+            if let Err(e) = self.apply_undo(&step) {
+                self.log(
+                    crate::bindings::nethook::hooks::log::Level::Warn,
+                    &format!("{step}, to take up what was put back, failed: {e}"),
+                    &[],
+                );
+            }
+        }
+        Ok(Left(left))
+    }
+
+    /// One undo step. The node already being as the step wants it (a
+    /// change that was journaled but never made) counts as done.
+    fn apply_undo(&mut self, step: &Change) -> Result<(), CapError> {
+        let was = std::mem::replace(&mut self.journaling, false);
+        let r = self.apply_step(step);
+        self.journaling = was;
+        match r {
+            Err(CapError::NotFound(_) | CapError::Exists(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn apply_step(&mut self, step: &Change) -> Result<(), CapError> {
+        use Change::*;
+        match step {
+            LinkSetUp { link, up: true } => self.netlink().set_up(link),
+            LinkSetUp { link, up: false } => self.netlink().set_down(link),
+            LinkSetMtu { link, mtu } => self.netlink().set_mtu(link, *mtu),
+            LinkRename { link, to } => self.netlink().rename(link, to),
+            AddressAdd {
+                link,
+                address,
+                prefix_len,
+            } => self.netlink().add_address(link, address, *prefix_len),
+            AddressDel {
+                link,
+                address,
+                prefix_len,
+            } => self.netlink().del_address(link, address, *prefix_len),
+            RouteAdd { route } => self.netlink().add_route(&route_spec(route)),
+            RouteDel { route } => self.netlink().del_route(&route_spec(route)),
+            RuleAdd { rule } => self.netlink().add_rule(&rule_spec(rule)),
+            RuleDel { rule } => self.netlink().del_rule(&rule_spec(rule)),
+            FileRestore {
+                path,
+                previous,
+                expect,
+            } => self.host_fs().restore(path, previous, expect).map(drop),
+            UnitStart { unit } => self.systemd().start(unit),
+            UnitStop { unit } => self.systemd().stop(unit),
+            UnitRestart { unit } => self.systemd().restart(unit),
+            UnitReload { unit } => self.systemd().reload(unit),
+            UnitResetFailed { unit } => self.systemd().reset_failed(unit),
+            DaemonReload => self.systemd().daemon_reload(),
+            NmModify { id, settings } => self.network_manager().connection_modify(id, settings),
+            NmUp { id } => self.network_manager().connection_up(id),
+            NmDown { id } => self.network_manager().connection_down(id),
+            NmReload => self.network_manager().reload(),
+            UdevReloadRules => self.udev().reload_rules(),
+            UdevTrigger { subsystem, action } => self.udev().trigger(subsystem, action),
+            StateSet { key, value } => self.state().set(key, value),
+            StateDelete { key } => self.state().delete(key).map(drop),
+            FileWrite { .. }
+            | FileRemove { .. }
+            | LinkMoveNetns { .. }
+            | UnitWaitActive { .. }
+            | UdevSettle { .. } => Err(CapError::Invalid(format!("{step} is not an undo step"))),
+        }
+    }
+}
