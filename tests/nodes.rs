@@ -436,6 +436,62 @@ fn eks_hook_on_a_networkd_node() {
     );
 }
 
+/// The eks hook's undo is nethook's journal: an admin's own file at the
+/// path it writes comes back byte for byte, mode included.
+#[test]
+fn eks_undo_puts_an_admins_network_file_back_byte_for_byte() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("networkd-node");
+    std::fs::write(
+        node.root().join("usr/lib/systemd/network/80-ec2.network"),
+        "[Match]\nDriver=ena ixgbevf vif\n\n[Network]\nDHCP=yes\n",
+    )
+    .unwrap();
+    let ours = node.root().join("etc/systemd/network/ens5.network");
+    let admins = "# the admin's own\n[Match]\nName=ens5\n\n[Network]\nAddress=10.98.0.2/24\n";
+    std::fs::write(&ours, admins).unwrap();
+    std::fs::set_permissions(&ours, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let scratch = Scratch::new();
+    let config = shipped(&node, &scratch, "eks");
+
+    node.run("vpp-running", &config);
+    assert_eq!(
+        std::fs::read_to_string(&ours).unwrap(),
+        "[Match]\nName=ens5\n\n[Network]\nDHCP=yes\n"
+    );
+    let before = node.unit("systemd-networkd.service", "InvocationID");
+    let r = node.run("vpp-done-ok", &config);
+    assert!(
+        r.hook_messages("eks")
+            .contains(&"undone changes=3".to_string()),
+        "{r:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&ours).unwrap(), admins);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&ours).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    // networkd was told: restarted, and active.
+    assert_ne!(
+        node.unit("systemd-networkd.service", "InvocationID"),
+        before
+    );
+    assert_eq!(
+        node.unit("systemd-networkd.service", "ActiveState"),
+        "active"
+    );
+    // Undone once: the next undo point has nothing to undo.
+    let r = node.run("vpp-errored", &config);
+    assert!(
+        r.hook_messages("eks")
+            .iter()
+            .any(|m| m.starts_with("nothing to undo")),
+        "{r:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&ours).unwrap(), admins);
+}
+
 #[test]
 fn a_hook_cannot_restart_a_unit_it_was_not_granted() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

@@ -112,9 +112,17 @@ fn the_eks_plan_is_exactly_its_three_effects_and_changes_nothing() {
         .collect();
     assert_eq!(after, before);
 
+    // An admin's own file at that path is theirs: nothing to undo.
     std::fs::write(
         root.join("etc/systemd/network/ens5.network"),
         "[Match]\nName=ens5\n",
+    )
+    .unwrap();
+    assert_eq!(effects(&plan(&config, "vpp-done-ok", true)), []);
+    // Its own file with no journal of it (the state was lost): removed.
+    std::fs::write(
+        root.join("etc/systemd/network/ens5.network"),
+        EC2_NETWORK.replace("Driver=ena ixgbevf vif", "Name=ens5"),
     )
     .unwrap();
     let before = scratch.snapshot();

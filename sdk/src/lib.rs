@@ -39,7 +39,9 @@ mod context;
 pub mod log;
 
 pub use bindings::nethook::hooks::types::{Error, HookError, HookPoint, Uplink};
-pub use bindings::nethook::hooks::{host_fs, netlink, network_manager, state, systemd, time, udev};
+pub use bindings::nethook::hooks::{
+    host_fs, netlink, network_manager, state, systemd, time, udev, undo,
+};
 pub use context::Context;
 
 #[doc(hidden)]

@@ -2,10 +2,13 @@
 //! must match it by name, not by driver. At vpp-running, copy the stock
 //! `80-ec2.network` to `/etc/systemd/network/<uplink>.network` with its
 //! `Driver=` match replaced by `Name=<uplink>`, then daemon-reload and restart
-//! systemd-networkd; at vpp-done-ok and vpp-errored remove that file and do
-//! the same. Replaces the EKS root shell script.
+//! systemd-networkd. At vpp-done-ok and vpp-errored, nethook's journal undoes
+//! exactly that: whatever was at that path before (an admin's own file, byte
+//! for byte, or nothing) comes back, unless it was edited since, and
+//! networkd is reloaded and restarted again. Replaces the EKS root shell
+//! script, which deleted the file whatever had been there.
 
-use nethook_sdk::{host_fs, info, systemd, Context, Hook, HookError, HookPoint};
+use nethook_sdk::{host_fs, info, systemd, undo, Context, Hook, HookError, HookPoint};
 
 const STOCK: &str = "/usr/lib/systemd/network/80-ec2.network";
 const NETWORKD: &str = "systemd-networkd.service";
@@ -30,11 +33,22 @@ impl Hook for Eks {
                 info!("networkd matches the uplink by name"; "file" => ours, "uplink" => uplink);
             }
             HookPoint::VppDoneOk | HookPoint::VppErrored => {
-                if !host_fs::remove(&ours)? {
+                let undone = undo::lifecycle()?;
+                if undone > 0 {
+                    info!("undone"; "changes" => undone);
+                    return Ok(());
+                }
+                // No journal of it (its state dir was lost): our own file,
+                // recognised by content, is removed.
+                let stock = host_fs::read(STOCK).ok().and_then(|b| String::from_utf8(b).ok());
+                let mine = stock.and_then(|s| match_by_name(&s, &uplink).ok());
+                let now = host_fs::read(&ours).ok();
+                if mine.is_none() || now.as_deref() != mine.as_ref().map(|m| m.as_bytes()) {
                     info!("nothing to undo"; "file" => ours);
                     return Ok(());
                 }
-                info!("removed"; "file" => ours);
+                host_fs::remove(&ours)?;
+                info!("removed, recognised by its content"; "file" => ours);
             }
             _ => return Ok(()),
         }

@@ -85,6 +85,12 @@ impl Journal {
         Ok(Journal { dir })
     }
 
+    /// The journal of a state dir, if it has one; creates nothing.
+    pub fn existing(state_dir: &Path) -> Option<Journal> {
+        let dir = state_dir.join(DIR);
+        dir.is_dir().then_some(Journal { dir })
+    }
+
     /// Held for a whole run: nethook invocations never interleave.
     pub fn lock(&self) -> Result<Flock<File>, CapError> {
         let path = self.dir.join(LOCK);

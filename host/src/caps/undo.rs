@@ -3,7 +3,7 @@
 //! journaling them again.
 
 use super::change::{Change, Inverse};
-use super::journal::Journaled;
+use super::journal::{Journal, Journaled, TxnState};
 use super::netlink::{route_spec, rule_spec};
 use super::{CapError, Host};
 
@@ -12,6 +12,61 @@ use super::{CapError, Host};
 pub struct Left(pub Vec<String>);
 
 impl Host {
+    /// `undo.lifecycle`: undo every committed change of the calling hook
+    /// that no undo point has undone yet, newest transaction first, each
+    /// marked undone in its own journal file.
+    pub fn undo_lifecycle(&mut self) -> Result<u32, CapError> {
+        let started = std::time::Instant::now();
+        let r = self.undo_lifecycle_inner();
+        let shown = match &r {
+            Ok(n) => Ok(format!("ok: {n} changes")),
+            Err(e) => Err(e.to_string()),
+        };
+        self.audit("undo", "lifecycle", "", shown, started);
+        r
+    }
+
+    fn undo_lifecycle_inner(&mut self) -> Result<u32, CapError> {
+        let Some(journal) = Journal::existing(&self.session.state_dir) else {
+            return Ok(0);
+        };
+        let hook = self.caller.hook.clone();
+        let mut undone = 0;
+        for log in journal.logs()?.into_iter().rev() {
+            if log.state != TxnState::Committed {
+                continue;
+            }
+            let pending: Vec<Journaled> = log
+                .changes
+                .iter()
+                .filter(|c| c.hook == hook && !log.undone.contains(&c.seq))
+                .cloned()
+                .collect();
+            if pending.is_empty() {
+                continue;
+            }
+            undone += pending.len() as u32;
+            if self.mode() == super::Mode::Plan {
+                for j in &pending {
+                    if let Inverse::Changes { changes } = &j.inverse {
+                        for step in changes {
+                            self.record(step, Inverse::Nothing);
+                        }
+                    }
+                }
+                continue;
+            }
+            let mut txn = journal.reopen(&log)?;
+            let left = self.undo_changes(&pending, !log.this_boot(), |seq, outcome| {
+                txn.undone(seq, outcome)
+            })?;
+            for l in left.0 {
+                self.log(crate::bindings::nethook::hooks::log::Level::Warn, &l, &[]);
+            }
+        }
+        Ok(undone)
+    }
+
     /// Undo `changes` (in the order made) in reverse. Changes that make a
     /// service take up configuration again (restarts, reloads) run last,
     /// once each, in the order first made, after everything they read was

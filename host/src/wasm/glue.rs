@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::ctx::Ctx;
 use crate::bindings::nethook::hooks::{
-    host_fs, log, netlink, network_manager, state, systemd, time, types, udev,
+    host_fs, log, netlink, network_manager, state, systemd, time, types, udev, undo,
 };
 use crate::caps::CapError;
 
@@ -232,5 +232,11 @@ impl time::Host for Ctx {
 
     fn now(&mut self) -> u64 {
         self.host.now()
+    }
+}
+
+impl undo::Host for Ctx {
+    fn lifecycle(&mut self) -> Result<u32> {
+        Ok(self.host.undo_lifecycle()?)
     }
 }
