@@ -51,7 +51,7 @@ fn assert_refused(broken: &str, want: &str) {
 fn an_unknown_key_is_named_with_its_location() {
     assert_refused(
         "[points.vpp-done-ok]\nhandler = \"none\"\nrun_as = \"root\"\n",
-        "8:1: unknown field `run_as`, expected one of `handler`, `hook`, `script`, `timeout`, `on_failure`",
+        "8:1: unknown field `run_as`, expected one of `handler`, `hook`, `script`, `timeout`, `on_failure`, `verify`",
     );
 }
 

@@ -492,6 +492,101 @@ fn eks_undo_puts_an_admins_network_file_back_byte_for_byte() {
     assert_eq!(std::fs::read_to_string(&ours).unwrap(), admins);
 }
 
+/// A unit that will not start fails the point's verification, and the
+/// point is rolled back: the rule file it wrote is gone again.
+#[test]
+fn a_unit_that_will_not_start_fails_verification_and_rolls_the_point_back() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("networkd-node");
+    node.seed_udev();
+    std::fs::write(
+        node.root().join("etc/systemd/system/broken.service"),
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/false\n",
+    )
+    .unwrap();
+    node.sh(&["systemctl", "daemon-reload"]);
+    node.sh(&["systemctl", "start", "broken.service"]);
+    assert_eq!(node.unit("broken.service", "ActiveState"), "failed");
+    let scratch = Scratch::new();
+    let config = node.config(
+        &scratch,
+        "[points.before-vpp-run]\nhandler = \"builtin\"\n[points.before-vpp-run.verify]\n\
+         units_active = [\"broken.service\"]\ntimeout = \"2s\"\n",
+    );
+    node.run("before-if-read", &config);
+    let r = node.nethook(&["run", "before-vpp-run"], &config);
+    assert_eq!(r.code, EXIT_VERIFY_FAILED, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "before-vpp-run: verification failed: unit broken.service is active: not so after 2s"
+        ),
+        "{r:?}"
+    );
+    assert!(!node.exists(RULES), "the rule file was not rolled back");
+}
+
+/// `verify = "auto"` at every point of a lifecycle on a NetworkManager
+/// node whose uplink is up: what holds before each point (carrier, the
+/// uplink's address, a name the node resolves) holds after, and the
+/// lifecycle passes as it did without it.
+#[test]
+fn verify_auto_keeps_a_passing_lifecycle_passing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("nm-node");
+    node.seed_udev();
+    sh(&["ip", "link", "set", &node.hostif, "up"]);
+    let started = Instant::now();
+    while !node
+        .sh(&["ip", "-4", "addr", "show", "ens5"])
+        .contains("10.99.0.2/24")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "NetworkManager never configured ens5"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let scratch = Scratch::new();
+    let mut body = String::new();
+    for p in [
+        "before-if-read",
+        "before-vpp-run",
+        "vpp-running",
+        "vpp-done-ok",
+    ] {
+        body += &format!("[points.{p}]\nhandler = \"builtin\"\nverify = \"auto\"\n");
+    }
+    let config = node.config(&scratch, &body);
+    for p in [
+        "before-if-read",
+        "before-vpp-run",
+        "vpp-running",
+        "vpp-done-ok",
+    ] {
+        let r = node.run(p, &config);
+        let picked = r
+            .json_lines()
+            .into_iter()
+            .find(|v| {
+                v["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("verify = auto"))
+            })
+            .map(|v| {
+                v["fields"]["checks"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("{p}: {r:?}"));
+        assert!(
+            picked.contains("link ens5 has carrier; ens5 has 10.99.0.2/24"),
+            "{p}: {picked}"
+        );
+    }
+    assert_eq!(node.unit("NetworkManager.service", "ActiveState"), "active");
+}
+
 #[test]
 fn a_hook_cannot_restart_a_unit_it_was_not_granted() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

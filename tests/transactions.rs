@@ -269,3 +269,106 @@ fn a_recovery_killed_half_way_resumes() {
         );
     }
 }
+
+impl Bed {
+    /// Add a `[points.vpp-running.verify]` table.
+    fn verify(&self, table: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let text = text.replace(
+            "[hooks.txn]\n",
+            &format!("[points.vpp-running.verify]\n{table}\n[hooks.txn]\n"),
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+}
+
+#[test]
+fn verification_waits_for_what_was_asked_and_a_failed_check_rolls_back() {
+    let cache = cache();
+    let bed = Bed::new(cache.path(), "none");
+    bed.verify(
+        "links_up = [\"uplink9\"]\nlinks_carrier = [\"uplink9\"]\n\
+         addresses = [\"uplink9 10.66.0.1/24\", \"uplink9 fd66::1/64\"]\n\
+         routes = [\"10.67.0.0/16 table 100\"]\ntimeout = \"5s\"",
+    );
+    let r = bed.run(&[]);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    // The IPv6 address was tentative (duplicate address detection) when
+    // first asked about, and verification waited it out.
+    let probes = r
+        .json_lines()
+        .iter()
+        .filter(|v| {
+            v["fields"]["operation"] == "address" && v["fields"]["args"] == "uplink9 fd66::1/64"
+        })
+        .count();
+    assert!(probes >= 2, "{r:?}");
+
+    let bed = Bed::new(cache.path(), "none");
+    let before = bed.snapshot();
+    bed.verify("routes = [\"10.99.0.0/16\"]\ntimeout = \"1s\"");
+    let r = bed.run(&[]);
+    assert_eq!(r.code, EXIT_VERIFY_FAILED, "{r:?}");
+    assert!(
+        r.stderr.contains("nethook: error: vpp-running: verification failed: a route to 10.99.0.0/16 in table 254: not so after 1s"),
+        "{r:?}"
+    );
+    assert_eq!(bed.snapshot(), before, "not rolled back");
+}
+
+#[test]
+fn a_duplicate_address_fails_verification_at_once() {
+    let cache = cache();
+    let bed = Bed::new(cache.path(), "none");
+    // The peer already has the address the hook adds: DAD fails.
+    bed.ns
+        .exec(&["ip", "addr", "add", "fd66::1/64", "dev", "tx1", "nodad"]);
+    let before = bed.snapshot();
+    bed.verify("addresses = [\"uplink9 fd66::1/64\"]\ntimeout = \"20s\"");
+    let r = bed.run(&[]);
+    assert_eq!(r.code, EXIT_VERIFY_FAILED, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "verification failed: uplink9 has fd66::1/64: duplicate address detection failed"
+        ),
+        "{r:?}"
+    );
+    assert!(r.elapsed < Duration::from_secs(15), "{r:?}");
+    assert_eq!(bed.snapshot(), before);
+}
+
+#[test]
+fn the_gateway_must_answer() {
+    let (a, b) = (Netns::new(), Netns::new());
+    a.exec(&[
+        "ip", "link", "add", "ga", "type", "veth", "peer", "name", "gb",
+    ]);
+    a.exec(&["ip", "link", "set", "gb", "netns", &b.name]);
+    a.exec(&["ip", "addr", "add", "10.55.0.2/24", "dev", "ga"]);
+    a.exec(&["ip", "link", "set", "ga", "up"]);
+    a.exec(&["ip", "route", "add", "default", "via", "10.55.0.1"]);
+    b.exec(&["ip", "addr", "add", "10.55.0.1/24", "dev", "gb"]);
+    b.exec(&["ip", "link", "set", "gb", "up"]);
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path("host")).unwrap();
+    let config = scratch.config(&format!(
+        "host_root = {:?}\n[points.vpp-done-ok]\nhandler = \"none\"\n\
+         [points.vpp-done-ok.verify]\ngateway = true\ntimeout = \"2s\"\n",
+        scratch.path("host")
+    ));
+    let run = || {
+        let mut cmd = a.nethook();
+        cmd.args(["run", "vpp-done-ok", "--config"]).arg(&config);
+        run_within(cmd, Duration::from_secs(30))
+    };
+    let r = run();
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    b.exec(&["ip", "addr", "del", "10.55.0.1/24", "dev", "gb"]);
+    let r = run();
+    assert_eq!(r.code, EXIT_VERIFY_FAILED, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("verification failed: the default gateway answers: not so after 2s"),
+        "{r:?}"
+    );
+}

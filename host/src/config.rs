@@ -71,6 +71,8 @@ pub struct Config {
     pub points: BTreeMap<HookPoint, PointConfig>,
     /// `[points.<point>] on_failure`, where set.
     pub point_on_failure: BTreeMap<HookPoint, OnFailure>,
+    /// `[points.<point>.verify]` (or `verify = "auto"`), where set.
+    pub verify: BTreeMap<HookPoint, Verify>,
     pub hooks: BTreeMap<String, HookConfig>,
 }
 
@@ -82,6 +84,14 @@ pub enum OnFailure {
     #[default]
     Rollback,
     Keep,
+}
+
+/// The checks a point must pass after its handler ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verify {
+    pub checks: Vec<crate::verify::Check>,
+    pub auto: bool,
+    pub timeout: Duration,
 }
 
 /// What the file says about one hook point.
@@ -121,6 +131,7 @@ impl Default for Config {
             builtin: Default::default(),
             points: BTreeMap::new(),
             point_on_failure: BTreeMap::new(),
+            verify: BTreeMap::new(),
             hooks: BTreeMap::new(),
         }
     }
@@ -271,6 +282,7 @@ struct RawPoint {
     #[serde(default, deserialize_with = "duration")]
     timeout: Option<Duration>,
     on_failure: Option<OnFailure>,
+    verify: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -316,6 +328,7 @@ impl RawConfig {
 
         let mut points = BTreeMap::new();
         let mut point_on_failure = BTreeMap::new();
+        let mut verify = BTreeMap::new();
         let p = self.points;
         for (point, raw) in [
             (HookPoint::BeforeIfRead, p.before_if_read),
@@ -328,6 +341,9 @@ impl RawConfig {
                 let span = raw.span();
                 if let Some(o) = raw.get_ref().on_failure {
                     point_on_failure.insert(point, o);
+                }
+                if let Some(v) = &raw.get_ref().verify {
+                    verify.insert(point, parse_verify(point, v)?);
                 }
                 let pc = raw
                     .into_inner()
@@ -367,9 +383,36 @@ impl RawConfig {
             builtin: self.builtin,
             points,
             point_on_failure,
+            verify,
             hooks,
         })
     }
+}
+
+/// `verify = "auto"`, or a `[points.<point>.verify]` table.
+fn parse_verify(point: HookPoint, v: &Spanned<toml::Value>) -> Located<Verify> {
+    let table = format!("[points.{point}.verify]");
+    let err = |m: String| (v.span(), format!("{table}: {m}"));
+    let checks: crate::verify::Checks = match v.get_ref() {
+        toml::Value::String(s) if s == "auto" => crate::verify::Checks {
+            auto: true,
+            ..Default::default()
+        },
+        toml::Value::String(s) => {
+            return Err(err(format!(
+                "{s:?}: write verify = \"auto\" or a table of checks"
+            )))
+        }
+        other => other
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| err(e.message().to_string()))?,
+    };
+    Ok(Verify {
+        checks: checks.parse().map_err(err)?,
+        auto: checks.auto,
+        timeout: checks.timeout.unwrap_or(crate::verify::DEFAULT_TIMEOUT),
+    })
 }
 
 impl RawPoint {

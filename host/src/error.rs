@@ -58,6 +58,10 @@ pub enum Error {
     #[error("{0}: a legacy script cannot be planned: it is not sandboxed, so its effects are unknown until it runs")]
     NotPlannable(HookPoint),
 
+    /// A check of `[points.<point>.verify]` did not hold after the handler ran.
+    #[error("{point}: verification failed: {why}")]
+    VerifyFailed { point: HookPoint, why: String },
+
     /// A failed point whose rollback could not undo everything.
     #[error("{cause}; the rollback left {} change(s) as they are: {}", left.len(), left.join("; "))]
     RollbackIncomplete {
@@ -84,6 +88,7 @@ impl Error {
             Error::HookTimedOut { .. } => exit::HOOK_TIMED_OUT,
             Error::NotPlannable(_) | Error::Other(_) => exit::FAILURE,
             Error::RollbackIncomplete { .. } => exit::ROLLBACK_INCOMPLETE,
+            Error::VerifyFailed { .. } => exit::VERIFY_FAILED,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod proc;
 pub mod run;
 pub mod script;
 pub mod select;
+pub mod verify;
 pub mod wasm;
 
 pub use error::{Error, Result};

@@ -315,6 +315,7 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
                 "undo_text": e.inverse.to_string(),
             })).collect::<Vec<_>>(),
             "error": outcome.result.as_ref().err().map(ToString::to_string),
+            "verify": outcome.checks,
         });
         println!("{doc:#}");
         return;
@@ -327,6 +328,9 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
     );
     if let Some(detail) = &outcome.detail {
         println!("  {detail}");
+    }
+    for c in &outcome.checks {
+        println!("  verify after: {c}");
     }
     if outcome.effects.is_empty() {
         println!("  (no effects)");

@@ -13,6 +13,7 @@ use crate::config::OnFailure;
 use crate::error::{Error, Result};
 use crate::point::HookPoint;
 use crate::select::{self, CliHandler, Environment, Handler, Selection};
+use crate::verify::Check;
 use crate::wasm::{CacheOutcome, Loaded, Runtime};
 use crate::{builtin, script};
 
@@ -83,6 +84,8 @@ pub struct Outcome {
     pub effects: Vec<Effect>,
     /// What the handler found, e.g. the built-in module's detection.
     pub detail: Option<String>,
+    /// The checks verification ran (or, in plan mode, would run).
+    pub checks: Vec<String>,
 }
 
 impl Options {
@@ -215,6 +218,21 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
             .map_err(|e| Error::Other(e.to_string()))?;
         session.txn = Some(Arc::new(Mutex::new(txn)));
     }
+    let configured = opts.config.verify.get(&point);
+    let mut checks: Vec<Check> = configured.map(|v| v.checks.clone()).unwrap_or_default();
+    let timeout = configured.map_or(crate::verify::DEFAULT_TIMEOUT, |v| v.timeout);
+    let mut verifier = opts.host(
+        &opts.session(opts.mode),
+        "verify",
+        point,
+        Grants::verifier(),
+        Duration::from_secs(3600),
+    );
+    if configured.is_some_and(|v| v.auto) {
+        let picked = crate::verify::auto_checks(&mut verifier, &uplinks.names);
+        tracing::info!(%point, checks = %join(&picked), "verify = auto: these hold now and must after");
+        checks.extend(picked);
+    }
     let result = dispatch(
         opts,
         &session,
@@ -224,8 +242,20 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         prepared,
     );
     let (result, detail) = match result {
-        Ok(detail) => (Ok(()), detail),
+        Ok(ran) => {
+            if configured.is_none() {
+                checks.extend(ran.default_checks);
+            }
+            (Ok(()), ran.detail)
+        }
         Err(e) => (Err(e), None),
+    };
+    let result = match result {
+        Ok(()) if opts.mode == Mode::Apply && !checks.is_empty() => {
+            crate::verify::verify(&mut verifier, &checks, timeout)
+                .map_err(|why| Error::VerifyFailed { point, why })
+        }
+        other => other,
     };
     let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
     let result = match (&journal, session.txn.take()) {
@@ -243,7 +273,20 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         result,
         effects,
         detail,
+        checks: checks.iter().map(ToString::to_string).collect(),
     })
+}
+
+fn join(checks: &[Check]) -> String {
+    let shown: Vec<String> = checks.iter().map(ToString::to_string).collect();
+    shown.join("; ")
+}
+
+/// What a handler that ran successfully leaves for the run.
+struct Ran {
+    detail: Option<String>,
+    /// Checked after it when the point configures none.
+    default_checks: Vec<Check>,
 }
 
 fn open_journal(opts: &Options) -> Result<Journal> {
@@ -266,7 +309,10 @@ fn finish(
     let other = |e: crate::caps::CapError| Error::Other(e.to_string());
     let rollback = matches!(
         result,
-        Err(Error::HookFailed { .. } | Error::HookTrapped { .. } | Error::HookTimedOut { .. })
+        Err(Error::HookFailed { .. }
+            | Error::HookTrapped { .. }
+            | Error::HookTimedOut { .. }
+            | Error::VerifyFailed { .. })
     ) && opts.config.on_failure(point) == OnFailure::Rollback;
     if !rollback {
         txn.commit().map_err(other)?;
@@ -372,9 +418,13 @@ fn dispatch(
     handler: &Handler,
     uplinks: &[String],
     prepared: Option<(Runtime, Loaded)>,
-) -> Result<Option<String>> {
+) -> Result<Ran> {
+    let ran = |detail| Ran {
+        detail,
+        default_checks: Vec::new(),
+    };
     match handler {
-        Handler::None => Ok(None),
+        Handler::None => Ok(ran(None)),
         Handler::Builtin => {
             if let Some(setting) = opts.env.compat_setting() {
                 tracing::warn!(%point, "{setting}: {}", builtin::COMPAT);
@@ -386,13 +436,26 @@ fn dispatch(
                 Grants::builtin(),
                 crate::config::DEFAULT_TIMEOUT,
             );
-            let detection = builtin::run(&mut host, point, uplinks, &opts.builtin_settings())?;
-            Ok(Some(format!("detected {detection}")))
+            let settings = opts.builtin_settings();
+            let detection = builtin::run(&mut host, point, uplinks, &settings)?;
+            // By default the network service must be active after the
+            // points that restart it.
+            let restarts = point == HookPoint::VppRunning || point.is_undo();
+            let default_checks = match detection.service {
+                Some(s) if restarts && settings.restart_network => {
+                    vec![Check::UnitActive(s.unit().to_string())]
+                }
+                _ => Vec::new(),
+            };
+            Ok(Ran {
+                detail: Some(format!("detected {detection}")),
+                default_checks,
+            })
         }
         Handler::Script { .. } if opts.mode == Mode::Plan => Err(Error::NotPlannable(point)),
         Handler::Script { script, timeout } => {
             let log = crate::caps::log::Log::new(caller(script::HOOK_NAME, point));
-            script::run(&log, script, point, uplinks, *timeout).map(|()| None)
+            script::run(&log, script, point, uplinks, *timeout).map(|()| ran(None))
         }
         Handler::Wasm(hook) => {
             let (runtime, loaded) = prepared.expect("loaded before the transaction");
@@ -420,7 +483,9 @@ fn dispatch(
                 hook.grants.clone(),
                 hook.timeout,
             );
-            runtime.run(hook, &loaded, host, context).map(|()| None)
+            runtime
+                .run(hook, &loaded, host, context)
+                .map(|()| ran(None))
         }
     }
 }

@@ -178,6 +178,17 @@ impl Grants {
         flag(self.udev, "udev control", "udev = true")
     }
 
+    /// What verification reads: netlink state and any unit's state.
+    pub fn verifier() -> Grants {
+        let all = || vec![Glob::new("*").expect("valid literal")];
+        Grants {
+            netlink: NetlinkAccess::Read,
+            links: all(),
+            units: all(),
+            ..Grants::default()
+        }
+    }
+
     /// The built-in NetworkManager/udev module's grants (README documents them).
     pub fn builtin() -> Grants {
         let globs = |v: &[&str]| {

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod log;
 pub mod netlink;
 pub mod network_manager;
+pub mod probe;
 pub mod state;
 pub mod systemd;
 pub mod time;

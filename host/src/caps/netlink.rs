@@ -34,7 +34,7 @@ pub struct Netlink {
 impl Netlink {
     /// Drive one request to completion. Host calls are synchronous, so a
     /// private current-thread runtime runs the connection.
-    fn call<T, F, Fut>(&mut self, f: F) -> Result<T, CapError>
+    pub(super) fn call<T, F, Fut>(&mut self, f: F) -> Result<T, CapError>
     where
         F: FnOnce(Handle) -> Fut,
         Fut: std::future::Future<Output = Result<T, rtnetlink::Error>>,
@@ -57,7 +57,7 @@ impl Netlink {
         rt.block_on(f(handle.clone())).map_err(netlink_error)
     }
 
-    fn link_message(&mut self, name: &str) -> Result<LinkMessage, CapError> {
+    pub(super) fn link_message(&mut self, name: &str) -> Result<LinkMessage, CapError> {
         let owned = name.to_string();
         let msgs: Vec<LinkMessage> = self
             .call(|h| h.link().get().match_name(owned).execute().try_collect())

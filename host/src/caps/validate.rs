@@ -54,6 +54,25 @@ pub fn ifname(name: &str) -> Result<(), CapError> {
     Ok(())
 }
 
+/// A host name to resolve: RFC 1123 labels (letters, digits, '-', '_'
+/// as DNS-SD names use it), dot-separated, at most 253 bytes.
+pub fn hostname(name: &str) -> Result<(), CapError> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(CapError::Invalid(format!("{name:?} is not a host name")))
+    }
+}
+
 /// A NetworkManager connection id: any text NetworkManager accepts as an
 /// id, except what could be taken for an nmcli option or break a line.
 pub fn connection_id(id: &str) -> Result<(), CapError> {
