@@ -188,7 +188,7 @@ fn applying_eks_writes_the_rewritten_file_and_a_failure_after_it_rolls_it_back()
     let calls: Vec<String> = r
         .json_lines()
         .iter()
-        .filter(|v| v["target"] == "nethook::audit")
+        .filter(|v| v["target"] == "nethook::audit" && v["fields"]["hook"] == "eks")
         .filter(|v| v["fields"]["operation"] != "read")
         .map(|v| {
             let f = &v["fields"];

@@ -49,7 +49,6 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
         .collect()
 }
 
-/// A veth pair in the (new, empty) namespace; `lo` comes with it.
 /// A node root with NetworkManager's configuration and udev's record of
 /// the uplink, so the built-in module has something to do.
 fn seed_host_root(root: &std::path::Path, uplink_index: u32) -> std::io::Result<()> {
@@ -70,6 +69,7 @@ fn seed_host_root(root: &std::path::Path, uplink_index: u32) -> std::io::Result<
     )
 }
 
+/// A veth pair in the (new, empty) namespace; `lo` comes with it.
 /// Returns the uplink's ifindex.
 fn build_uplink() -> std::result::Result<u32, String> {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -463,7 +463,15 @@ fn dispatch(
                 tracing::debug!(hook = %hook.name, "no compilation needed");
             }
             // Uplinks are nethook's context, not the hook's own calls: looked
-            // up outside its grants and audit.
+            // up by nethook itself (audited as hook "nethook"), not under
+            // the hook's grants.
+            let mut own = opts.host(
+                session,
+                "nethook",
+                point,
+                Grants::verifier(),
+                crate::config::DEFAULT_TIMEOUT,
+            );
             let context = Context {
                 point: wit_point(point),
                 hook: hook.name.clone(),
@@ -471,7 +479,12 @@ fn dispatch(
                     .iter()
                     .map(|name| Uplink {
                         name: name.clone(),
-                        mac: crate::caps::netlink::lookup_mac(name).unwrap_or_default(),
+                        mac: own
+                            .netlink()
+                            .get_link(name)
+                            .ok()
+                            .and_then(|l| l.mac)
+                            .unwrap_or_default(),
                     })
                     .collect(),
                 config: hook.config.clone(),

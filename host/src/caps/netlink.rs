@@ -90,12 +90,6 @@ impl Netlink {
     }
 }
 
-/// An uplink's MAC address, for the context nethook hands a hook.
-pub fn lookup_mac(name: &str) -> Option<String> {
-    validate::ifname(name).ok()?;
-    link_from(&Netlink::default().link_message(name).ok()?).mac
-}
-
 /// The hook's view of netlink, through the choke point.
 pub struct NetlinkView<'a> {
     host: &'a mut Host,

@@ -20,7 +20,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::bindings::{Context, Hook, HookError};
+use crate::bindings::{Context, Hook, HookError, HookPre};
 use crate::caps::Host;
 use crate::config::HookConfig;
 use crate::error::{Error, Result};
@@ -37,9 +37,11 @@ pub struct Runtime {
     cache: cache::Cache,
 }
 
-/// A component that passed every check and is ready to instantiate.
+/// A component that passed every check and is ready to instantiate: its
+/// imports already resolved against our linker, once.
 pub struct Loaded {
     pub component: Component,
+    pre: HookPre<Ctx>,
     pub sha256: [u8; 32],
     pub cache: CacheOutcome,
 }
@@ -88,11 +90,14 @@ impl Runtime {
             .map_err(|e| Error::component(path, format!("invalid component: {e:#}")))?;
         world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
         // Every import must be one we provide, before anything runs.
-        self.linker
+        let pre = self
+            .linker
             .instantiate_pre(&component)
+            .and_then(HookPre::new)
             .map_err(|e| Error::component(path, format!("cannot be linked: {e:#}")))?;
         Ok(Loaded {
             component,
+            pre,
             sha256,
             cache: outcome,
         })
@@ -114,8 +119,7 @@ impl Runtime {
         let (point, name, timeout) = (host.caller.point, hook.name.clone(), hook.timeout);
         let job = Job {
             engine: self.engine.clone(),
-            linker: self.linker.clone(),
-            component: loaded.component.clone(),
+            pre: loaded.pre.clone(),
             hook: hook.clone(),
         };
         let (tx, rx) = mpsc::channel();
@@ -138,8 +142,7 @@ const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
 /// One run, owned by the thread that performs it.
 struct Job {
     engine: Engine,
-    linker: Linker<Ctx>,
-    component: Component,
+    pre: HookPre<Ctx>,
     hook: HookConfig,
 }
 
@@ -172,12 +175,11 @@ impl Job {
 
         let _timer = Deadline::start(&self.engine, self.hook.timeout);
         let started = Instant::now();
-        let result =
-            Hook::instantiate(&mut store, &self.component, &self.linker).and_then(|bindings| {
-                bindings
-                    .nethook_hooks_guest()
-                    .call_run(&mut store, &context)
-            });
+        let result = self.pre.instantiate(&mut store).and_then(|bindings| {
+            bindings
+                .nethook_hooks_guest()
+                .call_run(&mut store, &context)
+        });
         let elapsed = started.elapsed();
         let past_deadline = elapsed >= self.hook.timeout;
 
