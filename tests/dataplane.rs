@@ -180,9 +180,9 @@ fn bad_calls_get_exact_errors_and_change_nothing() {
         (HOOK_VALUE, "VPP_RUNNING", "eth1", Some(r#"{"uplinkInterfaces":[{"interfaceName":"eth1"}"#), EXIT_CONFIG,
          "nethook: error: environment CALICOVPP_INTERFACES: invalid JSON: EOF while parsing a list at line 1 column 45\n"),
         (HOOK_VALUE, "VPP_RUNNING", "eth1", Some(r#"{"uplinkInterfaces":[{"interfaceName":"-x/y"}]}"#), EXIT_CONFIG,
-         "nethook: error: environment CALICOVPP_INTERFACES: uplinkInterfaces[0].interfaceName: \"-x/y\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)\n"),
+         "nethook: error: environment CALICOVPP_INTERFACES: uplinkInterfaces[0].interfaceName: \"-x/y\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace, not starting with '-')\n"),
         (HOOK_VALUE, "VPP_RUNNING", "a b", None, EXIT_CONFIG,
-         "nethook: error: the dataplane's $1 (UPLINK0): \"a b\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)\n"),
+         "nethook: error: the dataplane's $1 (UPLINK0): \"a b\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace, not starting with '-')\n"),
         (r#"exec nethook hook "$0" "$1" extra"#, "VPP_RUNNING", "eth1", None, 2,
          "error: unexpected argument 'extra' found\n\nUsage: nethook hook [OPTIONS] <POINT> [UPLINK0]\n\nFor more information, try '--help'.\n"),
     ];

@@ -136,6 +136,11 @@ fn grants() -> Grants {
 }
 
 fn host(scratch: &Path) -> Host {
+    host_with(scratch, grants(), None)
+}
+
+/// A host whose changes are journaled in `txn`, when given.
+fn host_with(scratch: &Path, grants: Grants, txn: Option<nethook::caps::journal::Txn>) -> Host {
     let session = Session {
         state_dir: scratch.join("state"),
         node: Node {
@@ -146,13 +151,13 @@ fn host(scratch: &Path) -> Host {
         mode: Mode::Apply,
         audit: Audit::default(),
         effects: Default::default(),
-        txn: None,
+        txn: txn.map(|t| std::sync::Arc::new(std::sync::Mutex::new(t))),
     };
     let caller = Caller {
         hook: "bench".into(),
         point: HookPoint::VppRunning,
     };
-    let mut host = Host::new(caller, grants(), session);
+    let mut host = Host::new(caller, grants, session);
     host.set_log_budget(u64::MAX);
     host
 }
@@ -480,6 +485,48 @@ fn main() {
             });
         }
     }
+    flush();
+
+    // What the journal costs: one durable append per change.
+    let journal = nethook::caps::journal::Journal::open(&scratch.path().join("state")).unwrap();
+    let mut file_grants = grants();
+    file_grants.write_paths = vec![Glob::new("/bench/*").unwrap()];
+    std::fs::create_dir_all(scratch.path().join("bench")).unwrap();
+    for (label, n) in [("100 file writes", 100u32), ("1000 route adds", 1000)] {
+        let (mut with, mut without) = (vec![], vec![]);
+        for _ in 0..5 {
+            for journaled in [false, true] {
+                flush();
+                let txn = journaled.then(|| journal.begin("vpp-running", "bench").unwrap());
+                let mut h = host_with(scratch.path(), file_grants.clone(), txn);
+                let t = Instant::now();
+                for i in 0..n {
+                    if label.contains("file") {
+                        h.host_fs()
+                            .write(&format!("/bench/f{i}"), b"bench\n", None)
+                            .unwrap();
+                    } else {
+                        h.netlink().add_route(&spec(i)).unwrap();
+                    }
+                }
+                let took = t.elapsed();
+                if journaled {
+                    with.push(took);
+                } else {
+                    without.push(took);
+                }
+            }
+        }
+        let (with, without) = (median(with), median(without));
+        rows.push(Row {
+            figure: format!("journal: a point with {label}, journaled"),
+            median: ms(with),
+            peer: format!("the same without the journal {}", ms(without)),
+            ratio: ratio(with, without),
+            target: "-".into(),
+        });
+    }
+    journal.prune(true).unwrap();
     flush();
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -41,7 +41,7 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
     seed_host_root(&opts.config.node.root, index)
         .map_err(|e| Error::Other(format!("demo: host root: {e}")))?;
     if opts.uplinks.is_empty() {
-        opts.uplinks = vec![UPLINK.to_string()];
+        opts.uplinks = vec![crate::names::IfName::parse(UPLINK).expect("a valid name")];
     }
     HookPoint::ALL
         .into_iter()

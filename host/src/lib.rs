@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod durable;
 pub mod error;
+pub mod names;
 pub mod point;
 pub mod proc;
 pub mod run;

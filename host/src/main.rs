@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use nethook::caps::{Audit, Mode};
 use nethook::config::Config;
 use nethook::error::exit;
+use nethook::names::IfName;
 use nethook::run::{self, Options};
 use nethook::select::{CliHandler, Environment, Handler};
 use nethook::{Error, HookPoint};
@@ -159,12 +160,12 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             uplink0,
             selection,
         } => {
-            let point = parse_point(&point, &[])?;
-            let uplink0 = uplink0.filter(|u| !u.is_empty());
-            if let Some(u) = &uplink0 {
-                nethook::config::check_ifname(u)
-                    .map_err(|m| Error::Setting(format!("the dataplane's $1 (UPLINK0): {m}")))?;
-            }
+            let (point, _) = parse_point(&point, &[])?;
+            let uplink0 = uplink0
+                .filter(|u| !u.is_empty())
+                .map(|u| IfName::parse(&u))
+                .transpose()
+                .map_err(|m| Error::Setting(format!("the dataplane's $1 (UPLINK0): {m}")))?;
             let opts = options(&selection, Vec::new(), uplink0, Mode::Apply, audit.clone())?;
             let outcome = run::run_point(&opts, point)?;
             outcome.result?;
@@ -175,7 +176,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             selection,
             uplinks,
         } => {
-            let point = parse_point(&point, &uplinks)?;
+            let (point, uplinks) = parse_point(&point, &uplinks)?;
             let opts = apply(&selection, uplinks)?;
             let outcome = run::run_point(&opts, point)?;
             outcome.result?;
@@ -187,7 +188,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             uplinks,
             json,
         } => {
-            let point = parse_point(&point, &uplinks)?;
+            let (point, uplinks) = parse_point(&point, &uplinks)?;
             let opts = options(&selection, uplinks, None, Mode::Plan, audit.clone())?;
             let outcome = run::run_point(&opts, point)?;
             print_plan(&outcome, json);
@@ -291,11 +292,15 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
     }
 }
 
-fn parse_point(point: &str, uplinks: &[String]) -> Result<HookPoint, Error> {
-    for u in uplinks {
-        nethook::config::check_ifname(u).map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
-    }
-    point.parse().map_err(|e| Error::Setting(format!("{e}")))
+/// The point, and the `--uplink` names, parsed.
+fn parse_point(point: &str, uplinks: &[String]) -> Result<(HookPoint, Vec<IfName>), Error> {
+    let uplinks = uplinks
+        .iter()
+        .map(|u| IfName::parse(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
+    let point = point.parse().map_err(|e| Error::Setting(format!("{e}")))?;
+    Ok((point, uplinks))
 }
 
 fn print_plan(outcome: &run::Outcome, json: bool) {
@@ -354,8 +359,8 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
 
 fn options(
     selection: &Selection,
-    uplinks: Vec<String>,
-    uplink_arg: Option<String>,
+    uplinks: Vec<IfName>,
+    uplink_arg: Option<IfName>,
     mode: Mode,
     audit: Audit,
 ) -> Result<Options, Error> {

@@ -11,6 +11,7 @@ use crate::caps::{Audit, Caller, Effect, Grants, Host, Mode, Session};
 use crate::config::Config;
 use crate::config::OnFailure;
 use crate::error::{Error, Result};
+use crate::names::IfName;
 use crate::point::HookPoint;
 use crate::select::{self, CliHandler, Environment, Handler, Selection};
 use crate::verify::Check;
@@ -23,9 +24,9 @@ pub struct Options {
     pub cli: Vec<CliHandler>,
     pub env: Environment,
     /// Uplinks from the command line (`--uplink`).
-    pub uplinks: Vec<String>,
+    pub uplinks: Vec<IfName>,
     /// The dataplane's `$1`, its first uplink (`nethook hook POINT UPLINK0`).
-    pub uplink_arg: Option<String>,
+    pub uplink_arg: Option<IfName>,
     pub mode: Mode,
     pub audit: Audit,
 }
@@ -57,7 +58,7 @@ impl fmt::Display for UplinkSource {
 /// The uplinks of a run, in the dataplane's order, and their source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uplinks {
-    pub names: Vec<String>,
+    pub names: Vec<IfName>,
     pub source: UplinkSource,
 }
 
@@ -65,7 +66,10 @@ impl fmt::Display for Uplinks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.names.is_empty() {
             true => f.write_str("none"),
-            false => write!(f, "{} (from {})", self.names.join(", "), self.source),
+            false => {
+                let names: Vec<&str> = self.names.iter().map(|n| n.as_ref()).collect();
+                write!(f, "{} (from {})", names.join(", "), self.source)
+            }
         }
     }
 }
@@ -183,6 +187,7 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     tracing::info!(%point, handler = %selection.handler, reason = %selection.reason, %uplinks, "running");
     if let (Some(arg), Some(first)) = (&opts.uplink_arg, uplinks.names.first()) {
         if arg != first {
+            let (arg, first): (&str, &str) = (arg, first);
             tracing::warn!(%point, "the dataplane's $1 is {arg:?} but the first uplink is {first:?} (from {})", uplinks.source);
         }
     }
@@ -416,7 +421,7 @@ fn dispatch(
     session: &Session,
     point: HookPoint,
     handler: &Handler,
-    uplinks: &[String],
+    uplinks: &[IfName],
     prepared: Option<(Runtime, Loaded)>,
 ) -> Result<Ran> {
     let ran = |detail| Ran {
@@ -478,7 +483,7 @@ fn dispatch(
                 uplinks: uplinks
                     .iter()
                     .map(|name| Uplink {
-                        name: name.clone(),
+                        name: name.to_string(),
                         mac: own
                             .netlink()
                             .get_link(name)

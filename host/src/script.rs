@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::caps::log::Log;
 use crate::error::{Error, Result};
+use crate::names::IfName;
 use crate::point::HookPoint;
 use crate::select::ENV_PARENT;
 
@@ -19,7 +20,7 @@ pub const SHELL: &str = "/bin/bash";
 
 /// The dataplane's templating of hook values: `__VPP_DATAPLANE_IF__` is
 /// the first uplink, `__VPP_DATAPLANE_IF_<i>__` the i-th.
-pub fn template(script: &str, uplinks: &[String]) -> String {
+pub fn template(script: &str, uplinks: &[IfName]) -> String {
     let mut out = script.to_string();
     if let Some(first) = uplinks.first() {
         out = out.replace("__VPP_DATAPLANE_IF__", first);
@@ -34,10 +35,10 @@ pub fn run(
     log: &Log,
     script: &str,
     point: HookPoint,
-    uplinks: &[String],
+    uplinks: &[IfName],
     timeout: Duration,
 ) -> Result<()> {
-    let first = uplinks.first().map_or("", String::as_str);
+    let first = uplinks.first().map_or("", |u| u.as_ref());
     let mut cmd = Command::new(SHELL);
     cmd.arg("-c")
         .arg(template(script, uplinks))
@@ -79,7 +80,10 @@ mod tests {
 
     #[test]
     fn templating_follows_the_dataplane() {
-        let up = ["ens5".to_string(), "ens6".to_string()];
+        let up = [
+            IfName::parse("ens5").unwrap(),
+            IfName::parse("ens6").unwrap(),
+        ];
         assert_eq!(
             template("a __VPP_DATAPLANE_IF__ b __VPP_DATAPLANE_IF_1__ c __VPP_DATAPLANE_IF_0__ d __VPP_DATAPLANE_IF_2__", &up),
             "a ens5 b ens6 c ens5 d __VPP_DATAPLANE_IF_2__"

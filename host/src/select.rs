@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::{Config, HookConfig, PointConfig, DEFAULT_MEMORY, DEFAULT_TIMEOUT};
 use crate::error::{Error, Result};
+use crate::names::IfName;
 use crate::point::HookPoint;
 
 /// `false` selects the built-in module's dataplane-compatible mode: what
@@ -150,7 +151,7 @@ pub struct Environment {
     /// `enableUdevNetNameRules` from `CALICOVPP_DEBUG`, when present.
     pub udev_net_name_rules: Option<bool>,
     /// Uplinks from `CALICOVPP_INTERFACE` then `CALICOVPP_INTERFACES`.
-    pub uplinks: Vec<String>,
+    pub uplinks: Vec<IfName>,
     /// Which of those variables were set, for `check`.
     pub uplink_vars: Vec<&'static str>,
     /// `NETHOOK_PARENT`: the nethook whose script started this one.
@@ -207,7 +208,7 @@ impl Environment {
         let mut uplinks = Vec::new();
         let mut uplink_vars = Vec::new();
         if let Some(name) = get(ENV_INTERFACE).filter(|s| !s.trim().is_empty()) {
-            crate::config::check_ifname(&name)
+            let name = IfName::parse(&name)
                 .map_err(|m| Error::Setting(format!("environment {ENV_INTERFACE}: {m}")))?;
             uplinks.push(name);
             uplink_vars.push(ENV_INTERFACE);
@@ -259,7 +260,7 @@ pub fn names_nethook(value: &str) -> bool {
 }
 
 /// The uplink names of `CALICOVPP_INTERFACES`, in order.
-fn interfaces(json: &str) -> Result<Vec<String>> {
+fn interfaces(json: &str) -> Result<Vec<IfName>> {
     let bad = |why: String| Error::Setting(format!("environment {ENV_INTERFACES}: {why}"));
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| bad(format!("invalid JSON: {e}")))?;
@@ -275,9 +276,8 @@ fn interfaces(json: &str) -> Result<Vec<String>> {
                 .get("interfaceName")
                 .and_then(serde_json::Value::as_str)
                 .ok_or_else(|| bad(format!("uplinkInterfaces[{i}] has no interfaceName string")))?;
-            crate::config::check_ifname(name)
-                .map_err(|m| bad(format!("uplinkInterfaces[{i}].interfaceName: {m}")))?;
-            Ok(name.to_string())
+            IfName::parse(name)
+                .map_err(|m| bad(format!("uplinkInterfaces[{i}].interfaceName: {m}")))
         })
         .collect()
 }
@@ -495,7 +495,7 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"uplinkInterfaces":[{"interfaceName":"-x/y"}]}"#),
-            "environment CALICOVPP_INTERFACES: uplinkInterfaces[0].interfaceName: \"-x/y\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)"
+            "environment CALICOVPP_INTERFACES: uplinkInterfaces[0].interfaceName: \"-x/y\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace, not starting with '-')"
         );
         assert_eq!(
             err(r#"{"uplinkInterfaces":{"interfaceName":"eth1"}}"#),

@@ -184,10 +184,10 @@ fn cidr_of(s: &str) -> Option<(IpAddr, u8)> {
 }
 
 /// What `auto` demands: of these candidates, those that hold now.
-pub fn auto_checks(host: &mut Host, uplinks: &[String]) -> Vec<Check> {
+pub fn auto_checks(host: &mut Host, uplinks: &[crate::names::IfName]) -> Vec<Check> {
     let mut candidates = vec![Check::GatewayAnswers];
     for u in uplinks {
-        candidates.push(Check::LinkCarrier(u.clone()));
+        candidates.push(Check::LinkCarrier(u.to_string()));
         if let Ok(addrs) = host.netlink().list_addresses() {
             let index = host.netlink().get_link(u).map(|l| l.index).ok();
             for a in addrs.iter().filter(|a| Some(a.link_index) == index) {
@@ -200,7 +200,7 @@ pub fn auto_checks(host: &mut Host, uplinks: &[String]) -> Vec<Check> {
                 };
                 if !link_local {
                     candidates.push(Check::Address {
-                        link: u.clone(),
+                        link: u.to_string(),
                         ip,
                         prefix_len: a.prefix_len,
                     });

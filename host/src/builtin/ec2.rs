@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{info, read_opt, undo_recorded, write_recorded};
 use crate::caps::{CapError, Host};
+use crate::names::IfName;
 
 /// DMI as sysfs exposes it (`dmidecode -s bios-vendor` reads the same);
 /// the real path, since host-fs follows no symlink (/sys/class/dmi/id).
@@ -131,7 +132,7 @@ struct Saved {
 
 /// before-vpp-run: for each uplink networkd has configured, the file it
 /// used.
-pub fn save(host: &mut Host, uplinks: &[String]) -> Result<(), CapError> {
+pub fn save(host: &mut Host, uplinks: &[IfName]) -> Result<(), CapError> {
     for uplink in uplinks {
         let Some(state) = link_state(host, uplink)? else {
             continue;
@@ -165,7 +166,7 @@ pub fn save(host: &mut Host, uplinks: &[String]) -> Result<(), CapError> {
 
 /// vpp-running: each saved uplink that networkd now leaves unmanaged gets
 /// the saved file matched by name. True when a file was written.
-pub fn tweak(host: &mut Host, uplinks: &[String]) -> Result<bool, CapError> {
+pub fn tweak(host: &mut Host, uplinks: &[IfName]) -> Result<bool, CapError> {
     let mut wrote = false;
     for uplink in uplinks {
         let Some(json) = host.state().get(&format!("{SAVED}{uplink}"))? else {

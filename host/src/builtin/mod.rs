@@ -22,6 +22,7 @@ use serde::Deserialize;
 use crate::bindings::nethook::hooks::log::Level;
 use crate::caps::{CapError, Host};
 use crate::error::{Error, Result};
+use crate::names::IfName;
 use crate::point::HookPoint;
 pub use detect::{detect, Detection, NetworkService};
 
@@ -110,7 +111,7 @@ impl Settings {
 pub fn run(
     host: &mut Host,
     point: HookPoint,
-    uplinks: &[String],
+    uplinks: &[IfName],
     settings: &Settings,
 ) -> Result<Detection> {
     let fail = |e: CapError| Error::HookFailed {
@@ -154,7 +155,7 @@ fn warn(host: &mut Host, message: &str) {
 }
 
 /// before-if-read: each uplink's MAC and `ID_NET_NAME_*`, kept in state.
-fn capture(host: &mut Host, uplinks: &[String]) -> Result<(), CapError> {
+fn capture(host: &mut Host, uplinks: &[IfName]) -> Result<(), CapError> {
     for name in uplinks {
         let link = host.netlink().get_link(name)?;
         let mut cap = rules::Capture::new();
@@ -310,7 +311,7 @@ fn running(
     settings: &Settings,
     det: &Detection,
     ec2: bool,
-    uplinks: &[String],
+    uplinks: &[IfName],
 ) -> Result<(), CapError> {
     if settings.restart_network {
         restart_network(host, det)?;

@@ -29,7 +29,7 @@ pub struct Node {
 
 impl Node {
     /// The full argv that runs `program args` on the node.
-    pub fn argv(&self, program: &str, args: &[&str]) -> Vec<String> {
+    pub(super) fn argv(&self, program: &str, args: &[&str]) -> Vec<String> {
         let mut argv: Vec<String> = match &self.exec {
             ExecMode::Chroot if self.root == Path::new("/") => Vec::new(),
             ExecMode::Chroot => vec!["chroot".into(), self.root.display().to_string()],
@@ -53,7 +53,12 @@ impl Node {
     }
 
     /// Run on the node; stdout on success, `failed` with stderr otherwise.
-    pub fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Result<String, CapError> {
+    pub(super) fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        timeout: Duration,
+    ) -> Result<String, CapError> {
         let argv = self.argv(program, args);
         let shown = argv.join(" ");
         let mut cmd = Command::new(&argv[0]);

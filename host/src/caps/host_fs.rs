@@ -87,7 +87,7 @@ fn is_type(st: &FileStat, kind: SFlag) -> bool {
 }
 
 /// A directory tree that hooks may touch, addressed by absolute in-root paths.
-pub struct RootFs {
+pub(super) struct RootFs {
     fd: OwnedFd,
     root: PathBuf,
 }

@@ -97,7 +97,7 @@ fn undo_key(h: &mut Host, key: &str) -> Result<Inverse, CapError> {
 }
 
 /// One hook's slice of the state file.
-pub struct State {
+pub(super) struct State {
     hook: String,
     dir: PathBuf,
 }

@@ -43,15 +43,12 @@ pub fn unit(name: &str) -> Result<String, CapError> {
     }
 }
 
-/// An interface name as the kernel accepts it (dev_valid_name).
+/// An interface name as the kernel accepts it: `IfName`'s grammar, the
+/// one the config and command line use too.
 pub fn ifname(name: &str) -> Result<(), CapError> {
-    crate::config::check_ifname(name).map_err(CapError::Invalid)?;
-    if name.starts_with('-') {
-        return Err(CapError::Invalid(format!(
-            "interface name {name:?} must not start with '-'"
-        )));
-    }
-    Ok(())
+    crate::names::IfName::parse(name)
+        .map(drop)
+        .map_err(|e| CapError::Invalid(e.0))
 }
 
 /// A host name to resolve: RFC 1123 labels (letters, digits, '-', '_'
