@@ -60,6 +60,7 @@ fn calls(c: &mut Criterion) {
                     audit: Audit::default(),
                     effects: Default::default(),
                     txn: None,
+                    state: None,
                 };
                 let mut host = Host::new(
                     Caller {

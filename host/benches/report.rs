@@ -152,6 +152,7 @@ fn host_with(scratch: &Path, grants: Grants, txn: Option<nethook::caps::journal:
         audit: Audit::default(),
         effects: Default::default(),
         txn: txn.map(|t| std::sync::Arc::new(std::sync::Mutex::new(t))),
+        state: None,
     };
     let caller = Caller {
         hook: "bench".into(),

@@ -125,6 +125,7 @@ impl Options {
             audit: self.audit.clone(),
             effects: Default::default(),
             txn: None,
+            state: None,
         }
     }
 
@@ -222,6 +223,7 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
             .begin(point.name(), selection.handler.hook_name())
             .map_err(|e| Error::Other(e.to_string()))?;
         session.txn = Some(Arc::new(Mutex::new(txn)));
+        session.state = Some(Default::default());
     }
     let configured = opts.config.verify.get(&point);
     let mut checks: Vec<Check> = configured.map(|v| v.checks.clone()).unwrap_or_default();
@@ -264,7 +266,10 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     };
     let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
     let result = match (&journal, session.txn.take()) {
-        (Some(j), Some(txn)) => finish(opts, j, txn, point, &selection.handler, result),
+        (Some(j), Some(txn)) => {
+            let state = session.state.take().unwrap_or_default();
+            finish(opts, j, txn, &state, point, &selection.handler, result)
+        }
         _ => result,
     };
     let elapsed = started.elapsed();
@@ -304,6 +309,7 @@ fn finish(
     opts: &Options,
     journal: &Journal,
     txn: Arc<Mutex<Txn>>,
+    state: &crate::caps::state::SharedPending,
     point: HookPoint,
     handler: &Handler,
     result: Result<()>,
@@ -320,6 +326,8 @@ fn finish(
             | Error::VerifyFailed { .. })
     ) && opts.config.on_failure(point) == OnFailure::Rollback;
     if !rollback {
+        // The state the point changed is written before it is committed.
+        crate::caps::state::flush(state, &opts.config.state_dir).map_err(other)?;
         txn.commit().map_err(other)?;
         if result.is_ok() {
             journal.prune(point.is_undo()).map_err(other)?;

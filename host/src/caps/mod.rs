@@ -96,6 +96,8 @@ pub struct Session {
     pub effects: Effects,
     /// The point's transaction: every change is journaled here first.
     pub txn: Option<Arc<Mutex<journal::Txn>>>,
+    /// With a transaction: state changes written once, when it commits.
+    pub state: Option<state::SharedPending>,
 }
 
 /// The capabilities of one hook run, bound to its caller and grants.
@@ -116,7 +118,11 @@ impl Host {
     pub fn new(caller: Caller, grants: Grants, session: Session) -> Host {
         Host {
             logger: log::Log::new(caller.clone()),
-            store: state::State::new(caller.hook.clone(), &session.state_dir),
+            store: state::State::new(
+                caller.hook.clone(),
+                &session.state_dir,
+                session.state.clone(),
+            ),
             caller,
             grants,
             session,

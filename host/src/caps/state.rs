@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -96,33 +97,92 @@ fn undo_key(h: &mut Host, key: &str) -> Result<Inverse, CapError> {
     }]))
 }
 
+/// The state changes of a transactional run, kept in memory and written
+/// once, durably, when the point commits: the journal already holds each
+/// change and what it replaced durably, so a crash before the write loses
+/// nothing that recovery needs (it puts back the values of before the
+/// point, which the file still has). One durable write a point, not one a
+/// `set`.
+#[derive(Default)]
+pub struct Pending {
+    file: Option<StateFile>,
+    dirty: bool,
+}
+
+pub type SharedPending = Arc<Mutex<Pending>>;
+
+/// Write what a run changed, if anything.
+pub fn flush(pending: &SharedPending, dir: &Path) -> Result<(), CapError> {
+    let mut p = pending.lock().expect("state lock");
+    if let (true, Some(file)) = (p.dirty, &p.file) {
+        let store = State::new(String::new(), dir, None);
+        let _lock = store.lock()?;
+        store.write(file)?;
+        p.dirty = false;
+    }
+    Ok(())
+}
+
 /// One hook's slice of the state file.
 pub(super) struct State {
     hook: String,
     dir: PathBuf,
+    pending: Option<SharedPending>,
 }
 
 impl State {
-    pub fn new(hook: String, dir: &Path) -> State {
+    pub fn new(hook: String, dir: &Path, pending: Option<SharedPending>) -> State {
         State {
             hook,
             dir: dir.to_path_buf(),
+            pending,
         }
+    }
+
+    /// Run `f` on the state file: the run's pending copy when there is one
+    /// (loaded once), else the file itself under its lock, written back
+    /// durably when `f` says it changed it.
+    fn with_file<R>(
+        &self,
+        f: impl FnOnce(&mut StateFile) -> Result<(R, bool), CapError>,
+    ) -> Result<R, CapError> {
+        if let Some(pending) = &self.pending {
+            let mut p = pending.lock().expect("state lock");
+            if p.file.is_none() {
+                p.file = Some(if self.path().exists() {
+                    let _lock = self.lock()?;
+                    self.read()?
+                } else {
+                    StateFile {
+                        version: 1,
+                        ..Default::default()
+                    }
+                });
+            }
+            let (r, changed) = f(p.file.as_mut().expect("loaded above"))?;
+            p.dirty |= changed;
+            return Ok(r);
+        }
+        let _lock = self.lock()?;
+        let mut file = self.read()?;
+        let (r, changed) = f(&mut file)?;
+        if changed {
+            self.write(&file)?;
+        }
+        Ok(r)
     }
 
     pub fn get(&self, key: &str) -> Result<Option<String>, CapError> {
         check_key(key)?;
         // Reading creates nothing (plan mode reads too): no file, no value.
-        if !self.path().exists() {
+        if self.pending.is_none() && !self.path().exists() {
             return Ok(None);
         }
-        let _lock = self.lock()?;
-        Ok(self
-            .read()?
-            .hooks
-            .get(&self.hook)
-            .and_then(|kv| kv.get(key))
-            .cloned())
+        let hook = &self.hook;
+        self.with_file(|f| {
+            let v = f.hooks.get(hook).and_then(|kv| kv.get(key)).cloned();
+            Ok((v, false))
+        })
     }
 
     pub fn set(&self, key: &str, value: &str) -> Result<(), CapError> {
@@ -133,55 +193,62 @@ impl State {
                 value.len()
             )));
         }
-        let _lock = self.lock()?;
-        let mut file = self.read()?;
-        let kv = file.hooks.entry(self.hook.clone()).or_default();
-        if !kv.contains_key(key) && kv.len() >= MAX_KEYS {
-            return Err(CapError::Invalid(format!(
-                "hook already has {MAX_KEYS} keys"
-            )));
-        }
-        if kv.get(key).map(String::as_str) == Some(value) {
-            return Ok(());
-        }
-        kv.insert(key.to_string(), value.to_string());
-        let total: usize = kv.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if total > MAX_HOOK_BYTES {
-            return Err(CapError::Invalid(format!(
-                "hook state would hold {total} bytes; at most {MAX_HOOK_BYTES}"
-            )));
-        }
-        self.write(&file)
+        let hook = self.hook.clone();
+        self.with_file(|file| {
+            let kv = file.hooks.entry(hook).or_default();
+            if !kv.contains_key(key) && kv.len() >= MAX_KEYS {
+                return Err(CapError::Invalid(format!(
+                    "hook already has {MAX_KEYS} keys"
+                )));
+            }
+            if kv.get(key).map(String::as_str) == Some(value) {
+                return Ok(((), false));
+            }
+            let old = kv.insert(key.to_string(), value.to_string());
+            let total: usize = kv.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if total > MAX_HOOK_BYTES {
+                match old {
+                    Some(o) => kv.insert(key.to_string(), o),
+                    None => kv.remove(key),
+                };
+                return Err(CapError::Invalid(format!(
+                    "hook state would hold {total} bytes; at most {MAX_HOOK_BYTES}"
+                )));
+            }
+            Ok(((), true))
+        })
     }
 
     pub fn delete(&self, key: &str) -> Result<bool, CapError> {
         check_key(key)?;
-        let _lock = self.lock()?;
-        let mut file = self.read()?;
-        let Some(kv) = file.hooks.get_mut(&self.hook) else {
-            return Ok(false);
-        };
-        if kv.remove(key).is_none() {
-            return Ok(false);
-        }
-        if kv.is_empty() {
-            file.hooks.remove(&self.hook);
-        }
-        self.write(&file)?;
-        Ok(true)
+        let hook = self.hook.clone();
+        self.with_file(|file| {
+            let Some(kv) = file.hooks.get_mut(&hook) else {
+                return Ok((false, false));
+            };
+            if kv.remove(key).is_none() {
+                return Ok((false, false));
+            }
+            if kv.is_empty() {
+                file.hooks.remove(&hook);
+            }
+            Ok((true, true))
+        })
     }
 
     pub fn keys(&self) -> Result<Vec<String>, CapError> {
-        if !self.path().exists() {
+        if self.pending.is_none() && !self.path().exists() {
             return Ok(Vec::new());
         }
-        let _lock = self.lock()?;
-        Ok(self
-            .read()?
-            .hooks
-            .get(&self.hook)
-            .map(|kv| kv.keys().cloned().collect())
-            .unwrap_or_default())
+        let hook = &self.hook;
+        self.with_file(|f| {
+            let keys = f
+                .hooks
+                .get(hook)
+                .map(|kv| kv.keys().cloned().collect())
+                .unwrap_or_default();
+            Ok((keys, false))
+        })
     }
 
     pub fn path(&self) -> PathBuf {
@@ -263,12 +330,12 @@ mod tests {
     #[test]
     fn values_persist_per_hook_and_the_file_is_exact() {
         let dir = tempfile::tempdir().unwrap();
-        let a = State::new("a".into(), dir.path());
-        let b = State::new("b".into(), dir.path());
+        let a = State::new("a".into(), dir.path(), None);
+        let b = State::new("b".into(), dir.path(), None);
         a.set("k", "1").unwrap();
         b.set("k", "2").unwrap();
         assert_eq!(
-            State::new("a".into(), dir.path())
+            State::new("a".into(), dir.path(), None)
                 .get("k")
                 .unwrap()
                 .as_deref(),
@@ -291,7 +358,7 @@ mod tests {
     fn a_corrupt_file_is_reported_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(FILE), b"{\"version\":1,\"ho").unwrap();
-        let s = State::new("a".into(), dir.path());
+        let s = State::new("a".into(), dir.path(), None);
         let err = s.set("k", "v").unwrap_err();
         assert!(
             matches!(&err, CapError::Failed(m) if m.contains("is corrupt")),
@@ -306,7 +373,7 @@ mod tests {
     #[test]
     fn bad_keys_and_values_are_invalid() {
         let dir = tempfile::tempdir().unwrap();
-        let s = State::new("a".into(), dir.path());
+        let s = State::new("a".into(), dir.path(), None);
         assert!(matches!(s.set("", "v"), Err(CapError::Invalid(_))));
         assert!(matches!(s.set("a\nb", "v"), Err(CapError::Invalid(_))));
         assert!(matches!(
