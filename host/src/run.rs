@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::bindings::{Context, Uplink, WitPoint};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::caps::journal::{Journal, Txn, TxnState};
@@ -335,11 +336,15 @@ fn finish(
         return result;
     }
     let cause = result.expect_err("rolling back a failure");
+    let Some(path) = txn.path().map(Path::to_path_buf) else {
+        // It changed nothing: nothing to roll back.
+        return Err(cause);
+    };
     let log = journal
         .logs()
         .map_err(other)?
         .into_iter()
-        .find(|l| l.path == txn.path())
+        .find(|l| l.path == path)
         .expect("the transaction's own file");
     let hook = handler.hook_name();
     let session = opts.session(Mode::Apply);

@@ -105,40 +105,30 @@ impl Journal {
             .map_err(|(_, e)| CapError::Failed(format!("journal: cannot lock: {e}")))
     }
 
-    /// Start the transaction of one point run, durably.
+    /// Start the transaction of one point run. Its file is created with
+    /// its first change: a point that changes nothing writes nothing.
     pub fn begin(&self, point: &str, hook: &str) -> Result<Txn, CapError> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let pid = std::process::id();
         let path = self.dir.join(format!("{nanos:020}-{point}-{pid}.jsonl"));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| io("cannot create", &path, e))?;
-        let mut txn = Txn {
-            file,
+        let begin = Record::Begin {
+            point: point.to_string(),
+            hook: hook.to_string(),
+            boot_id: boot_id(),
+            pid,
+            time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+        };
+        Ok(Txn {
+            file: None,
+            begin: Some(begin),
+            dir: self.dir.clone(),
             path,
             seq: 0,
             closed: false,
-        };
-        txn.append(
-            &Record::Begin {
-                point: point.to_string(),
-                hook: hook.to_string(),
-                boot_id: boot_id(),
-                pid,
-                time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
-            },
-            true,
-        )?;
-        // The new file's name must survive a crash too.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("cannot sync", &self.dir, e))?;
-        Ok(txn)
+            dir_synced: false,
+        })
     }
 
     /// Every transaction file, oldest first.
@@ -159,10 +149,13 @@ impl Journal {
             .open(&log.path)
             .map_err(|e| io("cannot open", &log.path, e))?;
         Ok(Txn {
-            file,
+            file: Some(file),
+            begin: None,
+            dir: self.dir.clone(),
             path: log.path.clone(),
             seq: log.changes.last().map_or(0, |c| c.seq),
             closed: false,
+            dir_synced: true,
         })
     }
 
@@ -199,29 +192,59 @@ impl Journal {
 }
 
 /// An open transaction file.
+///
+/// What must be durable: a record of a persistent change (a file, a
+/// NetworkManager setting, state) before the change, since a power loss
+/// keeps the change and must keep its undo. A kernel or unit change is
+/// undone by a reboot itself, and a killed process leaves what it wrote in
+/// the page cache: its record is written, not synced. So is the begin
+/// record, synced (with the directory) by the first durable record.
 pub struct Txn {
-    file: File,
+    file: Option<File>,
+    /// Written with the first change.
+    begin: Option<Record>,
+    dir: PathBuf,
     path: PathBuf,
     seq: u32,
     /// Committed or rolled back: no further change may be journaled.
     closed: bool,
+    /// The file's directory entry is durable.
+    dir_synced: bool,
 }
 
 impl Txn {
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The file, if a change created it.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|_| self.path.as_path())
     }
 
     fn append(&mut self, record: &Record, durable: bool) -> Result<(), CapError> {
+        if self.file.is_none() {
+            let file = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .mode(0o600)
+                .open(&self.path)
+                .map_err(|e| io("cannot create", &self.path, e))?;
+            self.file = Some(file);
+            if let Some(begin) = self.begin.take() {
+                self.append(&begin, false)?;
+            }
+        }
         let mut line = serde_json::to_string(record).expect("records serialise");
         line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
+        let file = self.file.as_mut().expect("created above");
+        file.write_all(line.as_bytes())
             .map_err(|e| io("cannot append to", &self.path, e))?;
         if durable {
-            self.file
-                .sync_data()
+            file.sync_data()
                 .map_err(|e| io("cannot sync", &self.path, e))?;
+            if !self.dir_synced {
+                File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| io("cannot sync", &self.dir, e))?;
+                self.dir_synced = true;
+            }
         }
         Ok(())
     }
@@ -240,7 +263,7 @@ impl Txn {
             change: change.clone(),
             inverse: inverse.clone(),
         };
-        self.append(&record, true)?;
+        self.append(&record, change.persistent())?;
         Ok(self.seq)
     }
 
@@ -257,14 +280,21 @@ impl Txn {
         self.append(&Record::Undone { seq, outcome }, true)
     }
 
+    /// Nothing to write for a transaction that changed nothing.
     pub fn commit(&mut self) -> Result<(), CapError> {
         self.closed = true;
-        self.append(&Record::Commit, true)
+        match self.file {
+            Some(_) => self.append(&Record::Commit, true),
+            None => Ok(()),
+        }
     }
 
     pub fn rolled_back(&mut self, left: Vec<String>) -> Result<(), CapError> {
         self.closed = true;
-        self.append(&Record::RolledBack { left }, true)
+        match self.file {
+            Some(_) => self.append(&Record::RolledBack { left }, true),
+            None => Ok(()),
+        }
     }
 }
 
@@ -386,7 +416,12 @@ mod tests {
         f.write_all(b"{\"record\":\"comm").unwrap();
         assert_eq!(j.logs().unwrap()[0].state, TxnState::Open);
 
+        // A transaction without changes leaves no file.
         let mut t = j.begin("vpp-done-ok", "eks").unwrap();
+        t.commit().unwrap();
+        assert_eq!(j.logs().unwrap().len(), 1);
+        let mut t = j.begin("vpp-done-ok", "eks").unwrap();
+        t.change("eks", &c, &Inverse::Nothing).unwrap();
         t.commit().unwrap();
         let states: Vec<_> = j.logs().unwrap().iter().map(|l| l.state).collect();
         assert_eq!(states, [TxnState::Open, TxnState::Committed]);
