@@ -212,6 +212,16 @@ impl Node {
         .unwrap();
     }
 
+    /// `unit` was restarted since its InvocationID was `before`, and is active.
+    fn assert_restarted(&self, unit: &str, before: &str) {
+        assert_ne!(
+            self.unit(unit, "InvocationID"),
+            before,
+            "{unit} was not restarted"
+        );
+        assert_eq!(self.unit(unit, "ActiveState"), "active", "{unit}");
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.root().join(path.trim_start_matches('/')).exists()
     }
@@ -413,14 +423,7 @@ fn eks_hook_on_a_networkd_node() {
     node.run("vpp-running", &config);
     let written = std::fs::read_to_string(node.root().join(ours.trim_start_matches('/'))).unwrap();
     assert_eq!(written, "[Match]\nName=ens5\n\n[Network]\nDHCP=yes\n");
-    assert_ne!(
-        node.unit("systemd-networkd.service", "InvocationID"),
-        before
-    );
-    assert_eq!(
-        node.unit("systemd-networkd.service", "ActiveState"),
-        "active"
-    );
+    node.assert_restarted("systemd-networkd.service", &before);
     // networkd itself reads the file it was told about.
     assert!(
         node.sh(&["networkctl", "status", "ens5"]).contains(ours),
@@ -472,15 +475,8 @@ fn eks_undo_puts_an_admins_network_file_back_byte_for_byte() {
         std::fs::metadata(&ours).unwrap().permissions().mode() & 0o7777,
         0o600
     );
-    // networkd was told: restarted, and active.
-    assert_ne!(
-        node.unit("systemd-networkd.service", "InvocationID"),
-        before
-    );
-    assert_eq!(
-        node.unit("systemd-networkd.service", "ActiveState"),
-        "active"
-    );
+    // networkd was told.
+    node.assert_restarted("systemd-networkd.service", &before);
     // Undone once: the next undo point has nothing to undo.
     let r = node.run("vpp-errored", &config);
     assert!(

@@ -207,13 +207,7 @@ impl Host {
                 (r.map(|(v, _)| v), shown)
             }
         };
-        self.audit(
-            change.capability(),
-            change.operation(),
-            &change.args(),
-            shown,
-            started,
-        );
+        self.audit_change(&change, shown, started);
         outcome
     }
 
@@ -275,14 +269,19 @@ impl Host {
             Ok(()) => Ok("ok".to_string()),
             Err(e) => Err(e.to_string()),
         };
+        self.audit_change(&change, shown, started);
+        r
+    }
+
+    fn audit_change(&self, change: &Change, outcome: Result<String, String>, started: Instant) {
+        let args = change.args();
         self.audit(
             change.capability(),
             change.operation(),
-            &change.args(),
-            shown,
+            &args,
+            outcome,
             started,
         );
-        r
     }
 
     fn audit(

@@ -186,24 +186,16 @@ impl NetlinkView<'_> {
     fn set_admin(&mut self, name: &str, up: bool) -> Result<(), CapError> {
         let check = self.write_link(name);
         let link = name.to_string();
-        self.host.mutate(
-            Change::LinkSetUp { link, up },
+        self.set_attribute(
+            name,
             check,
-            |h| {
-                let was = link_from(&h.netlink.link_message(name)?).up;
-                let link = name.to_string();
-                Ok(match was == up {
-                    true => Inverse::Nothing,
-                    false => Inverse::of(vec![Change::LinkSetUp { link, up: was }]),
-                })
+            Change::LinkSetUp { link, up },
+            (up, |l| l.up),
+            |link, up| Change::LinkSetUp { link, up },
+            move |i| match up {
+                true => LinkUnspec::new_with_index(i).up().build(),
+                false => LinkUnspec::new_with_index(i).down().build(),
             },
-            |h| {
-                h.netlink.set_link(name, |i| match up {
-                    true => LinkUnspec::new_with_index(i).up().build(),
-                    false => LinkUnspec::new_with_index(i).down().build(),
-                })
-            },
-            |_| Planned::Change(()),
         )
     }
 
@@ -216,21 +208,39 @@ impl NetlinkView<'_> {
             }
         });
         let link = name.to_string();
-        self.host.mutate(
+        self.set_attribute(
+            name,
+            check,
             Change::LinkSetMtu { link, mtu },
+            (mtu, |l| l.mtu),
+            |link, mtu| Change::LinkSetMtu { link, mtu },
+            move |i| LinkUnspec::new_with_index(i).mtu(mtu).build(),
+        )
+    }
+
+    /// Set one attribute of a link to `want.0`, undone by setting it back
+    /// to what `want.1` reads from the link before.
+    #[allow(clippy::too_many_arguments)]
+    fn set_attribute<T: PartialEq + Copy>(
+        &mut self,
+        name: &str,
+        check: Result<(), CapError>,
+        change: Change,
+        want: (T, fn(&Link) -> T),
+        back: impl FnOnce(String, T) -> Change,
+        build: impl FnOnce(u32) -> LinkMessage,
+    ) -> Result<(), CapError> {
+        self.host.mutate(
+            change,
             check,
             |h| {
-                let was = link_from(&h.netlink.link_message(name)?).mtu;
-                let link = name.to_string();
-                Ok(match was == mtu {
+                let was = (want.1)(&link_from(&h.netlink.link_message(name)?));
+                Ok(match was == want.0 {
                     true => Inverse::Nothing,
-                    false => Inverse::of(vec![Change::LinkSetMtu { link, mtu: was }]),
+                    false => Inverse::of(vec![back(name.to_string(), was)]),
                 })
             },
-            |h| {
-                h.netlink
-                    .set_link(name, |i| LinkUnspec::new_with_index(i).mtu(mtu).build())
-            },
+            |h| h.netlink.set_link(name, build),
             |_| Planned::Change(()),
         )
     }
