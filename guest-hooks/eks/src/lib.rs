@@ -40,7 +40,9 @@ impl Hook for Eks {
                 }
                 // No journal of it (its state dir was lost): our own file,
                 // recognised by content, is removed.
-                let stock = host_fs::read(STOCK).ok().and_then(|b| String::from_utf8(b).ok());
+                let stock = host_fs::read(STOCK)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
                 let mine = stock.and_then(|s| match_by_name(&s, &uplink).ok());
                 let now = host_fs::read(&ours).ok();
                 if mine.is_none() || now.as_deref() != mine.as_ref().map(|m| m.as_bytes()) {
