@@ -22,6 +22,9 @@ struct Bed {
 impl Bed {
     fn new(cache: &Path, fail: &str) -> Bed {
         let ns = Netns::new();
+        // Duplicate address detection over 3 s, so verification surely
+        // sees an IPv6 address tentative before it is usable.
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.dad_transmits=3"]);
         ns.exec(&[
             "ip", "link", "add", "tx0", "type", "veth", "peer", "name", "tx1",
         ]);
@@ -289,7 +292,7 @@ fn verification_waits_for_what_was_asked_and_a_failed_check_rolls_back() {
     bed.verify(
         "links_up = [\"uplink9\"]\nlinks_carrier = [\"uplink9\"]\n\
          addresses = [\"uplink9 10.66.0.1/24\", \"uplink9 fd66::1/64\"]\n\
-         routes = [\"10.67.0.0/16 table 100\"]\ntimeout = \"5s\"",
+         routes = [\"10.67.0.0/16 table 100\"]\ntimeout = \"10s\"",
     );
     let r = bed.run(&[]);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
