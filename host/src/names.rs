@@ -68,6 +68,72 @@ name_type!(
     /// A hook's name: it keys the state store, the journal and log lines.
     HookName
 );
+name_type!(
+    /// A systemd unit name per systemd.unit(5), with its suffix (a bare
+    /// name means `<name>.service`).
+    UnitName
+);
+name_type!(
+    /// A NetworkManager connection id: any text NetworkManager accepts as
+    /// an id, except what could be taken for an nmcli option or break a line.
+    ConnectionId
+);
+
+const UNIT_SUFFIXES: [&str; 11] = [
+    "service",
+    "socket",
+    "device",
+    "mount",
+    "automount",
+    "swap",
+    "target",
+    "path",
+    "timer",
+    "slice",
+    "scope",
+];
+
+impl UnitName {
+    pub fn parse(name: &str) -> Result<UnitName, NameError> {
+        let bad = |why: &str| Err(NameError(format!("unit name {name:?} {why}")));
+        if name.is_empty() || name.len() > 255 {
+            return bad("must be 1-255 characters");
+        }
+        if name.starts_with('-') || name.starts_with('.') {
+            return bad("must not start with '-' or '.'");
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '\\' | '@'))
+        {
+            return bad("may contain only ASCII letters, digits and : - _ . \\ @");
+        }
+        match name.rsplit_once('.') {
+            Some((stem, suffix)) if UNIT_SUFFIXES.contains(&suffix) => {
+                if stem.is_empty() || stem.matches('@').count() > 1 {
+                    return bad("has an empty or malformed name before its suffix");
+                }
+                Ok(UnitName(name.to_string()))
+            }
+            _ => UnitName::parse(&format!("{name}.service")),
+        }
+    }
+}
+
+impl ConnectionId {
+    pub fn parse(id: &str) -> Result<ConnectionId, NameError> {
+        if id.is_empty()
+            || id.len() > 255
+            || id.starts_with('-')
+            || id.chars().any(char::is_control)
+        {
+            return Err(NameError(format!(
+                "connection id {id:?} must be 1-255 characters, not start with '-', and have no control characters"
+            )));
+        }
+        Ok(ConnectionId(id.to_string()))
+    }
+}
 
 impl IfName {
     pub fn parse(name: &str) -> Result<IfName, NameError> {
@@ -131,6 +197,20 @@ mod tests {
             IfName::parse("-x").unwrap_err().to_string(),
             "\"-x\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace, not starting with '-')"
         );
+    }
+
+    #[test]
+    fn unit_names_are_canonical_and_connection_ids_never_options() {
+        assert_eq!(
+            UnitName::parse("NetworkManager").unwrap(),
+            "NetworkManager.service"
+        );
+        assert_eq!(UnitName::parse("a@b.socket").unwrap(), "a@b.socket");
+        for bad in ["", "-x", ".x", "a b", "a;b"] {
+            assert!(UnitName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(ConnectionId::parse("Wired connection 1").is_ok());
+        assert!(ConnectionId::parse("--help").is_err() && ConnectionId::parse("a\nb").is_err());
     }
 
     #[test]

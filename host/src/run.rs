@@ -461,7 +461,9 @@ fn dispatch(
             let restarts = point == HookPoint::VppRunning || point.is_undo();
             let default_checks = match detection.service {
                 Some(s) if restarts && settings.restart_network => {
-                    vec![Check::UnitActive(s.unit().to_string())]
+                    vec![Check::UnitActive(
+                        crate::names::UnitName::parse(s.unit()).expect("a valid unit"),
+                    )]
                 }
                 _ => Vec::new(),
             };

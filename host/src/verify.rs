@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::caps::probe::AddressState;
 use crate::caps::{CapError, Host};
+use crate::names::UnitName;
 
 /// `[points.<point>.verify]`, or `verify = "auto"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -56,7 +57,7 @@ const INTERVAL: Duration = Duration::from_millis(200);
 /// One check, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
-    UnitActive(String),
+    UnitActive(UnitName),
     LinkUp(String),
     LinkCarrier(String),
     Address {
@@ -113,7 +114,7 @@ impl Checks {
     pub fn parse(&self) -> Result<Vec<Check>, String> {
         let mut out = Vec::new();
         for u in &self.units_active {
-            let unit = crate::caps::validate::unit(u).map_err(|e| format!("units_active: {e}"))?;
+            let unit = UnitName::parse(u).map_err(|e| format!("units_active: {e}"))?;
             out.push(Check::UnitActive(unit));
         }
         for (key, list, make) in [

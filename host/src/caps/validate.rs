@@ -3,44 +3,11 @@
 
 use super::CapError;
 
-const UNIT_SUFFIXES: [&str; 11] = [
-    "service",
-    "socket",
-    "device",
-    "mount",
-    "automount",
-    "swap",
-    "target",
-    "path",
-    "timer",
-    "slice",
-    "scope",
-];
-
-/// A unit name per systemd.unit(5); a bare name means `<name>.service`.
+/// A unit name per systemd.unit(5), canonical (`UnitName`'s grammar).
 pub fn unit(name: &str) -> Result<String, CapError> {
-    let bad = |why: &str| Err(CapError::Invalid(format!("unit name {name:?} {why}")));
-    if name.is_empty() || name.len() > 255 {
-        return bad("must be 1-255 characters");
-    }
-    if name.starts_with('-') || name.starts_with('.') {
-        return bad("must not start with '-' or '.'");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '\\' | '@'))
-    {
-        return bad("may contain only ASCII letters, digits and : - _ . \\ @");
-    }
-    match name.rsplit_once('.') {
-        Some((stem, suffix)) if UNIT_SUFFIXES.contains(&suffix) => {
-            if stem.is_empty() || stem.matches('@').count() > 1 {
-                return bad("has an empty or malformed name before its suffix");
-            }
-            Ok(name.to_string())
-        }
-        _ => unit(&format!("{name}.service")),
-    }
+    crate::names::UnitName::parse(name)
+        .map(|u| u.to_string())
+        .map_err(|e| CapError::Invalid(e.0))
 }
 
 /// An interface name as the kernel accepts it: `IfName`'s grammar, the
@@ -70,15 +37,11 @@ pub fn hostname(name: &str) -> Result<(), CapError> {
     }
 }
 
-/// A NetworkManager connection id: any text NetworkManager accepts as an
-/// id, except what could be taken for an nmcli option or break a line.
+/// A NetworkManager connection id (`ConnectionId`'s grammar).
 pub fn connection_id(id: &str) -> Result<(), CapError> {
-    if id.is_empty() || id.len() > 255 || id.starts_with('-') || id.chars().any(char::is_control) {
-        return Err(CapError::Invalid(format!(
-            "connection id {id:?} must be 1-255 characters, not start with '-', and have no control characters"
-        )));
-    }
-    Ok(())
+    crate::names::ConnectionId::parse(id)
+        .map(drop)
+        .map_err(|e| CapError::Invalid(e.0))
 }
 
 /// A setting name like `ipv4.dhcp-timeout` (`+`/`-` prefixes of nmcli are
