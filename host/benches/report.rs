@@ -527,7 +527,7 @@ fn main() {
             target: "-".into(),
         });
     }
-    journal.prune(true).unwrap();
+    journal.trim(true).unwrap();
     flush();
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -158,6 +158,20 @@ impl Options {
         host
     }
 
+    /// Capabilities for undoing what `hook` journaled at `point`, checked
+    /// against the grants it has.
+    fn undoer(&self, hook: &str, point: HookPoint) -> Host {
+        let grants = self.grants_of(hook);
+        let session = self.session(Mode::Apply);
+        self.host(
+            &session,
+            hook,
+            point,
+            grants,
+            crate::config::DEFAULT_TIMEOUT,
+        )
+    }
+
     /// `[builtin]`, with the dataplane's knobs applied:
     /// `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` selects what the
     /// dataplane then runs itself (its default_hook.sh): `dns=none` edited
@@ -269,7 +283,7 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     let result = match (&journal, session.txn.take()) {
         (Some(j), Some(txn)) => {
             let state = session.state.take().unwrap_or_default();
-            finish(opts, j, txn, &state, point, &selection.handler, result)
+            finish(opts, j, txn, &state, point, result)
         }
         _ => result,
     };
@@ -312,7 +326,6 @@ fn finish(
     txn: Arc<Mutex<Txn>>,
     state: &crate::caps::state::SharedPending,
     point: HookPoint,
-    handler: &Handler,
     result: Result<()>,
 ) -> Result<()> {
     // A guest given up on while blocked in a host call may still hold the
@@ -331,7 +344,7 @@ fn finish(
         crate::caps::state::flush(state, &opts.config.state_dir).map_err(other)?;
         txn.commit().map_err(other)?;
         if result.is_ok() {
-            journal.prune(point.is_undo()).map_err(other)?;
+            journal.trim(point.is_undo()).map_err(other)?;
         }
         return result;
     }
@@ -340,34 +353,22 @@ fn finish(
         // It changed nothing: nothing to roll back.
         return Err(cause);
     };
-    let log = journal
-        .logs()
-        .map_err(other)?
-        .into_iter()
-        .find(|l| l.path == path)
-        .expect("the transaction's own file");
-    let hook = handler.hook_name();
-    let session = opts.session(Mode::Apply);
-    let mut host = opts.host(
-        &session,
-        hook,
-        point,
-        opts.grants_of(hook),
-        crate::config::DEFAULT_TIMEOUT,
-    );
-    let left = host
-        .undo_changes(&log.changes, false, |seq, outcome| txn.undone(seq, outcome))
+    let log = journal.log(&path).map_err(other)?;
+    let done = opts
+        .undoer(&log.hook, point)
+        .undo_logged(journal, &log, |_| true)
         .map_err(other)?;
-    txn.rolled_back(left.0.clone()).map_err(other)?;
-    journal.prune(false).map_err(other)?;
-    let undone = log.changes.len();
-    if left.0.is_empty() {
-        tracing::warn!(%point, changes = undone, "rolled back");
+    // Closed through the run's own handle: a straggling guest thread can
+    // journal nothing more.
+    txn.rolled_back(done.left.clone()).map_err(other)?;
+    journal.forget(&path).map_err(other)?;
+    if done.left.is_empty() {
+        tracing::warn!(%point, changes = done.count, "rolled back");
         Err(cause)
     } else {
         Err(Error::RollbackIncomplete {
             cause: Box::new(cause),
-            left: left.0,
+            left: done.left,
         })
     }
 }
@@ -383,41 +384,25 @@ fn recover_with(opts: &Options, journal: &Journal) -> Result<Vec<String>> {
             continue;
         }
         let point: HookPoint = log.point.parse().unwrap_or(HookPoint::VppErrored);
-        let pending: Vec<_> = log
-            .changes
-            .iter()
-            .filter(|c| !log.undone.contains(&c.seq))
-            .cloned()
-            .collect();
-        let mut txn = journal.reopen(&log).map_err(other)?;
-        let session = opts.session(Mode::Apply);
-        let mut host = opts.host(
-            &session,
-            &log.hook,
-            point,
-            opts.grants_of(&log.hook),
-            crate::config::DEFAULT_TIMEOUT,
-        );
-        let left = host
-            .undo_changes(&pending, !log.this_boot(), |seq, outcome| {
-                txn.undone(seq, outcome)
-            })
+        let mut done = opts
+            .undoer(&log.hook, point)
+            .undo_logged(journal, &log, |_| true)
             .map_err(other)?;
-        txn.rolled_back(left.0.clone()).map_err(other)?;
+        done.txn.rolled_back(done.left.clone()).map_err(other)?;
+        journal.forget(&log.path).map_err(other)?;
         report.push(format!(
             "recovered: {} at {} (pid {}) was interrupted; {} of its changes rolled back{}",
             log.hook,
             log.point,
             log.pid,
-            pending.len(),
-            if left.0.is_empty() {
+            done.count,
+            if done.left.is_empty() {
                 String::new()
             } else {
-                format!("; left: {}", left.0.join("; "))
+                format!("; left: {}", done.left.join("; "))
             }
         ));
     }
-    journal.prune(false).map_err(other)?;
     Ok(report)
 }
 

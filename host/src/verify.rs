@@ -187,25 +187,24 @@ fn cidr_of(s: &str) -> Option<(IpAddr, u8)> {
 /// What `auto` demands: of these candidates, those that hold now.
 pub fn auto_checks(host: &mut Host, uplinks: &[crate::names::IfName]) -> Vec<Check> {
     let mut candidates = vec![Check::GatewayAnswers];
+    let addrs = host.netlink().list_addresses().unwrap_or_default();
     for u in uplinks {
         candidates.push(Check::LinkCarrier(u.to_string()));
-        if let Ok(addrs) = host.netlink().list_addresses() {
-            let index = host.netlink().get_link(u).map(|l| l.index).ok();
-            for a in addrs.iter().filter(|a| Some(a.link_index) == index) {
-                let Ok(ip) = a.address.parse::<IpAddr>() else {
-                    continue;
-                };
-                let link_local = match ip {
-                    IpAddr::V4(v4) => v4.is_link_local(),
-                    IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
-                };
-                if !link_local {
-                    candidates.push(Check::Address {
-                        link: u.to_string(),
-                        ip,
-                        prefix_len: a.prefix_len,
-                    });
-                }
+        let index = host.netlink().get_link(u).map(|l| l.index).ok();
+        for a in addrs.iter().filter(|a| Some(a.link_index) == index) {
+            let Ok(ip) = a.address.parse::<IpAddr>() else {
+                continue;
+            };
+            let link_local = match ip {
+                IpAddr::V4(v4) => v4.is_link_local(),
+                IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+            };
+            if !link_local {
+                candidates.push(Check::Address {
+                    link: u.to_string(),
+                    ip,
+                    prefix_len: a.prefix_len,
+                });
             }
         }
     }

@@ -131,15 +131,25 @@ impl Journal {
         })
     }
 
-    /// Every transaction file, oldest first.
-    pub fn logs(&self) -> Result<Vec<TxnLog>, CapError> {
+    /// Every transaction file's path, oldest first.
+    fn paths(&self) -> Result<Vec<PathBuf>, CapError> {
         let mut paths: Vec<PathBuf> = fs::read_dir(&self.dir)
             .map_err(|e| io("cannot list", &self.dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
             .collect();
         paths.sort();
-        paths.into_iter().map(|p| TxnLog::read(&p)).collect()
+        Ok(paths)
+    }
+
+    /// Every transaction file, oldest first.
+    pub fn logs(&self) -> Result<Vec<TxnLog>, CapError> {
+        self.paths()?.iter().map(|p| TxnLog::read(p)).collect()
+    }
+
+    /// One transaction file.
+    pub fn log(&self, path: &Path) -> Result<TxnLog, CapError> {
+        TxnLog::read(path)
     }
 
     /// Reopen a transaction to append to it (a rollback, an undo).
@@ -159,33 +169,23 @@ impl Journal {
         })
     }
 
-    /// Forget transactions that are finished with: rolled back ones, and
-    /// committed ones beyond the newest `KEEP_COMMITTED`, or all committed
-    /// ones when `all_committed` (after an undo point).
-    pub fn prune(&self, all_committed: bool) -> Result<(), CapError> {
-        let logs = self.logs()?;
-        let committed = logs
-            .iter()
-            .filter(|l| l.state == TxnState::Committed && !l.changes.is_empty())
-            .count();
-        let mut excess = if all_committed {
-            committed
-        } else {
-            committed.saturating_sub(KEEP_COMMITTED)
+    /// Forget a rolled-back transaction: nothing of it is left to undo.
+    pub fn forget(&self, path: &Path) -> Result<(), CapError> {
+        fs::remove_file(path).map_err(|e| io("cannot remove", path, e))
+    }
+
+    /// Bound what is kept. Under the run lock, once interrupted runs are
+    /// recovered (and forgotten), every file here is a committed
+    /// transaction: after an undo point (`all`) none is needed any more,
+    /// otherwise the newest `KEEP_COMMITTED` are kept. By name, nothing read.
+    pub fn trim(&self, all: bool) -> Result<(), CapError> {
+        let paths = self.paths()?;
+        let excess = match all {
+            true => paths.len(),
+            false => paths.len().saturating_sub(KEEP_COMMITTED),
         };
-        for log in &logs {
-            let drop = match log.state {
-                TxnState::RolledBack => true,
-                TxnState::Committed if log.changes.is_empty() => true,
-                TxnState::Committed if excess > 0 => {
-                    excess -= 1;
-                    true
-                }
-                _ => false,
-            };
-            if drop {
-                fs::remove_file(&log.path).map_err(|e| io("cannot remove", &log.path, e))?;
-            }
+        for path in &paths[..excess] {
+            self.forget(path)?;
         }
         Ok(())
     }
@@ -423,9 +423,14 @@ mod tests {
         let mut t = j.begin("vpp-done-ok", "eks").unwrap();
         t.change("eks", &c, &Inverse::Nothing).unwrap();
         t.commit().unwrap();
-        let states: Vec<_> = j.logs().unwrap().iter().map(|l| l.state).collect();
+        let logs = j.logs().unwrap();
+        let states: Vec<_> = logs.iter().map(|l| l.state).collect();
         assert_eq!(states, [TxnState::Open, TxnState::Committed]);
-        j.prune(true).unwrap();
+        j.forget(&logs[0].path).unwrap();
+        assert_eq!(j.log(&logs[1].path).unwrap().state, TxnState::Committed);
+        j.trim(false).unwrap();
         assert_eq!(j.logs().unwrap().len(), 1);
+        j.trim(true).unwrap();
+        assert_eq!(j.logs().unwrap().len(), 0);
     }
 }

@@ -204,7 +204,7 @@ impl Host {
                     .as_ref()
                     .map(|_| "ok".to_string())
                     .map_err(ToString::to_string);
-                (r.map(|(v, _)| v), shown)
+                (r, shown)
             }
         };
         self.audit_change(&change, shown, started);
@@ -216,14 +216,19 @@ impl Host {
         change: &Change,
         undo: impl FnOnce(&mut Host) -> Result<Inverse, CapError>,
         act: impl FnOnce(&mut Host) -> Result<T, CapError>,
-    ) -> Result<(T, ()), CapError> {
+    ) -> Result<T, CapError> {
+        let txn = self.session.txn.clone().filter(|_| self.journaling);
+        // The inverse is read from the node only where it is kept: an
+        // undo's own steps, and runs without a transaction, keep none.
         // Unreadable prior state does not stop the change (its own error,
         // if any, is the one to report); it makes the change irreversible,
         // which a rollback then reports as left.
-        let inverse = undo(self).unwrap_or_else(|e| Inverse::Irreversible {
-            why: format!("cannot read what it replaces: {e}"),
-        });
-        let txn = self.session.txn.clone().filter(|_| self.journaling);
+        let inverse = match txn {
+            Some(_) => undo(self).unwrap_or_else(|e| Inverse::Irreversible {
+                why: format!("cannot read what it replaces: {e}"),
+            }),
+            None => Inverse::Nothing,
+        };
         let seq = match &txn {
             Some(t) => Some(t.lock().expect("txn lock").change(
                 &self.caller.hook,
@@ -244,7 +249,7 @@ impl Host {
         }
         let v = r?;
         self.record(change, inverse);
-        Ok((v, ()))
+        Ok(v)
     }
 
     /// A call that waits for a state an earlier change brings about: not

@@ -3,15 +3,49 @@
 //! journaling them again.
 
 use super::change::{Change, Inverse};
-use super::journal::{Journal, Journaled, TxnState};
+use super::journal::{Journal, Journaled, Txn, TxnLog, TxnState};
 use super::netlink::{route_spec, rule_spec};
 use super::{CapError, Host};
 
-/// What a rollback or undo left undone, change by change.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Left(pub Vec<String>);
+/// What an undo of a journaled transaction did.
+pub struct Undone {
+    /// What could not be undone, change by change.
+    pub left: Vec<String>,
+    /// How many changes were undone (or tried).
+    pub count: usize,
+    /// The transaction's file, reopened to append to.
+    pub txn: Txn,
+}
 
 impl Host {
+    /// Undo the changes of a journaled transaction that no undo has marked
+    /// yet and that `of` selects, each marked undone durably in its file
+    /// as it completes (so an undo killed half-way resumes, never repeats).
+    /// Kernel and unit changes of another boot are skipped: the reboot
+    /// undid them.
+    pub fn undo_logged(
+        &mut self,
+        journal: &Journal,
+        log: &TxnLog,
+        of: impl Fn(&Journaled) -> bool,
+    ) -> Result<Undone, CapError> {
+        let pending: Vec<Journaled> = log
+            .changes
+            .iter()
+            .filter(|c| !log.undone.contains(&c.seq) && of(c))
+            .cloned()
+            .collect();
+        let mut txn = journal.reopen(log)?;
+        let left = self.undo_changes(&pending, !log.this_boot(), |seq, outcome| {
+            txn.undone(seq, outcome)
+        })?;
+        Ok(Undone {
+            left,
+            count: pending.len(),
+            txn,
+        })
+    }
+
     /// `undo.lifecycle`: undo every committed change of the calling hook
     /// that no undo point has undone yet, newest transaction first, each
     /// marked undone in its own journal file.
@@ -32,22 +66,18 @@ impl Host {
         };
         let hook = self.caller.hook.clone();
         let mut undone = 0;
+        let ours = |c: &Journaled| c.hook == hook;
         for log in journal.logs()?.into_iter().rev() {
             if log.state != TxnState::Committed {
                 continue;
             }
-            let pending: Vec<Journaled> = log
-                .changes
-                .iter()
-                .filter(|c| c.hook == hook && !log.undone.contains(&c.seq))
-                .cloned()
-                .collect();
-            if pending.is_empty() {
-                continue;
-            }
-            undone += pending.len() as u32;
             if self.mode() == super::Mode::Plan {
-                for j in &pending {
+                let pending = log
+                    .changes
+                    .iter()
+                    .filter(|c| ours(c) && !log.undone.contains(&c.seq));
+                for j in pending {
+                    undone += 1;
                     if let Inverse::Changes { changes } = &j.inverse {
                         for step in changes {
                             self.record(step, Inverse::Nothing);
@@ -56,11 +86,9 @@ impl Host {
                 }
                 continue;
             }
-            let mut txn = journal.reopen(&log)?;
-            let left = self.undo_changes(&pending, !log.this_boot(), |seq, outcome| {
-                txn.undone(seq, outcome)
-            })?;
-            for l in left.0 {
+            let done = self.undo_logged(&journal, &log, ours)?;
+            undone += done.count as u32;
+            for l in done.left {
                 self.log(crate::bindings::nethook::hooks::log::Level::Warn, &l, &[]);
             }
         }
@@ -78,7 +106,7 @@ impl Host {
         changes: &[Journaled],
         skip_volatile: bool,
         mut done: impl FnMut(u32, &str) -> Result<(), CapError>,
-    ) -> Result<Left, CapError> {
+    ) -> Result<Vec<String>, CapError> {
         let mut left = Vec::new();
         let mut reapply: Vec<(u32, Change)> = Vec::new();
         for j in changes.iter().rev() {
@@ -131,7 +159,7 @@ impl Host {
                 );
             }
         }
-        Ok(Left(left))
+        Ok(left)
     }
 
     /// One undo step. The node already being as the step wants it (a
