@@ -4,6 +4,8 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "nethook:hooks/hook",
+    // The journal keeps route specs and rules as the capability took them.
+    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
 });
 
 pub use self::nethook::hooks::types::{

@@ -7,6 +7,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::netlink::family_name;
+use crate::bindings::nethook::hooks::netlink::{RouteSpec, Rule};
+
 /// A file's bytes and mode, as found before a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileImage {
@@ -23,34 +26,6 @@ pub enum Expect {
     Absent,
     /// sha256 of the bytes, hex.
     Sha256(String),
-}
-
-/// A route as the kernel has it, enough to put it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteValue {
-    pub ipv6: bool,
-    pub destination: Option<String>,
-    pub prefix_len: u8,
-    pub gateway: Option<String>,
-    pub output_link: Option<String>,
-    pub table: u32,
-    pub metric: Option<u32>,
-    pub protocol: u8,
-    pub scope: u8,
-}
-
-/// A routing rule, enough to put it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleValue {
-    pub ipv6: bool,
-    pub priority: Option<u32>,
-    pub table: u32,
-    pub source: Option<String>,
-    pub source_len: u8,
-    pub destination: Option<String>,
-    pub destination_len: u8,
-    pub input_link: Option<String>,
-    pub fwmark: Option<u32>,
 }
 
 /// A network namespace a link is moved to.
@@ -92,16 +67,16 @@ pub enum Change {
         prefix_len: u8,
     },
     RouteAdd {
-        route: RouteValue,
+        route: RouteSpec,
     },
     RouteDel {
-        route: RouteValue,
+        route: RouteSpec,
     },
     RuleAdd {
-        rule: RuleValue,
+        rule: Rule,
     },
     RuleDel {
-        rule: RuleValue,
+        rule: Rule,
     },
     /// Write `bytes` (None: shown by size only) with `mode`.
     FileWrite {
@@ -345,12 +320,12 @@ impl fmt::Display for Change {
     }
 }
 
-impl fmt::Display for RouteValue {
+impl fmt::Display for RouteSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} {}/{}",
-            if self.ipv6 { "ipv6" } else { "ipv4" },
+            family_name(self.family),
             self.destination.as_deref().unwrap_or("default"),
             self.prefix_len
         )?;
@@ -368,9 +343,9 @@ impl fmt::Display for RouteValue {
     }
 }
 
-impl fmt::Display for RuleValue {
+impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.ipv6 { "ipv6" } else { "ipv4" })?;
+        f.write_str(family_name(self.family))?;
         if let Some(p) = self.priority {
             write!(f, " priority {p}")?;
         }
@@ -454,6 +429,7 @@ mod hex_bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::nethook::hooks::netlink::Family;
 
     #[test]
     fn changes_round_trip_through_json_and_render_as_audited() {
@@ -473,8 +449,8 @@ mod tests {
         assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), c);
         assert_eq!(c.to_string(), "host-fs.restore /etc/x (2 bytes, mode 0644)");
         let r = Change::RouteAdd {
-            route: RouteValue {
-                ipv6: false,
+            route: RouteSpec {
+                family: Family::Ipv4,
                 destination: Some("10.0.0.0".into()),
                 prefix_len: 8,
                 gateway: Some("10.1.0.1".into()),

@@ -14,7 +14,7 @@ use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, IpVersion, LinkUnspec, RouteMessageBuilder};
 
-use super::change::{NetnsTarget, RouteValue, RuleValue};
+use super::change::NetnsTarget;
 use super::{validate, CapError, Change, Host, Inverse, Planned};
 use crate::bindings::nethook::hooks::netlink::{
     Address, Family, Link, Netns, Route, RouteSpec, Rule,
@@ -383,12 +383,13 @@ impl NetlinkView<'_> {
 
     pub fn add_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let check = self.route_check(route);
-        let value = route_value(route);
         let back = Change::RouteDel {
-            route: value.clone(),
+            route: route.clone(),
         };
         self.host.mutate(
-            Change::RouteAdd { route: value },
+            Change::RouteAdd {
+                route: route.clone(),
+            },
             check,
             // The kernel refuses to add a route that exists: undo is a delete.
             |_| Ok(Inverse::of(vec![back])),
@@ -402,16 +403,15 @@ impl NetlinkView<'_> {
 
     pub fn del_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let check = self.route_check(route);
-        let value = route_value(route);
         self.host.mutate(
             Change::RouteDel {
-                route: value.clone(),
+                route: route.clone(),
             },
             check,
             // The whole route as the kernel has it (metric, protocol, scope
             // the caller may have left out), so the undo puts back the same.
             |h| {
-                Ok(match find_route(h, &value)? {
+                Ok(match find_route(h, route)? {
                     Some(found) => Inverse::of(vec![Change::RouteAdd { route: found }]),
                     None => Inverse::Nothing,
                 })
@@ -426,12 +426,9 @@ impl NetlinkView<'_> {
 
     pub fn add_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        let value = rule_value(rule);
-        let back = Change::RuleDel {
-            rule: value.clone(),
-        };
+        let back = Change::RuleDel { rule: rule.clone() };
         self.host.mutate(
-            Change::RuleAdd { rule: value },
+            Change::RuleAdd { rule: rule.clone() },
             check,
             |_| Ok(Inverse::of(vec![back])),
             |h| {
@@ -448,12 +445,9 @@ impl NetlinkView<'_> {
 
     pub fn del_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        let value = rule_value(rule);
-        let back = Change::RuleAdd {
-            rule: value.clone(),
-        };
+        let back = Change::RuleAdd { rule: rule.clone() };
         self.host.mutate(
-            Change::RuleDel { rule: value },
+            Change::RuleDel { rule: rule.clone() },
             check,
             |_| Ok(Inverse::of(vec![back])),
             |h| {
@@ -557,68 +551,10 @@ fn family_of(ip: IpAddr) -> Family {
     }
 }
 
-fn family_name(f: Family) -> &'static str {
+pub(super) fn family_name(f: Family) -> &'static str {
     match f {
         Family::Ipv4 => "ipv4",
         Family::Ipv6 => "ipv6",
-    }
-}
-
-/// A route spec as a journaled value.
-fn route_value(r: &RouteSpec) -> RouteValue {
-    RouteValue {
-        ipv6: r.family == Family::Ipv6,
-        destination: r.destination.clone(),
-        prefix_len: r.prefix_len,
-        gateway: r.gateway.clone(),
-        output_link: r.output_link.clone(),
-        table: r.table,
-        metric: r.metric,
-        protocol: r.protocol,
-        scope: r.scope,
-    }
-}
-
-/// A journaled route as a spec the capability takes.
-pub(super) fn route_spec(r: &RouteValue) -> RouteSpec {
-    RouteSpec {
-        family: if r.ipv6 { Family::Ipv6 } else { Family::Ipv4 },
-        destination: r.destination.clone(),
-        prefix_len: r.prefix_len,
-        gateway: r.gateway.clone(),
-        output_link: r.output_link.clone(),
-        table: r.table,
-        metric: r.metric,
-        protocol: r.protocol,
-        scope: r.scope,
-    }
-}
-
-fn rule_value(r: &Rule) -> RuleValue {
-    RuleValue {
-        ipv6: r.family == Family::Ipv6,
-        priority: r.priority,
-        table: r.table,
-        source: r.source.clone(),
-        source_len: r.source_len,
-        destination: r.destination.clone(),
-        destination_len: r.destination_len,
-        input_link: r.input_link.clone(),
-        fwmark: r.fwmark,
-    }
-}
-
-pub(super) fn rule_spec(r: &RuleValue) -> Rule {
-    Rule {
-        family: if r.ipv6 { Family::Ipv6 } else { Family::Ipv4 },
-        priority: r.priority,
-        table: r.table,
-        source: r.source.clone(),
-        source_len: r.source_len,
-        destination: r.destination.clone(),
-        destination_len: r.destination_len,
-        input_link: r.input_link.clone(),
-        fwmark: r.fwmark,
     }
 }
 
@@ -645,12 +581,8 @@ fn find_address(
 
 /// The kernel's route that a delete of `want` would remove: same table,
 /// destination and prefix, and gateway, device and metric where given.
-fn find_route(h: &mut Host, want: &RouteValue) -> Result<Option<RouteValue>, CapError> {
-    let family = if want.ipv6 {
-        Family::Ipv6
-    } else {
-        Family::Ipv4
-    };
+fn find_route(h: &mut Host, want: &RouteSpec) -> Result<Option<RouteSpec>, CapError> {
+    let family = want.family;
     let msgs: Vec<RouteMessage> = h.netlink.call(|c| {
         let req = match family {
             Family::Ipv4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
@@ -686,8 +618,8 @@ fn find_route(h: &mut Host, want: &RouteValue) -> Result<Option<RouteValue>, Cap
             .map(|m| link_from(m).name),
         None => None,
     };
-    Ok(Some(RouteValue {
-        ipv6: want.ipv6,
+    Ok(Some(RouteSpec {
+        family,
         destination: r.destination,
         prefix_len: r.prefix_len,
         gateway: r.gateway,

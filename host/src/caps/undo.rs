@@ -4,7 +4,6 @@
 
 use super::change::{Change, Inverse};
 use super::journal::{Journal, Journaled, Txn, TxnLog, TxnState};
-use super::netlink::{route_spec, rule_spec};
 use super::{CapError, Host};
 
 /// What an undo of a journaled transaction did.
@@ -191,10 +190,10 @@ impl Host {
                 address,
                 prefix_len,
             } => self.netlink().del_address(link, address, *prefix_len),
-            RouteAdd { route } => self.netlink().add_route(&route_spec(route)),
-            RouteDel { route } => self.netlink().del_route(&route_spec(route)),
-            RuleAdd { rule } => self.netlink().add_rule(&rule_spec(rule)),
-            RuleDel { rule } => self.netlink().del_rule(&rule_spec(rule)),
+            RouteAdd { route } => self.netlink().add_route(route),
+            RouteDel { route } => self.netlink().del_route(route),
+            RuleAdd { rule } => self.netlink().add_rule(rule),
+            RuleDel { rule } => self.netlink().del_rule(rule),
             FileRestore {
                 path,
                 previous,
