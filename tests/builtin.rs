@@ -499,6 +499,10 @@ fn each_point_can_be_planned_on_a_networkmanager_root() {
             "state.delete dns-drop-in",
             "host-fs.remove /etc/udev/rules.d/99-vpp-restore-id_net_name.rules",
             "state.delete udev-rules",
+            // The lifecycle's captures, once undone: no record is left.
+            "state.delete capture.up0",
+            "state.delete capture.up1",
+            "state.delete uplinks",
         ]
     );
     assert_eq!(plan("vpp-errored"), p);

@@ -735,6 +735,12 @@ fn dataplane_lifecycle(kind: &str, unit: &str) {
         initial,
         "the node was not restored exactly"
     );
+    // Nor any record: the undone lifecycle's state and journal are gone.
+    assert!(!node.exists("/var/lib/nethook/state.json"));
+    assert_eq!(
+        node.sh(&["sh", "-c", "ls /var/lib/nethook/journal"]).trim(),
+        "lock"
+    );
     assert_eq!(node.unit(unit, "ActiveState"), "active");
     // VPP_ERRORED with no earlier point, or a second time: nothing to undo,
     // the network service restarted all the same.

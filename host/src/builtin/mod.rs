@@ -353,6 +353,18 @@ fn undo(host: &mut Host, settings: &Settings, det: &Detection) -> Result<(), Cap
     if settings.restart_network && restart {
         restart_network(host, det)?;
     }
+    forget_captures(host)
+}
+
+/// After a complete undo the lifecycle's captures have served: the next
+/// before-if-read captures again, and a node between lifecycles keeps no
+/// record of nethook's.
+fn forget_captures(host: &mut Host) -> Result<(), CapError> {
+    for key in host.state().keys()? {
+        if key == KEY_UPLINKS || key.starts_with("capture.") {
+            host.state().delete(&key)?;
+        }
+    }
     Ok(())
 }
 

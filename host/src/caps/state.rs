@@ -293,6 +293,17 @@ impl State {
 
     fn write(&self, file: &StateFile) -> Result<(), CapError> {
         let path = self.path();
+        // No key left (a lifecycle undone): no file, nothing of it on the node.
+        if file.hooks.values().all(BTreeMap::is_empty) {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(failed(&path, "remove", e))
+                }
+                _ => File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| failed(&self.dir, "sync", e)),
+            };
+        }
         let mut bytes = serde_json::to_vec_pretty(file).expect("state serialises");
         bytes.push(b'\n');
         let mut tmp = tempfile::Builder::new()
