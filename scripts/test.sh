@@ -16,6 +16,9 @@ scripts/build-guests.sh
 # Real nodes (systemd-nspawn) for tests/nodes.rs; built once, cached.
 NETHOOK_NODE_ROOTS=$(tests/nodes/build-roots.sh | tail -n 1)
 export NETHOOK_NODE_ROOTS
+# VM nodes (qemu, their own kernel and udevd) for tests/vm.rs; cached too.
+NETHOOK_VM_IMAGES=$(tests/vm/build-images.sh | tail -n 1)
+export NETHOOK_VM_IMAGES
 # The trixie root also provides `udevadm verify` to the suites.
 build_toolchain_root
 export NETHOOK_TRIXIE_ROOT=$TOOLCHAIN_ROOT

@@ -1,0 +1,169 @@
+//! What a VM run produced, read back: the guest's measurements
+//! (out/LABEL/POINT.env), the points' begin times and hook results (the
+//! `NHVM` lines, stamped with the host's clock) and the namespace's
+//! continuous ping, joined into per-point figures.
+
+use std::collections::HashMap;
+
+use super::bed::Bed;
+
+pub struct Point {
+    pub label: String,
+    pub name: String,
+    pub begin: f64,
+    pub hook: String,
+    pub phase_ms: u64,
+}
+
+pub struct Run {
+    pub points: Vec<Point>,
+    /// `scenario LABEL end`, host time.
+    pub ends: HashMap<String, f64>,
+    /// (icmp_seq, sent at, answered).
+    pub pings: Vec<(u64, f64, bool)>,
+    measures: HashMap<(String, String), HashMap<String, String>>,
+    pub kind: String,
+}
+
+/// `key=value` from a space-separated line.
+pub fn field(text: &str, key: &str) -> String {
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Run {
+    pub fn read(bed: &Bed, ping: &str) -> Run {
+        let mut points: Vec<Point> = Vec::new();
+        let mut ends = HashMap::new();
+        let mut measures = HashMap::new();
+        for line in &bed.seen {
+            let words: Vec<&str> = line.text.split_whitespace().collect();
+            match words.as_slice() {
+                ["NHVM", label, "begin", point] => points.push(Point {
+                    label: label.to_string(),
+                    name: point.to_string(),
+                    begin: line.at,
+                    hook: String::new(),
+                    phase_ms: 0,
+                }),
+                ["NHVM", label, "end", point, ..] => {
+                    let p = points
+                        .iter_mut()
+                        .rev()
+                        .find(|p| p.label == *label && p.name == *point)
+                        .expect("end before begin");
+                    p.hook = field(&line.text, "hook");
+                    p.phase_ms = field(&line.text, "phase_ms").parse().unwrap();
+                }
+                ["NHVM", "scenario", label, "end"] => {
+                    ends.insert(label.to_string(), line.at);
+                }
+                ["NHVM", "measured", label, point, ..] => {
+                    let path = bed.out(&format!("{label}/{point}.env"));
+                    let text = std::fs::read_to_string(&path)
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    let values = text
+                        .lines()
+                        .filter_map(|l| l.split_once('='))
+                        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                        .collect();
+                    measures.insert((label.to_string(), point.to_string()), values);
+                }
+                _ => {}
+            }
+        }
+        Run {
+            points,
+            ends,
+            pings: parse_ping(ping),
+            measures,
+            kind: bed.kind.clone(),
+        }
+    }
+
+    /// What the guest measured after POINT of LABEL.
+    pub fn at(&self, label: &str, point: &str) -> &HashMap<String, String> {
+        self.measures
+            .get(&(label.to_string(), point.to_string()))
+            .unwrap_or_else(|| panic!("{}: no measurement of {label} at {point}", self.kind))
+    }
+
+    pub fn get(&self, label: &str, point: &str, key: &str) -> &str {
+        self.at(label, point)
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{}: {label} at {point} has no {key}", self.kind))
+    }
+
+    pub fn point(&self, label: &str, point: &str) -> &Point {
+        self.points
+            .iter()
+            .find(|p| p.label == label && p.name == point)
+            .unwrap_or_else(|| panic!("{}: {label} never reached {point}", self.kind))
+    }
+
+    /// Pings sent from POINT's begin to the next point's (or the scenario's
+    /// end): (sent, lost).
+    pub fn loss(&self, label: &str, point: &str) -> (usize, usize) {
+        let i = self
+            .points
+            .iter()
+            .position(|p| p.label == label && p.name == point)
+            .unwrap_or_else(|| panic!("{}: {label} never reached {point}", self.kind));
+        let from = self.points[i].begin;
+        let to = self
+            .points
+            .get(i + 1)
+            .filter(|p| p.label == label)
+            .map(|p| p.begin)
+            .or_else(|| self.ends.get(label).copied())
+            .unwrap_or(f64::MAX);
+        let window: Vec<_> = self
+            .pings
+            .iter()
+            .filter(|(_, at, _)| *at >= from && *at < to)
+            .collect();
+        let lost = window.iter().filter(|(_, _, ok)| !ok).count();
+        (window.len(), lost)
+    }
+
+    /// Whether the last `n` pings of LABEL's window answered.
+    pub fn reachable_at_end(&self, label: &str, n: usize) -> bool {
+        let end = self.ends[label];
+        let last: Vec<_> = self.pings.iter().filter(|(_, at, _)| *at < end).collect();
+        last.len() >= n && last[last.len() - n..].iter().all(|(_, _, ok)| *ok)
+    }
+}
+
+/// `ping -D -O` output: a reply line per answered seq, "no answer yet"
+/// (printed when the next one is sent) per unanswered one.
+fn parse_ping(text: &str) -> Vec<(u64, f64, bool)> {
+    let mut seqs: HashMap<u64, (f64, bool)> = HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix('[') else {
+            continue;
+        };
+        let Some((at, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let Ok(at) = at.parse::<f64>() else { continue };
+        let Some(seq) = rest
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("icmp_seq="))
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if rest.contains("bytes from") {
+            let e = seqs.entry(seq).or_insert((at, true));
+            e.1 = true;
+        } else if rest.contains("no answer yet") {
+            // Printed one interval after the send.
+            seqs.entry(seq).or_insert((at - 0.2, false));
+        }
+    }
+    let mut v: Vec<_> = seqs.into_iter().map(|(s, (at, ok))| (s, at, ok)).collect();
+    v.sort_by_key(|(s, _, _)| *s);
+    v
+}
