@@ -143,14 +143,21 @@ fn stop_vpp(vpp: &mut Child, signal: i32) -> Result<()> {
 }
 
 /// restoreConfiguration for af_packet: the uplink pops back into the root
-/// namespace when VPP's dies (SafeGetLink: 20 x 500 ms), then up, promisc
-/// as it was, MTU, addresses, routes.
+/// namespace when VPP's dies, then up, promisc as it was, MTU, addresses,
+/// routes. vpp-manager waits 10 s for it (SafeGetLink: 20 x 500 ms); the
+/// kernel frees a namespace asynchronously, which on an emulated one-CPU
+/// node busy restarting its network service took longer: 60 s here.
 fn restore(uplink: &str, config: &linux::IfConfig) -> Result<()> {
     let started = Instant::now();
     let sys = std::path::Path::new("/sys/class/net").join(uplink);
     while !sys.exists() || sys.join("tun_flags").exists() {
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("{uplink} did not come back to the root namespace within 10 s");
+        if started.elapsed() > Duration::from_secs(60) {
+            let links = std::process::Command::new("ip")
+                .args(["-br", "link"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            bail!("{uplink} did not come back to the root namespace within 60 s; links:\n{links}");
         }
         std::thread::sleep(Duration::from_millis(500));
     }
