@@ -42,7 +42,7 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         "vpp-running"
     });
-    let (mut vpp, mut events) = start_vpp(lc.uplink, &config)?;
+    let mut vpp = start_vpp(lc.uplink, &config)?;
     if end == "fail" {
         // A setup step after VPP started fails: vpp-manager terminates
         // VPP, its deferred restore runs, then VPP_ERRORED.
@@ -50,7 +50,7 @@ pub fn run(args: &[String]) -> Result<()> {
         restore(lc.uplink, &config)?;
         return lc.hook("VPP_ERRORED", t);
     }
-    expect(&mut events, "tap")?;
+    expect(&mut vpp.events, "tap")?;
     // configureLinuxTap.
     linux::ip_str(&["link", "set", "dev", lc.uplink, "up"])?;
     let _ = std::fs::write(
@@ -113,8 +113,16 @@ impl Lifecycle<'_> {
     }
 }
 
+/// VPP: the process, its output, and a hold on its network namespace.
+struct Vpp {
+    child: Child,
+    events: BufReader<ChildStdout>,
+    /// Keeps VPP's namespace alive until VPP's tap is gone (see stop_vpp).
+    netns: Option<std::fs::File>,
+}
+
 /// VPP in its namespace with the uplink moved in (moveInterfaceToNS).
-fn start_vpp(uplink: &str, config: &linux::IfConfig) -> Result<(Child, BufReader<ChildStdout>)> {
+fn start_vpp(uplink: &str, config: &linux::IfConfig) -> Result<Vpp> {
     let mut vpp = Command::new(std::env::current_exe()?)
         .args(["standin", "vpp", "--uplink", uplink, "--mac", &config.mac])
         .args(["--mtu", &config.mtu.to_string()])
@@ -122,8 +130,13 @@ fn start_vpp(uplink: &str, config: &linux::IfConfig) -> Result<(Child, BufReader
         .spawn()?;
     let mut events = BufReader::new(vpp.stdout.take().unwrap());
     expect(&mut events, "ready")?;
+    let netns = std::fs::File::open(format!("/proc/{}/ns/net", vpp.id()))?;
     linux::ip_str(&["link", "set", "dev", uplink, "netns", &vpp.id().to_string()])?;
-    Ok((vpp, events))
+    Ok(Vpp {
+        child: vpp,
+        events,
+        netns: Some(netns),
+    })
 }
 
 fn expect(events: &mut BufReader<ChildStdout>, what: &str) -> Result<()> {
@@ -135,10 +148,16 @@ fn expect(events: &mut BufReader<ChildStdout>, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn stop_vpp(vpp: &mut Child, signal: i32) -> Result<()> {
+/// Stops VPP, then lets its namespace go. A dying process closes its files
+/// (the tap) only after it has dropped its namespace, and the kernel frees
+/// a namespace from a work queue: on a busy node that ran first, the uplink
+/// was pushed back while the tap still had its name, and came back as
+/// `dev2`. Holding the namespace until VPP is reaped orders the two.
+fn stop_vpp(vpp: &mut Vpp, signal: i32) -> Result<()> {
     // SAFETY: a signal to our own child.
-    unsafe { libc::kill(vpp.id() as i32, signal) };
-    vpp.wait()?;
+    unsafe { libc::kill(vpp.child.id() as i32, signal) };
+    vpp.child.wait()?;
+    vpp.netns = None;
     Ok(())
 }
 
