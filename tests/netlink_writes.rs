@@ -32,7 +32,8 @@ fn namespaces() -> (Netns, Netns) {
     (ns, Netns::new())
 }
 
-const GRANTS: &str = "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [100]";
+const GRANTS: &str =
+    "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [100]\nnetns = [\"nhtest-*\"]";
 
 #[test]
 fn links_addresses_routes_and_rules_change_as_asked() {
@@ -182,7 +183,7 @@ fn routes_and_rules_need_their_table_granted() {
         &scratch,
         &other,
         false,
-        "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [254]",
+        "netlink = \"write\"\nlinks = [\"nl*\", \"uplink7\"]\ntables = [254]\nnetns = [\"nhtest-*\"]",
     ));
     let r = run(cmd);
     // The failure rolls the point back; moving a link out of the namespace

@@ -225,7 +225,7 @@ fn planning_netlink_changes_leaves_the_namespaces_as_they_were() {
     let config = scratch.config(&format!(
         "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"netops\"\n{}\
          [hooks.netops.config]\nlink = \"nl0\"\npeer = \"nl1\"\nnetns = \"{}\"\nnew_name = \"nl0\"\ntable = 100\n\
-         [hooks.netops.grants]\nnetlink = \"write\"\nlinks = [\"nl*\"]\ntables = [100]\n",
+         [hooks.netops.grants]\nnetlink = \"write\"\nlinks = [\"nl*\"]\ntables = [100]\nnetns = [\"nhtest-*\"]\n",
         hook_table("netops", "netops", ""),
         other.name
     ));

@@ -40,7 +40,7 @@ pub mod log;
 
 pub use bindings::nethook::hooks::types::{Error, HookError, HookPoint, Uplink};
 pub use bindings::nethook::hooks::{
-    host_fs, netlink, network_manager, state, systemd, time, udev, undo,
+    host_fs, l3, netlink, network_manager, state, systemd, time, udev, undo,
 };
 pub use context::Context;
 

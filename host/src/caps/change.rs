@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::netlink::family_name;
+use crate::bindings::nethook::hooks::l3::{L3Config, Neighbour};
 use crate::bindings::nethook::hooks::netlink::{RouteSpec, Rule};
 
 /// A file's bytes and mode, as found before a change.
@@ -28,13 +29,7 @@ pub enum Expect {
     Sha256(String),
 }
 
-/// A network namespace a link is moved to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NetnsTarget {
-    Named(String),
-    Pid(u32),
-}
+pub use super::netns::NetnsTarget;
 
 /// One change to the node (or to nethook's state).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +137,34 @@ pub enum Change {
     StateDelete {
         key: String,
     },
+    /// A netlink or sysctl change made inside another network namespace
+    /// than the hook's own.
+    InNetns {
+        netns: NetnsTarget,
+        inner: Box<Change>,
+    },
+    /// A link moved between namespaces (none: the hook's own).
+    LinkMove {
+        link: String,
+        from: Option<NetnsTarget>,
+        to: Option<NetnsTarget>,
+    },
+    /// What of a layer-3 configuration the link lacked, given to it.
+    L3Apply {
+        link: String,
+        netns: Option<NetnsTarget>,
+        config: L3Config,
+    },
+    NeighAdd {
+        neighbour: Neighbour,
+    },
+    NeighDel {
+        neighbour: Neighbour,
+    },
+    SysctlSet {
+        key: String,
+        value: String,
+    },
 }
 
 impl Change {
@@ -162,6 +185,9 @@ impl Change {
             NmModify { .. } | NmUp { .. } | NmDown { .. } | NmReload => "network-manager",
             UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => "udev",
             StateSet { .. } | StateDelete { .. } => "state",
+            InNetns { inner, .. } => inner.capability(),
+            LinkMove { .. } | L3Apply { .. } | NeighAdd { .. } | NeighDel { .. } => "l3",
+            SysctlSet { .. } => "l3",
         }
     }
 
@@ -199,6 +225,12 @@ impl Change {
             UdevSettle { .. } => "settle",
             StateSet { .. } => "set",
             StateDelete { .. } => "delete",
+            InNetns { inner, .. } => inner.operation(),
+            LinkMove { .. } => "move-link",
+            L3Apply { .. } => "apply",
+            NeighAdd { .. } => "add-neighbour",
+            NeighDel { .. } => "del-neighbour",
+            SysctlSet { .. } => "sysctl-set",
         }
     }
 
@@ -274,6 +306,34 @@ impl Change {
             UdevSettle { within } => within.clone(),
             StateSet { key, value } => format!("{key} ({} bytes)", value.len()),
             StateDelete { key } => key.clone(),
+            InNetns { netns, inner } => format!("{} in {netns}", inner.args()),
+            LinkMove { link, from, to } => format!(
+                "{link} from {} to {}",
+                super::netns::shown(from.as_ref()),
+                super::netns::shown(to.as_ref())
+            ),
+            L3Apply {
+                link,
+                netns,
+                config,
+            } => format!(
+                "{link} in {}: mtu {}, {} addresses, {} routes, {} rules, {} neighbours, {} settings",
+                super::netns::shown(netns.as_ref()),
+                config.mtu,
+                config.addresses.len(),
+                config.routes.len(),
+                config.rules.len(),
+                config.neighbours.len(),
+                config.settings.len()
+            ),
+            NeighAdd { neighbour: n } | NeighDel { neighbour: n } => format!(
+                "{} {} lladdr {} state {:#x}",
+                n.link,
+                n.address,
+                n.mac.as_deref().unwrap_or("none"),
+                n.state
+            ),
+            SysctlSet { key, value } => format!("{key}={value}"),
         }
     }
 

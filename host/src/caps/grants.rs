@@ -91,6 +91,21 @@ pub struct Grants {
     /// udev reload-rules, trigger and settle.
     #[serde(default)]
     pub udev: bool,
+    /// Network namespaces other than the hook's own, by name under
+    /// /run/netns, that the hook may read, change and move links into.
+    #[serde(default)]
+    pub netns: Vec<Glob>,
+    /// The same for any process's network namespace, by pid.
+    #[serde(default)]
+    pub netns_by_pid: bool,
+    /// Per-interface sysctls the hook may read and write, as dotted keys:
+    /// `net.ipv4.conf.*.rp_filter`.
+    #[serde(default)]
+    pub sysctls: Vec<Glob>,
+    /// Every routing table: the built-in module's restore of an uplink's
+    /// layer-3 configuration, whose tables are whatever the node used.
+    #[serde(skip)]
+    pub any_table: bool,
 }
 
 fn listed(globs: &[Glob], value: &str, what: &str, key: &str) -> Result<(), CapError> {
@@ -136,7 +151,7 @@ impl Grants {
     }
 
     pub fn table(&self, table: u32) -> Result<(), CapError> {
-        if self.tables.contains(&table) {
+        if self.any_table || self.tables.contains(&table) {
             Ok(())
         } else {
             Err(CapError::Denied(format!(
@@ -176,6 +191,23 @@ impl Grants {
 
     pub fn udev(&self) -> Result<(), CapError> {
         flag(self.udev, "udev control", "udev = true")
+    }
+
+    /// Reaching a network namespace other than the hook's own.
+    pub fn netns(&self, target: &super::change::NetnsTarget) -> Result<(), CapError> {
+        use super::change::NetnsTarget;
+        match target {
+            NetnsTarget::Named(name) => listed(&self.netns, name, "network namespace", "netns"),
+            NetnsTarget::Pid(pid) => flag(
+                self.netns_by_pid,
+                &format!("the network namespace of pid {pid}"),
+                "netns_by_pid = true",
+            ),
+        }
+    }
+
+    pub fn sysctl(&self, key: &str) -> Result<(), CapError> {
+        listed(&self.sysctls, key, "sysctl", "sysctls")
     }
 
     /// What verification reads: netlink state and any unit's state.
@@ -234,6 +266,31 @@ impl Grants {
             connections: Vec::new(),
             nm_reload: true,
             udev: true,
+            netns: Vec::new(),
+            netns_by_pid: false,
+            sysctls: Vec::new(),
+            any_table: false,
+        }
+    }
+
+    /// The built-in module's grants with `restore_l3` on: it also changes
+    /// any link's addresses, routes, rules, neighbours and carried sysctls.
+    pub fn builtin_restoring_l3() -> Grants {
+        let globs = |v: &[&str]| {
+            v.iter()
+                .map(|p| Glob::new(p).expect("valid literal"))
+                .collect()
+        };
+        Grants {
+            netlink: NetlinkAccess::Write,
+            any_table: true,
+            sysctls: globs(&[
+                "net.ipv4.conf.*.rp_filter",
+                "net.ipv4.conf.*.forwarding",
+                "net.ipv6.conf.*.accept_ra",
+                "net.ipv6.conf.*.forwarding",
+            ]),
+            ..Grants::builtin()
         }
     }
 }

@@ -12,8 +12,10 @@ pub mod exec;
 pub mod grants;
 pub mod host_fs;
 pub mod journal;
+pub mod l3;
 pub mod log;
 pub mod netlink;
+pub mod netns;
 pub mod network_manager;
 pub mod probe;
 pub mod state;
@@ -47,6 +49,19 @@ pub enum CapError {
     Exists(String),
     #[error("failed: {0}")]
     Failed(String),
+}
+
+impl CapError {
+    /// The text without the kind, to say inside another error.
+    pub fn message(&self) -> &str {
+        match self {
+            CapError::Denied(m)
+            | CapError::Invalid(m)
+            | CapError::NotFound(m)
+            | CapError::Exists(m)
+            | CapError::Failed(m) => m,
+        }
+    }
 }
 
 /// Who is calling: every effect and log line is attributed to it.
@@ -109,6 +124,10 @@ pub struct Host {
     logger: log::Log,
     store: state::State,
     netlink: netlink::Netlink,
+    /// The namespace netlink and sysctl calls go to (none: nethook's own),
+    /// and the connections to the others, opened once each.
+    netns: Option<netns::NetnsTarget>,
+    other_netlinks: std::collections::HashMap<netns::NetnsTarget, netlink::Netlink>,
     fs: Option<host_fs::RootFs>,
     /// False while undoing: inverses are applied, not journaled again.
     journaling: bool,
@@ -128,8 +147,58 @@ impl Host {
             session,
             deadline: None,
             netlink: netlink::Netlink::default(),
+            netns: None,
+            other_netlinks: Default::default(),
             fs: None,
             journaling: true,
+        }
+    }
+
+    /// Run `f` with netlink and sysctl calls going to `ns` (none: where
+    /// they go now); changes made in it are journaled as made there.
+    pub(crate) fn in_netns<T>(
+        &mut self,
+        ns: Option<&netns::NetnsTarget>,
+        f: impl FnOnce(&mut Host) -> T,
+    ) -> T {
+        let Some(ns) = ns else { return f(self) };
+        if self.netns.as_ref() == Some(ns) {
+            return f(self);
+        }
+        let conn = self
+            .other_netlinks
+            .remove(ns)
+            .unwrap_or_else(|| netlink::Netlink::in_ns(Some(ns.clone())));
+        let own_conn = std::mem::replace(&mut self.netlink, conn);
+        let own_ns = self.netns.replace(ns.clone());
+        let r = f(self);
+        let conn = std::mem::replace(&mut self.netlink, own_conn);
+        self.netns = own_ns;
+        self.other_netlinks.insert(ns.clone(), conn);
+        r
+    }
+
+    /// A change as journaled: inside the namespace calls go to now.
+    fn scoped(&self, change: Change) -> Change {
+        match (&self.netns, &change) {
+            (None, _) => change,
+            (_, Change::InNetns { .. } | Change::LinkMove { .. } | Change::L3Apply { .. }) => {
+                change
+            }
+            (Some(ns), c) if matches!(c.capability(), "netlink" | "l3") => Change::InNetns {
+                netns: ns.clone(),
+                inner: Box::new(change),
+            },
+            _ => change,
+        }
+    }
+
+    fn scoped_inverse(&self, inverse: Inverse) -> Inverse {
+        match inverse {
+            Inverse::Changes { changes } => Inverse::Changes {
+                changes: changes.into_iter().map(|c| self.scoped(c)).collect(),
+            },
+            other => other,
         }
     }
 
@@ -186,6 +255,7 @@ impl Host {
         planned: impl FnOnce(&mut Host) -> Planned<T>,
     ) -> Result<T, CapError> {
         let started = Instant::now();
+        let change = self.scoped(change);
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
             Ok(()) if self.session.mode == Mode::Plan => match planned(self) {
@@ -193,6 +263,7 @@ impl Host {
                     let inverse = undo(self).unwrap_or_else(|e| Inverse::Irreversible {
                         why: format!("cannot read what it replaces: {e}"),
                     });
+                    let inverse = self.scoped_inverse(inverse);
                     self.record(&change, inverse);
                     (Ok(v), Ok("planned".to_string()))
                 }
@@ -229,6 +300,7 @@ impl Host {
             }),
             None => Inverse::Nothing,
         };
+        let inverse = self.scoped_inverse(inverse);
         let seq = match &txn {
             Some(t) => Some(t.lock().expect("txn lock").change(
                 &self.caller.hook,

@@ -25,6 +25,8 @@ use crate::bindings::nethook::hooks::netlink::{
 #[derive(Default)]
 pub struct Netlink {
     conn: Option<(tokio::runtime::Runtime, Handle)>,
+    /// The namespace its socket is opened in; none: nethook's own.
+    ns: Option<NetnsTarget>,
     /// Interface name -> ifindex, for the routes and addresses of one run
     /// (a bulk route load would otherwise ask the kernel once per route).
     /// Emptied by every link change this run makes.
@@ -32,6 +34,18 @@ pub struct Netlink {
 }
 
 impl Netlink {
+    /// A connection to open in `ns` when first used.
+    pub(super) fn in_ns(ns: Option<NetnsTarget>) -> Netlink {
+        Netlink {
+            ns,
+            ..Netlink::default()
+        }
+    }
+
+    pub(super) fn forget_indexes(&mut self) {
+        self.indexes.clear();
+    }
+
     /// Drive one request to completion. Host calls are synchronous, so a
     /// private current-thread runtime runs the connection.
     pub(super) fn call<T, F, Fut>(&mut self, f: F) -> Result<T, CapError>
@@ -44,13 +58,31 @@ impl Netlink {
                 .enable_io()
                 .build()
                 .map_err(|e| CapError::Failed(format!("netlink runtime: {e}")))?;
-            let handle = rt
-                .block_on(async {
-                    let (conn, handle, _) = rtnetlink::new_connection()?;
-                    tokio::spawn(conn);
-                    Ok::<_, std::io::Error>(handle)
-                })
-                .map_err(|e| CapError::Failed(format!("netlink socket: {e}")))?;
+            let handle = match &self.ns {
+                None => rt
+                    .block_on(async {
+                        let (conn, handle, _) = rtnetlink::new_connection()?;
+                        tokio::spawn(conn);
+                        Ok::<_, std::io::Error>(handle)
+                    })
+                    .map_err(|e| CapError::Failed(format!("netlink socket: {e}")))?,
+                Some(ns) => {
+                    use std::os::fd::IntoRawFd;
+                    let fd = super::netns::route_socket(Some(ns))?;
+                    rt.block_on(async {
+                        // SAFETY: the descriptor is a fresh NETLINK_ROUTE
+                        // socket that nothing else owns.
+                        let socket = unsafe {
+                            <netlink_sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(
+                                fd.into_raw_fd(),
+                            )
+                        };
+                        let (conn, handle, _) = rtnetlink::from_socket(socket);
+                        tokio::spawn(conn);
+                        handle
+                    })
+                }
+            };
             self.conn = Some((rt, handle));
         }
         let (rt, handle) = self.conn.as_ref().expect("connected above");
@@ -79,7 +111,7 @@ impl Netlink {
         Ok(index)
     }
 
-    fn set_link(
+    pub(super) fn set_link(
         &mut self,
         name: &str,
         build: impl FnOnce(u32) -> LinkMessage,
@@ -274,7 +306,8 @@ impl NetlinkView<'_> {
             Netns::Named(ns) => (NetnsTarget::Named(ns.clone()), validate::netns_name(ns)),
             Netns::Pid(pid) => (NetnsTarget::Pid(*pid), Ok(())),
         };
-        let check = self.write_link(name).and(check);
+        let granted = self.host.grants.netns(&moved);
+        let check = self.write_link(name).and(check).and(granted);
         let change = Change::LinkMoveNetns {
             link: name.to_string(),
             target: moved,
@@ -528,7 +561,7 @@ impl NetlinkView<'_> {
     }
 }
 
-fn parse_ip(s: &str) -> Result<IpAddr, CapError> {
+pub(super) fn parse_ip(s: &str) -> Result<IpAddr, CapError> {
     s.parse()
         .map_err(|_| CapError::Invalid(format!("{s:?} is not an IP address")))
 }
@@ -679,7 +712,7 @@ fn route_message(h: &mut Host, r: &RouteSpec) -> Result<RouteMessage, CapError> 
     Ok(msg)
 }
 
-fn rule_message(r: &Rule) -> Result<RuleMessage, CapError> {
+pub(super) fn rule_message(r: &Rule) -> Result<RuleMessage, CapError> {
     let mut msg = RuleMessage::default();
     msg.header.family = match r.family {
         Family::Ipv4 => AddressFamily::Inet,
@@ -737,7 +770,7 @@ fn mac(bytes: &[u8]) -> String {
         .join(":")
 }
 
-fn link_from(m: &LinkMessage) -> Link {
+pub(super) fn link_from(m: &LinkMessage) -> Link {
     let mut link = Link {
         index: m.header.index,
         name: String::new(),
@@ -823,7 +856,7 @@ fn route_from(family: Family, m: &RouteMessage) -> Route {
     route
 }
 
-fn rule_from(family: Family, m: &RuleMessage) -> Rule {
+pub(super) fn rule_from(family: Family, m: &RuleMessage) -> Rule {
     let mut rule = Rule {
         family,
         priority: None,

@@ -163,7 +163,7 @@ impl Host {
 
     /// One undo step. The node already being as the step wants it (a
     /// change that was journaled but never made) counts as done.
-    fn apply_undo(&mut self, step: &Change) -> Result<(), CapError> {
+    pub(super) fn apply_undo(&mut self, step: &Change) -> Result<(), CapError> {
         let was = std::mem::replace(&mut self.journaling, false);
         let r = self.apply_step(step);
         self.journaling = was;
@@ -213,6 +213,24 @@ impl Host {
             UdevTrigger { subsystem, action } => self.udev().trigger(subsystem, action),
             StateSet { key, value } => self.state().set(key, value),
             StateDelete { key } => self.state().delete(key).map(drop),
+            InNetns { netns, inner } => self.in_netns(Some(netns), |h| h.apply_step(inner)),
+            LinkMove { link, from, to } => {
+                let to_wit = |t: &Option<super::netns::NetnsTarget>| {
+                    t.as_ref().map(super::netns::NetnsTarget::to_wit)
+                };
+                self.l3().move_link(link, &to_wit(from), &to_wit(to))
+            }
+            L3Apply {
+                link,
+                netns,
+                config,
+            } => {
+                let ns = netns.as_ref().map(super::netns::NetnsTarget::to_wit);
+                self.l3().apply(link, config, &ns).map(drop)
+            }
+            NeighAdd { neighbour } => self.l3().add_neighbour(neighbour, &None),
+            NeighDel { neighbour } => self.l3().del_neighbour(neighbour, &None),
+            SysctlSet { key, value } => self.l3().sysctl_set(key, value, &None),
             FileWrite { .. }
             | FileRemove { .. }
             | LinkMoveNetns { .. }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::ctx::Ctx;
 use crate::bindings::nethook::hooks::{
-    host_fs, log, netlink, network_manager, state, systemd, time, types, udev, undo,
+    host_fs, l3, log, netlink, network_manager, state, systemd, time, types, udev, undo,
 };
 use crate::caps::CapError;
 
@@ -238,5 +238,61 @@ impl time::Host for Ctx {
 impl undo::Host for Ctx {
     fn lifecycle(&mut self) -> Result<u32> {
         Ok(self.host.undo_lifecycle()?)
+    }
+}
+
+impl l3::Host for Ctx {
+    fn capture(&mut self, link: String, netns: Option<l3::Netns>) -> Result<l3::L3Config> {
+        Ok(self.host.l3().capture(&link, &netns)?)
+    }
+
+    fn apply(
+        &mut self,
+        link: String,
+        config: l3::L3Config,
+        netns: Option<l3::Netns>,
+    ) -> Result<l3::Applied> {
+        Ok(self.host.l3().apply(&link, &config, &netns)?)
+    }
+
+    fn move_link(
+        &mut self,
+        link: String,
+        from: Option<l3::Netns>,
+        to: Option<l3::Netns>,
+    ) -> Result<()> {
+        Ok(self.host.l3().move_link(&link, &from, &to)?)
+    }
+
+    fn list_neighbours(
+        &mut self,
+        link: String,
+        netns: Option<l3::Netns>,
+    ) -> Result<Vec<l3::Neighbour>> {
+        Ok(self.host.l3().list_neighbours(&link, &netns)?)
+    }
+
+    fn add_neighbour(&mut self, neighbour: l3::Neighbour, netns: Option<l3::Netns>) -> Result<()> {
+        Ok(self.host.l3().add_neighbour(&neighbour, &netns)?)
+    }
+
+    fn del_neighbour(&mut self, neighbour: l3::Neighbour, netns: Option<l3::Netns>) -> Result<()> {
+        Ok(self.host.l3().del_neighbour(&neighbour, &netns)?)
+    }
+
+    fn sysctl_get(&mut self, key: String, netns: Option<l3::Netns>) -> Result<String> {
+        Ok(self.host.l3().sysctl_get(&key, &netns)?)
+    }
+
+    fn sysctl_set(&mut self, key: String, value: String, netns: Option<l3::Netns>) -> Result<()> {
+        Ok(self.host.l3().sysctl_set(&key, &value, &netns)?)
+    }
+
+    fn to_json(&mut self, config: l3::L3Config) -> String {
+        crate::caps::l3::to_json(&config)
+    }
+
+    fn from_json(&mut self, json: String) -> Result<l3::L3Config> {
+        Ok(crate::caps::l3::from_json(&json)?)
     }
 }
