@@ -560,6 +560,11 @@ fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
 }
 
 /// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
+/// A required duration, as text ("20s") or seconds.
+pub fn duration_value<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration(d)?.ok_or_else(|| serde::de::Error::custom("a duration is required"))
+}
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

@@ -134,7 +134,7 @@ impl Options {
     /// its journaled changes is checked against.
     fn grants_of(&self, hook: &str) -> Grants {
         match hook {
-            builtin::HOOK_NAME => Grants::builtin(),
+            builtin::HOOK_NAME => self.builtin_grants(),
             name => self
                 .config
                 .hooks
@@ -176,6 +176,13 @@ impl Options {
     /// `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` selects what the
     /// dataplane then runs itself (its default_hook.sh): `dns=none` edited
     /// into NetworkManager.conf, the network service restarted at every undo.
+    fn builtin_grants(&self) -> Grants {
+        match self.builtin_settings().restore_l3 {
+            true => Grants::builtin_restoring_l3(),
+            false => Grants::builtin(),
+        }
+    }
+
     pub fn builtin_settings(&self) -> builtin::Settings {
         let mut s = self.config.builtin.clone();
         if let Some(v) = self.env.udev_net_name_rules {
@@ -436,7 +443,7 @@ fn dispatch(
                 session,
                 builtin::HOOK_NAME,
                 point,
-                Grants::builtin(),
+                opts.builtin_grants(),
                 crate::config::DEFAULT_TIMEOUT,
             );
             let settings = opts.builtin_settings();

@@ -12,6 +12,7 @@
 mod detect;
 mod dns;
 pub mod ec2;
+mod l3;
 pub mod nmconf;
 pub mod rules;
 
@@ -79,6 +80,21 @@ pub struct Settings {
     /// `.network` by name while the dataplane runs, as the dataplane does.
     #[serde(default = "yes")]
     pub ec2_networkd: bool,
+    /// Capture each uplink's layer-3 configuration at before-if-read and
+    /// give the returned uplink what of it it lacks at the undo points.
+    #[serde(default)]
+    pub restore_l3: bool,
+    /// How long the network service has, after the undo's restart, to
+    /// restore the uplink's addresses and routes before nethook fills in.
+    #[serde(
+        default = "l3_wait",
+        deserialize_with = "crate::config::duration_value"
+    )]
+    pub restore_l3_wait: Duration,
+}
+
+fn l3_wait() -> Duration {
+    l3::DEFAULT_WAIT
 }
 
 fn yes() -> bool {
@@ -93,6 +109,8 @@ impl Default for Settings {
             restart_network: true,
             undo_restart: UndoRestart::Always,
             ec2_networkd: true,
+            restore_l3: false,
+            restore_l3_wait: l3::DEFAULT_WAIT,
         }
     }
 }
@@ -125,7 +143,12 @@ pub fn run(
         && detection.service == Some(NetworkService::Networkd)
         && ec2::is_ec2(host).map_err(fail)?;
     match point {
-        HookPoint::BeforeIfRead => capture(host, uplinks),
+        HookPoint::BeforeIfRead => {
+            capture(host, uplinks).and_then(|()| match settings.restore_l3 {
+                true => l3::capture(host, uplinks),
+                false => Ok(()),
+            })
+        }
         HookPoint::BeforeVppRun => dns::apply(host, settings.dns_fix, &detection)
             .and_then(|()| write_rules(host, settings, &detection))
             .and_then(|()| {
@@ -352,6 +375,9 @@ fn undo(host: &mut Host, settings: &Settings, det: &Detection) -> Result<(), Cap
     };
     if settings.restart_network && restart {
         restart_network(host, det)?;
+    }
+    if settings.restore_l3 {
+        l3::restore(host, settings.restore_l3_wait)?;
     }
     forget_captures(host)
 }
