@@ -42,10 +42,6 @@ impl Netlink {
         }
     }
 
-    pub(super) fn forget_indexes(&mut self) {
-        self.indexes.clear();
-    }
-
     /// Drive one request to completion. Host calls are synchronous, so a
     /// private current-thread runtime runs the connection.
     pub(super) fn call<T, F, Fut>(&mut self, f: F) -> Result<T, CapError>
@@ -576,7 +572,7 @@ fn check_prefix(ip: IpAddr, len: u8) -> Result<(), CapError> {
     Ok(())
 }
 
-fn family_of(ip: IpAddr) -> Family {
+pub(super) fn family_of(ip: IpAddr) -> Family {
     if ip.is_ipv4() {
         Family::Ipv4
     } else {
@@ -664,7 +660,7 @@ fn find_route(h: &mut Host, want: &RouteSpec) -> Result<Option<RouteSpec>, CapEr
     }))
 }
 
-fn norm_ip(a: &Option<String>) -> Option<IpAddr> {
+pub(super) fn norm_ip(a: &Option<String>) -> Option<IpAddr> {
     a.as_deref().and_then(|s| s.parse().ok())
 }
 
@@ -762,7 +758,7 @@ fn netlink_error(e: rtnetlink::Error) -> CapError {
     }
 }
 
-fn mac(bytes: &[u8]) -> String {
+pub(super) fn mac(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -15,7 +15,7 @@ use netlink_packet_route::AddressFamily;
 use rtnetlink::LinkUnspec;
 
 use super::super::change::Change;
-use super::super::netlink::{parse_ip, rule_message};
+use super::super::netlink::{family_of, norm_ip, parse_ip, rule_message};
 use super::super::netns::{self, NetnsTarget};
 use super::super::{grants::Grants, CapError, Host};
 use super::capture::{self, Kept, SETTABLE_FLAGS};
@@ -44,14 +44,6 @@ pub fn retarget(config: &L3Config, link: &str) -> L3Config {
     }
     c.link = link.to_string();
     c
-}
-
-fn family_of(ip: IpAddr) -> Family {
-    if ip.is_ipv4() {
-        Family::Ipv4
-    } else {
-        Family::Ipv6
-    }
 }
 
 fn check_ip(s: &str, family: Family, what: &str) -> Result<IpAddr, CapError> {
@@ -158,7 +150,8 @@ fn setting_key(family: Family, link: &str, name: &str) -> String {
     SysctlKey::of(family, link, name).to_string()
 }
 
-/// What an apply will do to the target, read from it.
+/// What an apply will do to the target, read from it (or, for a
+/// failed apply, what of that it did).
 pub struct Plan {
     link: String,
     settings: Vec<(SysctlKey, String, String)>,
@@ -173,6 +166,21 @@ pub struct Plan {
 }
 
 impl Plan {
+    fn empty(link: &str) -> Plan {
+        Plan {
+            link: link.to_string(),
+            settings: Vec::new(),
+            mtu: None,
+            up: false,
+            addresses: Vec::new(),
+            neighbours: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
+            present: 0,
+            skipped: Vec::new(),
+        }
+    }
+
     fn changes(&self) -> u32 {
         (self.settings.len()
             + usize::from(self.mtu.is_some())
@@ -257,10 +265,6 @@ pub fn route_spec(r: &L3Route) -> RouteSpec {
     }
 }
 
-fn norm(s: &Option<String>) -> Option<IpAddr> {
-    s.as_deref().and_then(|v| v.parse().ok())
-}
-
 /// What makes two routes the same route to the kernel.
 fn route_key(r: &L3Route) -> (u8, u32, Option<IpAddr>, u8, Option<IpAddr>, u32, u8) {
     let fam = if r.family == Family::Ipv4 { 4 } else { 6 };
@@ -270,9 +274,9 @@ fn route_key(r: &L3Route) -> (u8, u32, Option<IpAddr>, u8, Option<IpAddr>, u32, 
     (
         fam,
         r.table,
-        norm(&r.destination),
+        norm_ip(&r.destination),
         r.prefix_len,
-        norm(&r.gateway),
+        norm_ip(&r.gateway),
         metric,
         r.kind,
     )
@@ -282,9 +286,9 @@ fn same_rule(a: &Rule, b: &Rule) -> bool {
     a.family == b.family
         && a.priority == b.priority
         && a.table == b.table
-        && norm(&a.source) == norm(&b.source)
+        && norm_ip(&a.source) == norm_ip(&b.source)
         && a.source_len == b.source_len
-        && norm(&a.destination) == norm(&b.destination)
+        && norm_ip(&a.destination) == norm_ip(&b.destination)
         && a.destination_len == b.destination_len
         && a.input_link == b.input_link
         && a.fwmark == b.fwmark
@@ -295,18 +299,7 @@ pub fn plan(h: &mut Host, link: &str, c: &L3Config) -> Result<Plan, CapError> {
     let msg = h.netlink.link_message(link)?;
     let now = super::super::netlink::link_from(&msg);
     let index = now.index;
-    let mut p = Plan {
-        link: link.to_string(),
-        settings: Vec::new(),
-        mtu: None,
-        up: false,
-        addresses: Vec::new(),
-        neighbours: Vec::new(),
-        routes: Vec::new(),
-        rules: Vec::new(),
-        present: 0,
-        skipped: Vec::new(),
-    };
+    let mut p = Plan::empty(link);
     for s in &c.settings {
         let key = SysctlKey::of(s.family, link, &s.name);
         match sysctl::read(h.netns.as_ref(), &key) {
@@ -411,18 +404,7 @@ pub fn plan(h: &mut Host, link: &str, c: &L3Config) -> Result<Plan, CapError> {
 
 /// Do the plan; on a failure undo what of it was done and say what failed.
 pub fn execute(h: &mut Host, link: &str, c: &L3Config, p: Plan) -> Result<Applied, CapError> {
-    let mut done = Plan {
-        link: p.link.clone(),
-        settings: Vec::new(),
-        mtu: None,
-        up: false,
-        addresses: Vec::new(),
-        neighbours: Vec::new(),
-        routes: Vec::new(),
-        rules: Vec::new(),
-        present: 0,
-        skipped: Vec::new(),
-    };
+    let mut done = Plan::empty(&p.link);
     let r = steps(h, link, &p, &mut done).and_then(|()| verify(h, link, c));
     match r {
         Ok(()) => Ok(Applied {

@@ -11,6 +11,7 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::route::{RouteAttribute, RouteFlags, RouteMessage};
 use netlink_packet_route::AddressFamily;
 
+use super::super::netlink::mac;
 use crate::bindings::nethook::hooks::l3::{L3Address, L3Route, Neighbour};
 use crate::bindings::nethook::hooks::netlink::{Family, Rule};
 
@@ -41,6 +42,20 @@ pub enum Kept<T> {
     No(String),
     /// Left out without a word: the kernel's own bookkeeping.
     Silently,
+}
+
+impl<T> Kept<T> {
+    /// The item, or none with the reason (if any) added to `left_out`.
+    pub fn take(self, left_out: &mut Vec<String>) -> Option<T> {
+        match self {
+            Kept::Yes(v) => Some(v),
+            Kept::No(why) => {
+                left_out.push(why);
+                None
+            }
+            Kept::Silently => None,
+        }
+    }
 }
 
 fn family(f: AddressFamily) -> Option<Family> {
@@ -218,14 +233,6 @@ pub fn contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
         }
         _ => false,
     }
-}
-
-pub fn mac(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// Any neighbour entry of the link as a record (for `list-neighbours`).

@@ -22,7 +22,6 @@ use super::netns::{self, NetnsTarget};
 use super::{validate, CapError, Host, Planned};
 use crate::bindings::nethook::hooks::l3::{Applied, ConfSetting, L3Config, Neighbour, Netns};
 use crate::bindings::nethook::hooks::netlink::Family;
-use capture::Kept;
 use sysctl::SysctlKey;
 
 pub use apply::retarget;
@@ -306,11 +305,10 @@ impl Host {
                 h.in_netns(from.as_ref(), |h| {
                     use std::os::fd::AsRawFd;
                     let fd = dest.as_raw_fd();
-                    let r = h.netlink.set_link(link, |i| {
+                    // set_link forgets the cached indexes: the link left.
+                    h.netlink.set_link(link, |i| {
                         LinkUnspec::new_with_index(i).setns_by_fd(fd).build()
-                    });
-                    h.netlink.forget_indexes();
-                    r
+                    })
                 })
             },
             |_| Planned::Change(()),
@@ -479,31 +477,14 @@ pub(super) fn capture_here(h: &mut Host, link: &str) -> Result<L3Config, CapErro
     let l = link_from(&msg);
     let index = l.index;
     let mut left_out = Vec::new();
-    let mut keep = |k| match k {
-        Kept::Yes(v) => Some(v),
-        Kept::No(why) => {
-            left_out.push(why);
-            None
-        }
-        Kept::Silently => None,
-    };
     let addresses: Vec<_> = address_messages(h, index)?
         .iter()
-        .filter_map(|m| keep(capture::address(m)))
+        .filter_map(|m| capture::address(m).take(&mut left_out))
         .collect();
-    let mut left_routes = Vec::new();
     let routes: Vec<_> = route_messages(h)?
         .iter()
-        .filter_map(|m| match capture::route(m, index, link) {
-            Kept::Yes(r) => Some(r),
-            Kept::No(why) => {
-                left_routes.push(why);
-                None
-            }
-            Kept::Silently => None,
-        })
+        .filter_map(|m| capture::route(m, index, link).take(&mut left_out))
         .collect();
-    left_out.extend(left_routes);
     let rules = rules(h)?
         .into_iter()
         .filter(|r| capture::rule_kept(r, &addresses, &routes))

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::super::netlink::family_name;
 use super::super::netns::{self, NetnsTarget};
 use super::super::CapError;
 use crate::bindings::nethook::hooks::netlink::Family;
@@ -61,10 +62,7 @@ impl SysctlKey {
     }
 
     fn path(&self) -> PathBuf {
-        let fam = match self.family {
-            Family::Ipv4 => "ipv4",
-            Family::Ipv6 => "ipv6",
-        };
+        let fam = family_name(self.family);
         PathBuf::from(format!(
             "/proc/sys/net/{fam}/conf/{}/{}",
             self.link, self.name
@@ -74,10 +72,7 @@ impl SysctlKey {
 
 impl fmt::Display for SysctlKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fam = match self.family {
-            Family::Ipv4 => "ipv4",
-            Family::Ipv6 => "ipv6",
-        };
+        let fam = family_name(self.family);
         write!(f, "net.{fam}.conf.{}.{}", self.link, self.name)
     }
 }
