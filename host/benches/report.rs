@@ -243,6 +243,109 @@ fn raw_dump() -> usize {
     })
 }
 
+/// Capture of an uplink with 10 000 routes and their apply to a link in
+/// another namespace (the host-device move), journaled as in a hook's
+/// transaction, next to `ip` doing the same read and the same adds.
+fn l3_rows(rows: &mut Vec<Row>, scratch: &Path, journal: &nethook::caps::journal::Journal) {
+    const TARGET: &str = "bv2";
+    const NS: &str = "nhbench-l3";
+    let n = 10_000u32;
+    let _ = Command::new("ip")
+        .args(["netns", "del", NS])
+        .stderr(Stdio::null())
+        .status();
+    sh(&["ip", "netns", "add", NS]);
+    sh(&[
+        "ip", "link", "add", TARGET, "type", "veth", "peer", "name", "bv3",
+    ]);
+    sh(&["ip", "link", "set", TARGET, "netns", NS, "up"]);
+    let batch = |dev: &str| {
+        let p = scratch.join(format!("l3-{dev}.batch"));
+        let text: String = (0..n)
+            .map(|i| {
+                format!(
+                    "route add {}/32 dev {dev} table {TABLE} proto static scope link\n",
+                    spec(i).destination.unwrap()
+                )
+            })
+            .collect();
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (source, target) = (batch(DEV), batch(TARGET));
+    let flush_target = || {
+        sh(&[
+            "ip", "-n", NS, "route", "flush", "dev", TARGET, "table", "all",
+        ])
+    };
+    flush();
+    sh(&["ip", "-batch", source.to_str().unwrap()]);
+    let grants = Grants {
+        links: vec![Glob::new("*").unwrap()],
+        netns: vec![Glob::new(NS).unwrap()],
+        ..Grants::builtin_restoring_l3()
+    };
+    let ns = Some(nethook::bindings::nethook::hooks::netlink::Netns::Named(
+        NS.into(),
+    ));
+    let (mut ip_show, mut ip_add, mut capture, mut apply, mut both) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..5 {
+        let t = Instant::now();
+        sh(&["ip", "route", "show", "table", "all", "dev", DEV]);
+        ip_show.push(t.elapsed());
+        flush_target();
+        let t = Instant::now();
+        sh(&["ip", "-n", NS, "-batch", target.to_str().unwrap()]);
+        ip_add.push(t.elapsed());
+        flush_target();
+
+        let txn = journal.begin("vpp-running", "bench").unwrap();
+        let mut h = host_with(scratch, grants.clone(), Some(txn));
+        let t = Instant::now();
+        let config = h.l3().capture(DEV, &None).unwrap();
+        let captured = t.elapsed();
+        let applied = h.l3().apply(TARGET, &config, &ns).unwrap();
+        let total = t.elapsed();
+        assert_eq!(config.routes.len() as u32, n, "{:?}", config.left_out);
+        assert!(applied.changed >= n, "{applied:?}");
+        capture.push(captured);
+        apply.push(total - captured);
+        both.push(total);
+    }
+    sh(&["ip", "netns", "del", NS]);
+    flush();
+    let (ip_show, ip_add) = (median(ip_show), median(ip_add));
+    for (label, t, peer, target) in [
+        (
+            "capture (read and filter)",
+            median(capture),
+            format!("ip route show table all dev {DEV} {}", ms(ip_show)),
+            ip_show,
+        ),
+        (
+            "apply to a link in another netns (read, add, verify), journaled",
+            median(apply),
+            format!("ip -batch, the same adds {}", ms(ip_add)),
+            ip_add,
+        ),
+        (
+            "capture + apply",
+            median(both),
+            format!("ip -batch, the same adds {}", ms(ip_add)),
+            ip_add,
+        ),
+    ] {
+        rows.push(Row {
+            figure: format!("l3: {label}, an uplink with {n} routes"),
+            median: ms(t),
+            ratio: ratio(t, target),
+            peer,
+            target: "-".into(),
+        });
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else is accepted.
     let scratch = tempfile::tempdir().unwrap();
@@ -488,8 +591,10 @@ fn main() {
     }
     flush();
 
-    // What the journal costs: one durable append per change.
     let journal = nethook::caps::journal::Journal::open(&scratch.path().join("state")).unwrap();
+    l3_rows(&mut rows, scratch.path(), &journal);
+
+    // What the journal costs: one durable append per change.
     let mut file_grants = grants();
     file_grants.write_paths = vec![Glob::new("/bench/*").unwrap()];
     std::fs::create_dir_all(scratch.path().join("bench")).unwrap();
