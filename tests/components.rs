@@ -82,7 +82,7 @@ fn a_component_of_another_world_is_refused() {
     assert_refused(
         &guest("foreign-world"),
         "",
-        "is not a nethook hook: it exports [greet] but a hook exports nethook:hooks/guest@0.1.0 (world nethook:hooks/hook@0.1.0)",
+        "is not a nethook hook: it exports [greet] but a hook exports nethook:hooks/guest@0.1.1 (world nethook:hooks/hook@0.1.1) or nethook:hooks/event-guest@0.1.1 (world nethook:hooks/event-hook@0.1.1)",
     );
 }
 
@@ -91,7 +91,68 @@ fn a_component_of_an_incompatible_package_version_names_both_versions() {
     assert_refused(
         &guest("future-abi"),
         "",
-        "was built against nethook:hooks@0.2.0 (nethook:hooks/guest@0.2.0), but this nethook provides nethook:hooks@0.1.0; rebuild the hook with a matching nethook-sdk",
+        "was built against nethook:hooks@0.2.0 (nethook:hooks/guest@0.2.0), but this nethook provides nethook:hooks@0.1.1; rebuild the hook with a matching nethook-sdk",
+    );
+}
+
+#[test]
+fn a_hook_built_against_0_1_0_still_loads_and_runs() {
+    let scratch = Scratch::new();
+    let config = scratch.config(&format!(
+        "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"old\"\n[hooks.old]\ncomponent = {:?}\n",
+        guest("v010")
+    ));
+    let mut check = nethook();
+    check.args(["check", "--config"]).arg(&config);
+    let check = run(check);
+    assert_eq!(check.code, EXIT_OK, "{check:?}");
+    assert!(
+        check
+            .stdout
+            .contains("status: ok: component targets nethook:hooks@0.1.0, sha256 "),
+        "{check:?}"
+    );
+    let mut r = nethook();
+    r.args(["run", "vpp-running", "--config"]).arg(&config);
+    let r = run(r);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("built against 0.1.0 hook=old hook=\"old\" point=\"vpp-running\""),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_event_hook_is_refused_at_a_dataplane_point_and_a_hook_at_an_event_point() {
+    assert_refused(
+        &guest("evlog"),
+        "",
+        "exports no nethook:hooks/guest: it is an event hook, for `nethook watch`'s event points only",
+    );
+    let scratch = Scratch::new();
+    let inventory = guest("inventory");
+    let config = scratch.config(&format!(
+        "[points.link-added]\nhandler = \"wasm\"\nhook = \"inv\"\n[hooks.inv]\ncomponent = {inventory:?}\n"
+    ));
+    let mut check = nethook();
+    check.args(["check", "--config"]).arg(&config);
+    let check = run(check);
+    assert_eq!(check.code, EXIT_COMPONENT, "{check:?}");
+    let want = format!(
+        "status: ERROR: component {}: exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!",
+        inventory.display()
+    );
+    assert!(check.stdout.contains(&want), "want {want:?} in {check:?}");
+    let mut w = nethook();
+    w.args(["watch", "--config"]).arg(&config);
+    let w = run(w);
+    assert_eq!(w.code, EXIT_COMPONENT, "{w:?}");
+    assert!(
+        w.stderr.contains(
+            "[points.link-added] selects hook \"inv\", which exports no nethook:hooks/event-guest"
+        ),
+        "{w:?}"
     );
 }
 

@@ -76,7 +76,7 @@ fn check_lists_all_five_points_with_handler_and_reason() {
     );
     assert!(
         r.stdout
-            .contains("status: ok: component targets nethook:hooks@0.1.0, sha256 "),
+            .contains("status: ok: component targets nethook:hooks@0.1.1, sha256 "),
         "{r:?}"
     );
 }

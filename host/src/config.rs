@@ -75,6 +75,17 @@ pub struct Config {
     /// `[points.<point>.verify]` (or `verify = "auto"`), where set.
     pub verify: BTreeMap<HookPoint, Verify>,
     pub hooks: BTreeMap<String, HookConfig>,
+    /// `[points.<event point>]`: what `nethook watch` runs, and for which links.
+    pub events: BTreeMap<HookPoint, EventPoint>,
+    /// `[watch]`: how `nethook watch` turns netlink messages into events.
+    pub watch: crate::watch::Settings,
+}
+
+/// An event point's handler and the links it fires for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPoint {
+    pub handler: PointConfig,
+    pub filter: crate::watch::Filter,
 }
 
 /// What a failed point leaves: `rollback` (default) undoes everything the
@@ -134,6 +145,8 @@ impl Default for Config {
             point_on_failure: BTreeMap::new(),
             verify: BTreeMap::new(),
             hooks: BTreeMap::new(),
+            events: BTreeMap::new(),
+            watch: Default::default(),
         }
     }
 }
@@ -237,6 +250,8 @@ struct RawConfig {
     points: RawPoints,
     #[serde(default)]
     hooks: BTreeMap<Spanned<String>, RawHook>,
+    #[serde(default)]
+    watch: crate::watch::Settings,
 }
 
 #[derive(Deserialize, Default)]
@@ -256,6 +271,11 @@ struct RawPoints {
     vpp_running: Option<Spanned<RawPoint>>,
     vpp_done_ok: Option<Spanned<RawPoint>>,
     vpp_errored: Option<Spanned<RawPoint>>,
+    link_added: Option<Spanned<RawPoint>>,
+    link_removed: Option<Spanned<RawPoint>>,
+    link_down: Option<Spanned<RawPoint>>,
+    link_up: Option<Spanned<RawPoint>>,
+    address_lost: Option<Spanned<RawPoint>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -284,6 +304,10 @@ struct RawPoint {
     timeout: Option<Duration>,
     on_failure: Option<OnFailure>,
     verify: Option<Spanned<toml::Value>>,
+    /// Event points only: link name globs, rtnetlink kinds, udev drivers.
+    links: Option<Spanned<Vec<String>>>,
+    kinds: Option<Spanned<Vec<String>>>,
+    drivers: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +354,21 @@ impl RawConfig {
         let mut point_on_failure = BTreeMap::new();
         let mut verify = BTreeMap::new();
         let p = self.points;
+        let mut events = BTreeMap::new();
+        for (point, raw) in [
+            (HookPoint::LinkAdded, p.link_added),
+            (HookPoint::LinkRemoved, p.link_removed),
+            (HookPoint::LinkDown, p.link_down),
+            (HookPoint::LinkUp, p.link_up),
+            (HookPoint::AddressLost, p.address_lost),
+        ] {
+            if let Some(raw) = raw {
+                events.insert(
+                    point,
+                    RawPoint::resolve_event(raw, point, &hooks, script_timeout)?,
+                );
+            }
+        }
         for (point, raw) in [
             (HookPoint::BeforeIfRead, p.before_if_read),
             (HookPoint::BeforeVppRun, p.before_vpp_run),
@@ -339,6 +378,18 @@ impl RawConfig {
         ] {
             if let Some(raw) = raw {
                 let span = raw.span();
+                for (key, value) in [
+                    ("links", &raw.get_ref().links),
+                    ("kinds", &raw.get_ref().kinds),
+                    ("drivers", &raw.get_ref().drivers),
+                ] {
+                    if let Some(v) = value {
+                        return Err((
+                            v.span(),
+                            format!("[points.{point}]: key `{key}` is a filter of the event points (link-added, ...), not of a dataplane point"),
+                        ));
+                    }
+                }
                 if let Some(o) = raw.get_ref().on_failure {
                     point_on_failure.insert(point, o);
                 }
@@ -385,7 +436,54 @@ impl RawConfig {
             point_on_failure,
             verify,
             hooks,
+            events,
+            watch: self.watch,
         })
+    }
+}
+
+impl RawPoint {
+    /// An event point: a handler that is not the built-in module, and its
+    /// filters.
+    fn resolve_event(
+        this: Spanned<RawPoint>,
+        point: HookPoint,
+        hooks: &BTreeMap<String, HookConfig>,
+        default_timeout: Duration,
+    ) -> Located<EventPoint> {
+        let span = this.span();
+        let table = format!("[points.{point}]");
+        let raw = this.into_inner();
+        if *raw.handler.get_ref() == HandlerKind::Builtin {
+            return Err((
+                raw.handler.span(),
+                format!("{table}: the built-in module has no action at an event point; choose \"wasm\", \"script\" or \"none\""),
+            ));
+        }
+        for (key, set) in [
+            ("verify", raw.verify.as_ref().map(Spanned::span)),
+            ("on_failure", raw.on_failure.map(|_| span.clone())),
+        ] {
+            if let Some(s) = set {
+                return Err((s, format!("{table}: key `{key}` applies only at the dataplane's points; an event's hook is rolled back when it fails and retried as [watch] retry says")));
+            }
+        }
+        let mut filter = crate::watch::Filter::default();
+        if let Some(links) = &raw.links {
+            for l in links.get_ref() {
+                let glob = crate::caps::grants::Glob::new(l)
+                    .map_err(|m| (links.span(), format!("{table} links: {m}")))?;
+                filter.links.push(glob);
+            }
+        }
+        if let Some(kinds) = &raw.kinds {
+            filter.kinds = kinds.get_ref().clone();
+        }
+        if let Some(drivers) = &raw.drivers {
+            filter.drivers = drivers.get_ref().clone();
+        }
+        let handler = raw.resolve(point, span, hooks, default_timeout)?;
+        Ok(EventPoint { handler, filter })
     }
 }
 
@@ -561,6 +659,14 @@ fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
 
 /// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
 /// A required duration, as text ("20s") or seconds.
+/// A list of durations, e.g. `["1s", "3s"]`.
+pub fn duration_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    struct One(#[serde(deserialize_with = "duration_value")] Duration);
+    let v: Vec<One> = Vec::deserialize(d)?;
+    Ok(v.into_iter().map(|o| o.0).collect())
+}
+
 pub fn duration_value<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     duration(d)?.ok_or_else(|| serde::de::Error::custom("a duration is required"))
 }

@@ -73,6 +73,10 @@ pub enum Error {
     #[error("refusing to run a handler: this nethook was started by a script that nethook (pid {0}) is running, and running a handler again would re-enter it; make the dataplane's CALICOVPP_HOOK_<POINT> call nethook directly, and do not call nethook from a script handler")]
     Nested(String),
 
+    /// An event point named where only the dataplane's points make sense.
+    #[error("{0} is an event point: `nethook watch` runs it when the node's network changes; `run`, `plan` and `hook` take one of before-if-read, before-vpp-run, vpp-running, vpp-done-ok, vpp-errored")]
+    EventPoint(HookPoint),
+
     /// Anything else: I/O on our own files, the runtime, netlink.
     #[error("{0}")]
     Other(String),
@@ -81,7 +85,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Setting(_) | Error::Nested(_) => exit::CONFIG,
+            Error::Config(_) | Error::Setting(_) | Error::Nested(_) | Error::EventPoint(_) => {
+                exit::CONFIG
+            }
             Error::Component { .. } => exit::COMPONENT,
             Error::HookFailed { .. } => exit::HOOK_FAILED,
             Error::HookTrapped { .. } => exit::HOOK_TRAPPED,

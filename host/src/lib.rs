@@ -18,6 +18,7 @@ pub mod script;
 pub mod select;
 pub mod verify;
 pub mod wasm;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use point::HookPoint;

@@ -105,6 +105,13 @@ enum Command {
         #[command(flatten)]
         selection: Selection,
     },
+    /// Run until SIGTERM: the event points' handlers (link-added,
+    /// link-removed, link-down, link-up, address-lost) as the node's links
+    /// change. SIGHUP reloads the config.
+    Watch {
+        #[command(flatten)]
+        selection: Selection,
+    },
     /// Wrap a core wasm module built with nethook-sdk into a component.
     Componentize {
         core: PathBuf,
@@ -278,6 +285,20 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             for line in &report {
                 println!("{line}");
             }
+            Ok(exit::OK)
+        }
+        Command::Watch { selection } => {
+            let opts = apply(&selection, Vec::new())?;
+            let file = selection.config.clone().or_else(|| {
+                Path::new(DEFAULT_CONFIG)
+                    .exists()
+                    .then(|| PathBuf::from(DEFAULT_CONFIG))
+            });
+            let reload = || match &file {
+                Some(f) => Config::load(f).map_err(Error::from),
+                None => Ok(Config::default()),
+            };
+            nethook::watch::watch(opts, reload)?;
             Ok(exit::OK)
         }
         Command::Componentize { core, output } => {

@@ -1,4 +1,5 @@
-//! The five hook points of the dataplane's life.
+//! The five hook points of the dataplane's life, and the node's own network
+//! events at which `nethook watch` runs hooks.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,6 +14,11 @@ pub enum HookPoint {
     VppRunning,
     VppDoneOk,
     VppErrored,
+    LinkAdded,
+    LinkRemoved,
+    LinkDown,
+    LinkUp,
+    AddressLost,
 }
 
 impl HookPoint {
@@ -25,8 +31,22 @@ impl HookPoint {
         HookPoint::VppErrored,
     ];
 
+    /// The event points, run by `nethook watch`, never by the dataplane.
+    pub const EVENTS: [HookPoint; 5] = [
+        HookPoint::LinkAdded,
+        HookPoint::LinkRemoved,
+        HookPoint::LinkDown,
+        HookPoint::LinkUp,
+        HookPoint::AddressLost,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
+            HookPoint::LinkAdded => "link-added",
+            HookPoint::LinkRemoved => "link-removed",
+            HookPoint::LinkDown => "link-down",
+            HookPoint::LinkUp => "link-up",
+            HookPoint::AddressLost => "address-lost",
             HookPoint::BeforeIfRead => "before-if-read",
             HookPoint::BeforeVppRun => "before-vpp-run",
             HookPoint::VppRunning => "vpp-running",
@@ -35,7 +55,8 @@ impl HookPoint {
         }
     }
 
-    /// The dataplane's spelling, which it passes as `$0`: `VPP_RUNNING`.
+    /// The dataplane's spelling, which it passes as `$0`: `VPP_RUNNING`
+    /// (for an event point, the same shape: `LINK_ADDED`).
     pub fn dataplane_name(self) -> &'static str {
         match self {
             HookPoint::BeforeIfRead => "BEFORE_IF_READ",
@@ -43,6 +64,11 @@ impl HookPoint {
             HookPoint::VppRunning => "VPP_RUNNING",
             HookPoint::VppDoneOk => "VPP_DONE_OK",
             HookPoint::VppErrored => "VPP_ERRORED",
+            HookPoint::LinkAdded => "LINK_ADDED",
+            HookPoint::LinkRemoved => "LINK_REMOVED",
+            HookPoint::LinkDown => "LINK_DOWN",
+            HookPoint::LinkUp => "LINK_UP",
+            HookPoint::AddressLost => "ADDRESS_LOST",
         }
     }
 
@@ -56,6 +82,11 @@ impl HookPoint {
     pub fn is_undo(self) -> bool {
         matches!(self, HookPoint::VppDoneOk | HookPoint::VppErrored)
     }
+
+    /// One of the node's own events, not a dataplane point.
+    pub fn is_event(self) -> bool {
+        HookPoint::EVENTS.contains(&self)
+    }
 }
 
 impl fmt::Display for HookPoint {
@@ -65,7 +96,7 @@ impl fmt::Display for HookPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown hook point {0:?}; expected one of before-if-read, before-vpp-run, vpp-running, vpp-done-ok, vpp-errored (or the dataplane's BEFORE_IF_READ, BEFORE_VPP_RUN, VPP_RUNNING, VPP_DONE_OK, VPP_ERRORED)")]
+#[error("unknown hook point {0:?}; expected one of before-if-read, before-vpp-run, vpp-running, vpp-done-ok, vpp-errored (or the dataplane's BEFORE_IF_READ, BEFORE_VPP_RUN, VPP_RUNNING, VPP_DONE_OK, VPP_ERRORED), or an event point of `nethook watch`: link-added, link-removed, link-down, link-up, address-lost")]
 pub struct UnknownPoint(pub String);
 
 impl FromStr for HookPoint {
@@ -74,6 +105,7 @@ impl FromStr for HookPoint {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         HookPoint::ALL
             .into_iter()
+            .chain(HookPoint::EVENTS)
             .find(|p| p.name() == s || p.dataplane_name() == s)
             .ok_or_else(|| UnknownPoint(s.to_string()))
     }
@@ -85,7 +117,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_env_vars_match_the_dataplane() {
-        for p in HookPoint::ALL {
+        for p in HookPoint::ALL.into_iter().chain(HookPoint::EVENTS) {
             assert_eq!(p.name().parse::<HookPoint>().unwrap(), p);
             assert_eq!(p.dataplane_name().parse::<HookPoint>().unwrap(), p);
         }

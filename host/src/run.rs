@@ -199,11 +199,17 @@ impl Options {
     }
 }
 
+const NOT_A_POINT_HOOK: &str =
+    "exports no nethook:hooks/guest: it is an event hook, for `nethook watch`'s event points only";
+
 /// Run the handler selected for `point`. Selection errors (a bad flag or
 /// variable) are returned before anything runs.
 pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     if let Some(parent) = &opts.env.parent {
         return Err(Error::Nested(parent.clone()));
+    }
+    if point.is_event() {
+        return Err(Error::EventPoint(point));
     }
     let selection = opts.select(point)?;
     let uplinks = opts.uplinks();
@@ -224,6 +230,9 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         Handler::Wasm(hook) => {
             let runtime = Runtime::new(&opts.config.cache_dir)?;
             let loaded = runtime.load(hook)?;
+            if !loaded.is_hook() {
+                return Err(Error::component(&hook.component, NOT_A_POINT_HOOK));
+            }
             Some((runtime, loaded))
         }
         _ => None,
@@ -307,6 +316,63 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         detail,
         checks: checks.iter().map(ToString::to_string).collect(),
     })
+}
+
+/// One try of an event point's handler for one event, as a transaction:
+/// journaled, committed, or rolled back when it fails.
+pub fn run_event(
+    opts: &Options,
+    point: HookPoint,
+    handler: &crate::config::PointConfig,
+    runtime: &Runtime,
+    loaded: &std::collections::HashMap<String, Loaded>,
+    event: &crate::bindings::LinkEvent,
+) -> Result<()> {
+    use crate::config::PointConfig;
+    let hook_name = match handler {
+        PointConfig::Wasm { hook } => hook.as_str(),
+        PointConfig::Script { .. } => script::HOOK_NAME,
+        PointConfig::Builtin | PointConfig::None => return Ok(()),
+    };
+    let journal = open_journal(opts)?;
+    let _lock = journal.lock().map_err(|e| Error::Other(e.to_string()))?;
+    let mut session = opts.session(Mode::Apply);
+    let txn = journal
+        .begin(point.name(), hook_name)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    session.txn = Some(Arc::new(Mutex::new(txn)));
+    session.state = Some(Default::default());
+    let result = match handler {
+        PointConfig::Wasm { hook } => {
+            let config = &opts.config.hooks[hook];
+            let l = loaded
+                .get(hook)
+                .ok_or_else(|| Error::Other(format!("hook {hook} is not loaded")))?;
+            let host = opts.host(&session, hook, point, config.grants.clone(), config.timeout);
+            let context = crate::bindings::EventContext {
+                event: event.clone(),
+                hook: hook.clone(),
+                config: config.config.clone(),
+            };
+            runtime.run_event(config, l, host, context)
+        }
+        PointConfig::Script { script, timeout } => {
+            let log = crate::caps::log::Log::new(caller(script::HOOK_NAME, point));
+            let link: Vec<IfName> = IfName::parse(&event.link).into_iter().collect();
+            let env = [
+                ("NETHOOK_EVENT", point.name().to_string()),
+                ("NETHOOK_LINK", event.link.clone()),
+                ("NETHOOK_IFINDEX", event.index.to_string()),
+                ("NETHOOK_ADDRESS", event.address.clone().unwrap_or_default()),
+                ("NETHOOK_CHANGED", event.changed.join("; ")),
+            ];
+            script::run_with(&log, script, point, &link, *timeout, &env)
+        }
+        PointConfig::Builtin | PointConfig::None => Ok(()),
+    };
+    let txn = session.txn.take().expect("begun above");
+    let state = session.state.take().unwrap_or_default();
+    finish(opts, &journal, txn, &state, point, result)
 }
 
 fn join(checks: &[Check]) -> String {
@@ -484,8 +550,9 @@ fn dispatch(
                 Grants::verifier(),
                 crate::config::DEFAULT_TIMEOUT,
             );
+            let wit = wit_point(point).ok_or(Error::EventPoint(point))?;
             let context = Context {
-                point: wit_point(point),
+                point: wit,
                 hook: hook.name.clone(),
                 uplinks: uplinks
                     .iter()
@@ -522,14 +589,16 @@ fn caller(hook: &str, point: HookPoint) -> Caller {
     }
 }
 
-fn wit_point(p: HookPoint) -> WitPoint {
-    match p {
+/// The WIT spelling of a dataplane point; none for an event point.
+fn wit_point(p: HookPoint) -> Option<WitPoint> {
+    Some(match p {
         HookPoint::BeforeIfRead => WitPoint::BeforeIfRead,
         HookPoint::BeforeVppRun => WitPoint::BeforeVppRun,
         HookPoint::VppRunning => WitPoint::VppRunning,
         HookPoint::VppDoneOk => WitPoint::VppDoneOk,
         HookPoint::VppErrored => WitPoint::VppErrored,
-    }
+        _ => return None,
+    })
 }
 
 /// One line of `check`: a point, its handler, why, how the dataplane
@@ -586,17 +655,18 @@ pub fn check(opts: &Options) -> Result<Vec<CheckLine>> {
                     runtime = Some(Runtime::new(&opts.config.cache_dir)?);
                 }
                 let rt = runtime.as_ref().expect("created above");
-                rt.load(hook).map(|l| {
-                    format!(
+                rt.load(hook).and_then(|l| match l.is_hook() {
+                    false => Err(Error::component(&hook.component, NOT_A_POINT_HOOK)),
+                    true => Ok(format!(
                         "ok: component targets nethook:hooks@{}, sha256 {}{}",
-                        crate::bindings::PACKAGE_VERSION,
+                        l.targets,
                         hex::encode(l.sha256),
                         if hook.sha256.is_some() {
                             " (matches pin)"
                         } else {
                             " (not pinned)"
                         }
-                    )
+                    )),
                 })
             }
             Handler::Script { timeout, .. } => Ok(format!(
@@ -613,6 +683,46 @@ pub fn check(opts: &Options) -> Result<Vec<CheckLine>> {
         lines.push(CheckLine {
             selection,
             dataplane,
+            status,
+        });
+    }
+    for (point, ep) in &opts.config.events {
+        let handler = Handler::of(&ep.handler, &opts.config);
+        let status = match &handler {
+            Handler::Wasm(hook) => {
+                if runtime.is_none() {
+                    runtime = Some(Runtime::new(&opts.config.cache_dir)?);
+                }
+                let rt = runtime.as_ref().expect("created above");
+                rt.load(hook).and_then(|l| match l.is_event_hook() {
+                    false => Err(Error::component(
+                        &hook.component,
+                        "exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!",
+                    )),
+                    true => Ok(format!(
+                        "ok: event hook, targets nethook:hooks@{}, sha256 {}{}",
+                        l.targets,
+                        hex::encode(l.sha256),
+                        if hook.sha256.is_some() { " (matches pin)" } else { " (not pinned)" }
+                    )),
+                })
+            }
+            Handler::Script { timeout, .. } => Ok(format!(
+                "ok: legacy script, not sandboxed, timeout {}",
+                humantime::format_duration(*timeout)
+            )),
+            _ => Ok("ok".to_string()),
+        };
+        lines.push(CheckLine {
+            selection: Selection {
+                point: *point,
+                handler,
+                reason: select::Reason::Config(opts.config.source()),
+            },
+            dataplane: format!(
+                "event point, run by `nethook watch` for {}",
+                ep.filter.describe()
+            ),
             status,
         });
     }

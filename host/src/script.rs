@@ -38,6 +38,18 @@ pub fn run(
     uplinks: &[IfName],
     timeout: Duration,
 ) -> Result<()> {
+    run_with(log, script, point, uplinks, timeout, &[])
+}
+
+/// `run`, with variables added to the environment (an event's details).
+pub fn run_with(
+    log: &Log,
+    script: &str,
+    point: HookPoint,
+    uplinks: &[IfName],
+    timeout: Duration,
+    env: &[(&str, String)],
+) -> Result<()> {
     let first = uplinks.first().map_or("", |u| u.as_ref());
     let mut cmd = Command::new(SHELL);
     cmd.arg("-c")
@@ -45,7 +57,8 @@ pub fn run(
         .arg(point.dataplane_name())
         .arg(first)
         // A script that runs nethook again must not re-enter it.
-        .env(ENV_PARENT, std::process::id().to_string());
+        .env(ENV_PARENT, std::process::id().to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)));
     let done = crate::proc::run(cmd, timeout)
         .map_err(|e| Error::Other(format!("cannot start {SHELL} for the {point} script: {e}")))?;
     for line in &done.stdout {

@@ -312,24 +312,30 @@ pub fn select(
         );
     }
     let (handler, reason) = match config.points.get(&point) {
-        Some(pc) => {
-            let handler = match pc {
-                PointConfig::Builtin => Handler::Builtin,
-                PointConfig::None => Handler::None,
-                PointConfig::Script { script, timeout } => Handler::Script {
-                    script: script.clone(),
-                    timeout: *timeout,
-                },
-                PointConfig::Wasm { hook } => Handler::Wasm(Box::new(config.hooks[hook].clone())),
-            };
-            (handler, Reason::Config(config.source()))
-        }
+        Some(pc) => (Handler::of(pc, config), Reason::Config(config.source())),
         None => (Handler::Builtin, Reason::Default),
     };
     chosen(handler, reason)
 }
 
 impl Handler {
+    /// What a point's table in `config` selects.
+    pub fn of(pc: &PointConfig, config: &Config) -> Handler {
+        match pc {
+            PointConfig::Builtin => Handler::Builtin,
+            PointConfig::None => Handler::None,
+            PointConfig::Script { script, timeout } => Handler::Script {
+                script: script.clone(),
+                timeout: *timeout,
+            },
+            // The config refuses a point naming a hook it does not define.
+            PointConfig::Wasm { hook } => match config.hooks.get(hook) {
+                Some(h) => Handler::Wasm(Box::new(h.clone())),
+                None => Handler::None,
+            },
+        }
+    }
+
     /// The name its capability calls, state and journal go under.
     pub fn hook_name(&self) -> &str {
         match self {

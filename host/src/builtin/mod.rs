@@ -160,6 +160,10 @@ pub fn run(
             }),
         HookPoint::VppRunning => running(host, settings, &detection, ec2, uplinks),
         HookPoint::VppDoneOk | HookPoint::VppErrored => undo(host, settings, &detection),
+        // The config refuses `builtin` at an event point.
+        event => Err(CapError::Invalid(format!(
+            "the built-in module has no action at {event}"
+        ))),
     }
     .map_err(fail)?;
     Ok(detection)

@@ -19,7 +19,11 @@ impl Glob {
             .map_err(|e| format!("bad pattern {p:?}: {e}"))
     }
 
-    fn matches(&self, s: &str) -> bool {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
         self.0.matches_with(
             s,
             glob::MatchOptions {

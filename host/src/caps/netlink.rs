@@ -37,16 +37,17 @@ impl Netlink {
     /// A connection to open in `ns` when first used.
     pub(super) fn in_ns(ns: Option<NetnsTarget>) -> Netlink {
         Netlink {
+            conn: None,
             ns,
-            ..Netlink::default()
+            indexes: Default::default(),
         }
     }
 
     /// Drive one request to completion. Host calls are synchronous, so a
     /// private current-thread runtime runs the connection.
-    pub(super) fn call<T, F, Fut>(&mut self, f: F) -> Result<T, CapError>
+    pub(super) fn call<T: Send, F, Fut>(&mut self, f: F) -> Result<T, CapError>
     where
-        F: FnOnce(Handle) -> Fut,
+        F: FnOnce(Handle) -> Fut + Send,
         Fut: std::future::Future<Output = Result<T, rtnetlink::Error>>,
     {
         if self.conn.is_none() {
@@ -55,34 +56,38 @@ impl Netlink {
                 .build()
                 .map_err(|e| CapError::Failed(format!("netlink runtime: {e}")))?;
             let handle = match &self.ns {
-                None => rt
-                    .block_on(async {
+                None => off_runtime(|| {
+                    rt.block_on(async {
                         let (conn, handle, _) = rtnetlink::new_connection()?;
                         tokio::spawn(conn);
                         Ok::<_, std::io::Error>(handle)
                     })
-                    .map_err(|e| CapError::Failed(format!("netlink socket: {e}")))?,
+                })
+                .map_err(|e| CapError::Failed(format!("netlink socket: {e}")))?,
                 Some(ns) => {
                     use std::os::fd::IntoRawFd;
                     let fd = super::netns::route_socket(Some(ns))?;
-                    rt.block_on(async {
-                        // SAFETY: the descriptor is a fresh NETLINK_ROUTE
-                        // socket that nothing else owns.
-                        let socket = unsafe {
-                            <netlink_sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(
-                                fd.into_raw_fd(),
-                            )
-                        };
-                        let (conn, handle, _) = rtnetlink::from_socket(socket);
-                        tokio::spawn(conn);
-                        handle
+                    off_runtime(|| {
+                        rt.block_on(async {
+                            // SAFETY: the descriptor is a fresh NETLINK_ROUTE
+                            // socket that nothing else owns.
+                            let socket = unsafe {
+                                <netlink_sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(
+                                    fd.into_raw_fd(),
+                                )
+                            };
+                            let (conn, handle, _) = rtnetlink::from_socket(socket);
+                            tokio::spawn(conn);
+                            handle
+                        })
                     })
                 }
             };
             self.conn = Some((rt, handle));
         }
         let (rt, handle) = self.conn.as_ref().expect("connected above");
-        rt.block_on(f(handle.clone())).map_err(netlink_error)
+        let handle = handle.clone();
+        off_runtime(|| rt.block_on(f(handle))).map_err(netlink_error)
     }
 
     pub(super) fn link_message(&mut self, name: &str) -> Result<LinkMessage, CapError> {
@@ -115,6 +120,28 @@ impl Netlink {
         let msg = build(self.index(name)?);
         self.indexes.clear();
         self.call(|h| h.link().set(msg).execute())
+    }
+}
+
+impl Drop for Netlink {
+    /// Without waiting for the connection's task: a runtime dropped the
+    /// usual way inside an async context (an embedder's) panics.
+    fn drop(&mut self) {
+        if let Some((rt, _)) = self.conn.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Run `work` here, or on a thread of its own when this thread is inside
+/// an async runtime (an embedder's), where tokio's block_on would panic.
+fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => work(),
+        Ok(_) => std::thread::scope(|s| match s.spawn(work).join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
     }
 }
 
@@ -766,7 +793,7 @@ pub(super) fn mac(bytes: &[u8]) -> String {
         .join(":")
 }
 
-pub(super) fn link_from(m: &LinkMessage) -> Link {
+pub(crate) fn link_from(m: &LinkMessage) -> Link {
     let mut link = Link {
         index: m.header.index,
         name: String::new(),
@@ -795,7 +822,7 @@ pub(super) fn link_from(m: &LinkMessage) -> Link {
     link
 }
 
-fn address_from(m: &AddressMessage) -> Option<Address> {
+pub(crate) fn address_from(m: &AddressMessage) -> Option<Address> {
     let family = match m.header.family {
         AddressFamily::Inet => Family::Ipv4,
         AddressFamily::Inet6 => Family::Ipv6,

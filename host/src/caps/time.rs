@@ -1,7 +1,6 @@
 //! `time`: sleeping and a monotonic clock, counted against the deadline.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Host;
 
@@ -16,10 +15,16 @@ impl Host {
         });
     }
 
-    /// Monotonic nanoseconds since this process first asked. Not audited:
-    /// it observes nothing of the node, and a guest may call it in a loop.
+    /// CLOCK_MONOTONIC in nanoseconds: the clock an event's `seen-at` is
+    /// on, so a hook can tell how long its event waited. Not audited.
     pub fn now(&mut self) -> u64 {
-        static START: OnceLock<Instant> = OnceLock::new();
-        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+        monotonic_ns()
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
 }

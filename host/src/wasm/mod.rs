@@ -12,7 +12,8 @@ mod output;
 mod world;
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -20,7 +21,8 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::bindings::{Context, Hook, HookError, HookPre};
+use crate::bindings::events::EventHookPre;
+use crate::bindings::{Context, EventContext, Hook, HookError, HookPre};
 use crate::caps::Host;
 use crate::config::HookConfig;
 use crate::error::{Error, Result};
@@ -31,19 +33,57 @@ pub use cache::CacheOutcome;
 /// Captured guest output beyond this, per stream, is dropped.
 const OUTPUT_CAPACITY: usize = 1 << 20;
 
+/// The epoch advances every tick; a hook's deadline is counted in ticks, so
+/// any number of stores share one engine, each with its own deadline.
+const TICK: Duration = Duration::from_millis(10);
+
+/// One engine, linker and compiled-code cache, made once per process and
+/// shared by every hook it runs (`nethook watch` keeps it for its lifetime).
 pub struct Runtime {
     engine: Engine,
     linker: Linker<Ctx>,
     cache: cache::Cache,
+    stop_ticker: Arc<AtomicBool>,
+    /// Guest threads given up on while blocked in a host call.
+    abandoned: Arc<AtomicUsize>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A component that passed every check and is ready to instantiate: its
 /// imports already resolved against our linker, once.
 pub struct Loaded {
     pub component: Component,
-    pre: HookPre<Ctx>,
+    /// Exports `guest`: runs at the dataplane's points.
+    pre: Option<HookPre<Ctx>>,
+    /// Exports `event-guest`: runs at the event points.
+    event_pre: Option<EventHookPre<Ctx>>,
     pub sha256: [u8; 32],
     pub cache: CacheOutcome,
+    /// The version of our package it was built against, e.g. `0.1.0`.
+    pub targets: String,
+}
+
+impl Loaded {
+    /// It can run at the dataplane's points.
+    pub fn is_hook(&self) -> bool {
+        self.pre.is_some()
+    }
+
+    /// It can run at the event points.
+    pub fn is_event_hook(&self) -> bool {
+        self.event_pre.is_some()
+    }
+}
+
+/// What a guest is called with.
+enum Call {
+    Point(Context),
+    Event(EventContext),
 }
 
 impl Runtime {
@@ -57,11 +97,29 @@ impl Runtime {
             .and_then(|_| Hook::add_to_linker::<_, HasSelf<Ctx>>(&mut linker, |c| c))
             .map_err(|e| Error::Other(format!("wasm linker: {e}")))?;
         let cache = cache::Cache::new(cache_dir, &engine);
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticking, stop) = (engine.clone(), stop_ticker.clone());
+        std::thread::Builder::new()
+            .name("epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Other(format!("cannot start the epoch thread: {e}")))?;
         Ok(Runtime {
             engine,
             linker,
             cache,
+            stop_ticker,
+            abandoned: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Guest threads still blocked in a host call after their deadline.
+    pub fn abandoned(&self) -> usize {
+        self.abandoned.load(Ordering::Relaxed)
     }
 
     /// Read, pin-check, validate and compile (or fetch from the cache) a hook's component.
@@ -88,18 +146,29 @@ impl Runtime {
             .cache
             .load(&self.engine, &bytes, &sha256)
             .map_err(|e| Error::component(path, format!("invalid component: {e:#}")))?;
-        world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
+        let world =
+            world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
         // Every import must be one we provide, before anything runs.
-        let pre = self
+        let linked = self
             .linker
             .instantiate_pre(&component)
-            .and_then(HookPre::new)
             .map_err(|e| Error::component(path, format!("cannot be linked: {e:#}")))?;
+        let typed = |e: wasmtime::Error| Error::component(path, format!("cannot be linked: {e:#}"));
+        let pre = match world.hook {
+            true => Some(HookPre::new(linked.clone()).map_err(typed)?),
+            false => None,
+        };
+        let event_pre = match world.event_hook {
+            true => Some(EventHookPre::new(linked).map_err(typed)?),
+            false => None,
+        };
         Ok(Loaded {
             component,
             pre,
+            event_pre,
             sha256,
             cache: outcome,
+            targets: world.version,
         })
     }
 
@@ -116,24 +185,90 @@ impl Runtime {
         host: Host,
         context: Context,
     ) -> Result<()> {
+        self.call(hook, loaded, host, Call::Point(context))
+    }
+
+    /// Run the hook's `on-event` export once, like `run`.
+    pub fn run_event(
+        &self,
+        hook: &HookConfig,
+        loaded: &Loaded,
+        host: Host,
+        context: EventContext,
+    ) -> Result<()> {
+        self.call(hook, loaded, host, Call::Event(context))
+    }
+
+    /// A guest given up on keeps its thread until its host call returns:
+    /// the process goes on (the transaction it held is closed by then, so
+    /// it can change nothing more), and the count says how many there are.
+    fn call(&self, hook: &HookConfig, loaded: &Loaded, host: Host, call: Call) -> Result<()> {
         let (point, name, timeout) = (host.caller.point, hook.name.clone(), hook.timeout);
+        let work = match call {
+            Call::Point(c) => loaded.pre.clone().map(|p| Work::Point(p, c)),
+            Call::Event(c) => loaded.event_pre.clone().map(|p| Work::Event(p, c)),
+        };
+        let Some(work) = work else {
+            return Err(Error::component(
+                &hook.component,
+                match loaded.pre {
+                    None => format!("exports no {}/guest: it is an event hook, for `nethook watch`'s event points only", crate::bindings::PACKAGE),
+                    Some(_) => format!("exports no {}/event-guest@0.1.1 or later: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!", crate::bindings::PACKAGE),
+                },
+            ));
+        };
         let job = Job {
             engine: self.engine.clone(),
-            pre: loaded.pre.clone(),
             hook: hook.clone(),
         };
         let (tx, rx) = mpsc::channel();
+        // RUNNING until the thread finishes (DONE) or is given up on
+        // (ABANDONED), whichever comes first.
+        let fate = Arc::new(std::sync::atomic::AtomicU8::new(RUNNING));
+        let (abandoned, thread_fate) = (self.abandoned.clone(), fate.clone());
         std::thread::Builder::new()
             .name(format!("hook {name}"))
             .spawn(move || {
-                let _ = tx.send(job.run(host, context));
+                let _ = tx.send(job.run(host, work));
+                let done =
+                    thread_fate.compare_exchange(RUNNING, DONE, Ordering::SeqCst, Ordering::SeqCst);
+                if done.is_err() {
+                    abandoned.fetch_sub(1, Ordering::SeqCst);
+                }
             })
             .map_err(|e| Error::Other(format!("cannot start a thread for {name}: {e}")))?;
-        rx.recv_timeout(timeout + WATCHDOG_GRACE).unwrap_or_else(|_| {
-            tracing::error!(hook = %name, %point, "hook still blocked in a host call {} after its deadline", humantime::format_duration(WATCHDOG_GRACE));
-            Err(Error::HookTimedOut { hook: name, point, timeout })
+        if let Ok(r) = rx.recv_timeout(timeout + WATCHDOG_GRACE) {
+            return r;
+        }
+        // Counted first, so that the thread's decrement never comes first.
+        self.abandoned.fetch_add(1, Ordering::SeqCst);
+        if fate
+            .compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // It finished in between: its result is sent already.
+            self.abandoned.fetch_sub(1, Ordering::SeqCst);
+            if let Ok(r) = rx.recv() {
+                return r;
+            }
+        }
+        tracing::error!(hook = %name, %point, "hook still blocked in a host call {} after its deadline", humantime::format_duration(WATCHDOG_GRACE));
+        Err(Error::HookTimedOut {
+            hook: name,
+            point,
+            timeout,
         })
     }
+}
+
+const RUNNING: u8 = 0;
+const DONE: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// An export, and what it is called with.
+enum Work {
+    Point(HookPre<Ctx>, Context),
+    Event(EventHookPre<Ctx>, EventContext),
 }
 
 /// How long past its deadline a hook blocked in a host call is waited for.
@@ -142,12 +277,11 @@ const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
 /// One run, owned by the thread that performs it.
 struct Job {
     engine: Engine,
-    pre: HookPre<Ctx>,
     hook: HookConfig,
 }
 
 impl Job {
-    fn run(self, host: Host, context: Context) -> Result<()> {
+    fn run(self, host: Host, work: Work) -> Result<()> {
         let caller = host.caller.clone();
         let (stdout, stderr) = (
             output::Capture::new(OUTPUT_CAPACITY),
@@ -170,16 +304,21 @@ impl Job {
             },
         );
         store.limiter(|c| &mut c.memory);
-        store.set_epoch_deadline(1);
+        // Ticks from now, rounded up, plus the one already under way.
+        let ticks = self.hook.timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
+        store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
 
-        let _timer = Deadline::start(&self.engine, self.hook.timeout);
         let started = Instant::now();
-        let result = self.pre.instantiate(&mut store).and_then(|bindings| {
-            bindings
-                .nethook_hooks_guest()
-                .call_run(&mut store, &context)
-        });
+        let result = match &work {
+            Work::Point(pre, context) => pre
+                .instantiate(&mut store)
+                .and_then(|b| b.nethook_hooks_guest().call_run(&mut store, context)),
+            Work::Event(pre, context) => pre.instantiate(&mut store).and_then(|b| {
+                b.nethook_hooks_event_guest()
+                    .call_on_event(&mut store, context)
+            }),
+        };
         let elapsed = started.elapsed();
         let past_deadline = elapsed >= self.hook.timeout;
 
@@ -236,24 +375,5 @@ impl Job {
                 })
             }
         }
-    }
-}
-
-/// Advances the engine's epoch once `timeout` passes, which traps the guest
-/// at its next loop header or function entry. Dropping it disarms it.
-struct Deadline {
-    _disarm: mpsc::Sender<()>,
-}
-
-impl Deadline {
-    fn start(engine: &Engine, timeout: Duration) -> Deadline {
-        let (tx, rx) = mpsc::channel::<()>();
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(timeout) {
-                engine.increment_epoch();
-            }
-        });
-        Deadline { _disarm: tx }
     }
 }

@@ -1,0 +1,325 @@
+//! `nethook watch`: hooks driven by the node's own network events.
+//!
+//! Three threads. The reader blocks on an rtnetlink socket subscribed to
+//! link and address changes and forwards what it reads. The scheduler (the
+//! calling thread) keeps the table of links current, debounces per link (a
+//! link is due once quiet for `debounce`, or `max_delay` after its first
+//! change) and hands due links to the worker through a bounded queue. The
+//! worker diffs each link against what it last reported and runs the
+//! event points' handlers, one event at a time, each try a transaction.
+//!
+//! Events are the net change of a link over its window, computed from
+//! state rather than replayed from messages: a full queue, an overrun of
+//! the socket or a burst of messages delays events but never loses the
+//! final state or reports a change twice.
+
+pub mod links;
+mod source;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netlink_packet_route::RouteNetlinkMessage;
+use serde::Deserialize;
+
+use crate::caps::grants::Glob;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::run::Options;
+use links::{LinkState, Table};
+
+/// `[watch]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// A link's events fire once it has been quiet this long.
+    #[serde(deserialize_with = "crate::config::duration_value")]
+    pub debounce: Duration,
+    /// ... or this long after its first change, however busy it stays.
+    #[serde(deserialize_with = "crate::config::duration_value")]
+    pub max_delay: Duration,
+    /// Links waiting for the worker; when full, further changes of a link
+    /// wait in its pending state (taken when the queue has room).
+    #[serde(deserialize_with = "queue_len")]
+    pub queue: usize,
+    /// Waits before the second, third, ... try of a failed hook.
+    #[serde(deserialize_with = "crate::config::duration_list")]
+    pub retry: Vec<Duration>,
+    /// How long link-added waits for udev's record of a new link (when
+    /// udevd runs on the node).
+    #[serde(deserialize_with = "crate::config::duration_value")]
+    pub udev_wait: Duration,
+    /// Report the links that exist when watch starts, once, as link-added.
+    pub initial: bool,
+    /// SO_RCVBUF of the event socket, in bytes; the kernel's default if unset.
+    pub receive_buffer: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            debounce: Duration::from_millis(250),
+            max_delay: Duration::from_secs(5),
+            queue: 256,
+            // cloud-init's hotplug retry schedule.
+            retry: [1, 3, 5, 10, 30].map(Duration::from_secs).to_vec(),
+            udev_wait: Duration::from_secs(5),
+            initial: false,
+            receive_buffer: None,
+        }
+    }
+}
+
+fn queue_len<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("queue must hold at least 1 link")),
+        n => Ok(n),
+    }
+}
+
+/// Which links an event point fires for; an empty list matches any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Link name globs.
+    pub links: Vec<Glob>,
+    /// rtnetlink kinds; `device` is a link with none (a NIC).
+    pub kinds: Vec<String>,
+    /// udev's ID_NET_DRIVER; a link udev does not know matches none.
+    pub drivers: Vec<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, link: &LinkState, driver: Option<&str>) -> bool {
+        let kind = link.kind.as_deref().unwrap_or("device");
+        (self.links.is_empty() || self.links.iter().any(|g| g.matches(&link.name)))
+            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+            && (self.drivers.is_empty()
+                || driver.is_some_and(|d| self.drivers.iter().any(|w| w == d)))
+    }
+
+    /// As shown by `check`.
+    pub fn describe(&self) -> String {
+        let list = |v: Vec<String>| match v.is_empty() {
+            true => "any".to_string(),
+            false => v.join(","),
+        };
+        format!(
+            "links {}, kinds {}, drivers {}",
+            list(self.links.iter().map(|g| g.as_str().to_string()).collect()),
+            list(self.kinds.clone()),
+            list(self.drivers.clone())
+        )
+    }
+}
+
+/// What the scheduler hears.
+pub(crate) enum Msg {
+    /// Messages of one datagram, and when they were read.
+    Netlink(Vec<RouteNetlinkMessage>, u64),
+    /// The kernel dropped messages: the socket's buffer overflowed.
+    Overrun,
+    SourceFailed(String),
+}
+
+/// What the worker is given.
+pub(crate) enum Job {
+    /// A link is due: its state now (none: gone), and when its last
+    /// message was read.
+    Link {
+        index: u32,
+        now: Option<LinkState>,
+        seen_at: u64,
+    },
+    /// A new configuration, parsed already.
+    Reload(Box<Config>),
+}
+
+/// A link with changes not yet handed to the worker.
+struct Pending {
+    first: Instant,
+    last: Instant,
+    seen_at: u64,
+}
+
+static TERM: AtomicBool = AtomicBool::new(false);
+static HUP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: nix::libc::c_int) {
+    match sig {
+        nix::libc::SIGHUP => HUP.store(true, Ordering::SeqCst),
+        _ => TERM.store(true, Ordering::SeqCst),
+    }
+}
+
+fn install_signals() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to atomics.
+        unsafe { sigaction(sig, &action) }
+            .map_err(|e| Error::Other(format!("cannot handle {sig}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// How often the scheduler looks at the signal flags when nothing happens.
+const IDLE: Duration = Duration::from_millis(100);
+/// How soon a link refused by a full queue is offered again.
+const FULL_RETRY: Duration = Duration::from_millis(10);
+
+/// Run until SIGTERM (or SIGINT): exits Ok once the running hook is done.
+/// `reload` reads the configuration again, at SIGHUP.
+pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
+    install_signals()?;
+    let settings = opts.config.watch.clone();
+    let socket = source::subscribe(settings.receive_buffer)
+        .map_err(|e| Error::Other(format!("cannot subscribe to rtnetlink: {e}")))?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("netlink".into())
+        .spawn(move || source::read(socket, tx))
+        .map_err(|e| Error::Other(format!("cannot start the netlink thread: {e}")))?;
+    let mut current =
+        source::dump().map_err(|e| Error::Other(format!("cannot read the links: {e}")))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reported = match settings.initial {
+        true => Table::new(),
+        false => current.clone(),
+    };
+    let worker = worker::Worker::new(opts, reported, stop.clone())?;
+    let (jobs, queue) = mpsc::sync_channel(settings.queue);
+    let handle = std::thread::Builder::new()
+        .name("worker".into())
+        .spawn(move || worker.run(queue))
+        .map_err(|e| Error::Other(format!("cannot start the worker thread: {e}")))?;
+
+    let mut settings = settings;
+    let mut pending: HashMap<u32, Pending> = HashMap::new();
+    let started = Instant::now();
+    let seen_now = crate::caps::time::monotonic_ns;
+    if settings.initial {
+        for index in current.keys() {
+            mark(&mut pending, *index, started, seen_now());
+        }
+    }
+    tracing::info!(links = current.len(), initial = settings.initial, debounce = ?settings.debounce, "watching");
+    let result = loop {
+        if TERM.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        if HUP.swap(false, Ordering::SeqCst) {
+            match reload() {
+                Ok(config) => {
+                    settings.debounce = config.watch.debounce;
+                    settings.max_delay = config.watch.max_delay;
+                    if jobs.send(Job::Reload(Box::new(config))).is_err() {
+                        break Err(Error::Other("the worker stopped".into()));
+                    }
+                }
+                Err(e) => tracing::error!(
+                    "SIGHUP: the new configuration is refused, the old one stays: {e}"
+                ),
+            }
+        }
+        let now = Instant::now();
+        let mut wait = IDLE;
+        let mut due: Vec<u32> = Vec::new();
+        for (index, p) in &pending {
+            let at = (p.last + settings.debounce).min(p.first + settings.max_delay);
+            match at.checked_duration_since(now) {
+                None => due.push(*index),
+                Some(left) => wait = wait.min(left),
+            }
+        }
+        due.sort_by_key(|i| pending[i].first);
+        for index in due {
+            let seen_at = pending[&index].seen_at;
+            let job = Job::Link {
+                index,
+                now: current.get(&index).cloned(),
+                seen_at,
+            };
+            match jobs.try_send(job) {
+                Ok(()) => {
+                    pending.remove(&index);
+                }
+                Err(TrySendError::Full(_)) => {
+                    wait = wait.min(FULL_RETRY);
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(Error::Other("the worker stopped".into()));
+                }
+            }
+        }
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Netlink(msgs, seen_at)) => {
+                let at = Instant::now();
+                for m in &msgs {
+                    if let Some(index) = links::apply(&mut current, m) {
+                        mark(&mut pending, index, at, seen_at);
+                    }
+                }
+            }
+            Ok(Msg::Overrun) => {
+                tracing::warn!("rtnetlink overrun: the kernel dropped messages; reading every link and address again");
+                let fresh = match source::dump() {
+                    Ok(t) => t,
+                    Err(e) => break Err(Error::Other(format!("cannot read the links: {e}"))),
+                };
+                let at = Instant::now();
+                let mut touched: Vec<u32> = current.keys().chain(fresh.keys()).copied().collect();
+                touched.dedup();
+                for index in touched {
+                    if current.get(&index) != fresh.get(&index) {
+                        mark(&mut pending, index, at, seen_now());
+                    }
+                }
+                current = fresh;
+            }
+            Ok(Msg::SourceFailed(why)) => break Err(Error::Other(why)),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                break Err(Error::Other("the netlink thread stopped".into()))
+            }
+        }
+    };
+    // The running hook finishes; what is queued is not started.
+    stop.store(true, Ordering::SeqCst);
+    drop(jobs);
+    let left = handle
+        .join()
+        .map_err(|_| Error::Other("the worker thread panicked".into()))?;
+    if left > 0 || !pending.is_empty() {
+        tracing::warn!(
+            queued = left,
+            pending = pending.len(),
+            "stopping: links with changes not handled"
+        );
+    }
+    tracing::info!(elapsed = ?started.elapsed(), "watch stopped");
+    result
+}
+
+fn mark(pending: &mut HashMap<u32, Pending>, index: u32, at: Instant, seen_at: u64) {
+    pending
+        .entry(index)
+        .and_modify(|p| {
+            p.last = at;
+            p.seen_at = seen_at;
+        })
+        .or_insert(Pending {
+            first: at,
+            last: at,
+            seen_at,
+        });
+}

@@ -1,0 +1,224 @@
+//! The worker: diffs each due link against what it last reported and runs
+//! the handlers of the resulting events, one at a time, with retries.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::links::{self, Event, Table};
+use super::Job;
+use crate::bindings::{LinkEvent, WitEventPoint};
+use crate::config::{Config, PointConfig};
+use crate::error::{Error, Result};
+use crate::point::HookPoint;
+use crate::run::{self, Options};
+use crate::wasm::{Loaded, Runtime};
+
+pub struct Worker {
+    opts: Options,
+    runtime: Runtime,
+    /// The event points' WASM hooks, loaded (compiled, linked) once.
+    loaded: HashMap<String, Loaded>,
+    reported: Table,
+    stop: Arc<AtomicBool>,
+}
+
+/// Load every WASM hook an event point selects; the first error refuses
+/// the whole configuration.
+fn load(runtime: &Runtime, config: &Config) -> Result<HashMap<String, Loaded>> {
+    let mut loaded = HashMap::new();
+    for (point, ep) in &config.events {
+        if let PointConfig::Wasm { hook } = &ep.handler {
+            if loaded.contains_key(hook) {
+                continue;
+            }
+            let h = &config.hooks[hook];
+            let l = runtime.load(h)?;
+            if !l.is_event_hook() {
+                return Err(Error::component(
+                    &h.component,
+                    format!("[points.{point}] selects hook {hook:?}, which exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!"),
+                ));
+            }
+            loaded.insert(hook.clone(), l);
+        }
+    }
+    Ok(loaded)
+}
+
+impl Worker {
+    pub fn new(opts: Options, reported: Table, stop: Arc<AtomicBool>) -> Result<Worker> {
+        let runtime = Runtime::new(&opts.config.cache_dir)?;
+        let loaded = load(&runtime, &opts.config)?;
+        for line in run::recover(&opts)? {
+            tracing::warn!("{line}");
+        }
+        Ok(Worker {
+            opts,
+            runtime,
+            loaded,
+            reported,
+            stop,
+        })
+    }
+
+    /// Until the queue closes or a stop is asked; returns how many jobs
+    /// were left queued.
+    pub fn run(mut self, queue: Receiver<Job>) -> usize {
+        while let Ok(job) = queue.recv() {
+            if self.stop.load(Ordering::SeqCst) {
+                return 1 + queue.try_iter().count();
+            }
+            match job {
+                Job::Reload(config) => self.reload(*config),
+                Job::Link {
+                    index,
+                    now,
+                    seen_at,
+                } => {
+                    let before = self.reported.remove(&index);
+                    if let Some(n) = &now {
+                        self.reported.insert(index, n.clone());
+                    }
+                    for event in links::events(before.as_ref(), now.as_ref()) {
+                        self.handle(event, seen_at);
+                    }
+                }
+            }
+        }
+        0
+    }
+
+    fn reload(&mut self, config: Config) {
+        match load(&self.runtime, &config) {
+            Ok(loaded) => {
+                tracing::info!(config = %config.source(), "SIGHUP: configuration reloaded");
+                self.loaded = loaded;
+                self.opts.config = config;
+            }
+            Err(e) => {
+                tracing::error!("SIGHUP: the new configuration is refused, the old one stays: {e}")
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event, seen_at: u64) {
+        let point = event.point;
+        let Some(ep) = self.opts.config.events.get(&point).cloned() else {
+            return;
+        };
+        if ep.handler == PointConfig::None {
+            return;
+        }
+        let driver = match point {
+            HookPoint::LinkAdded => udev_driver(
+                &self.opts.config.node.root,
+                event.link.index,
+                self.opts.config.watch.udev_wait,
+                &self.stop,
+            ),
+            _ => None,
+        };
+        if !ep.filter.matches(&event.link, driver.as_deref()) {
+            return;
+        }
+        let wit = LinkEvent {
+            point: wit_point(point),
+            link: event.link.name.clone(),
+            index: event.link.index,
+            mac: event.link.mac.clone(),
+            kind: event.link.kind.clone(),
+            driver,
+            address: event.address.clone(),
+            changed: event.changed.clone(),
+            seen_at,
+        };
+        let retry = self.opts.config.watch.retry.clone();
+        let link = &event.link.name;
+        for attempt in 0..=retry.len() {
+            let started = Instant::now();
+            let result = run::run_event(
+                &self.opts,
+                point,
+                &ep.handler,
+                &self.runtime,
+                &self.loaded,
+                &wit,
+            );
+            let elapsed = started.elapsed();
+            let tries = attempt + 1;
+            match result {
+                Ok(()) => {
+                    tracing::info!(%point, %link, index = wit.index, tries, ?elapsed, "event handled");
+                    return;
+                }
+                Err(e) if attempt < retry.len() && !self.stop.load(Ordering::SeqCst) => {
+                    tracing::warn!(%point, %link, tries, "{e}; trying again in {}", humantime::format_duration(retry[attempt]));
+                    if !pause(retry[attempt], &self.stop) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(%point, %link, tries, "{e}; giving up on this event");
+                    return;
+                }
+            }
+            if self.runtime.abandoned() > 0 {
+                tracing::warn!(
+                    threads = self.runtime.abandoned(),
+                    "guest threads still blocked in a host call past their deadline"
+                );
+            }
+        }
+    }
+}
+
+fn wit_point(p: HookPoint) -> WitEventPoint {
+    match p {
+        HookPoint::LinkRemoved => WitEventPoint::LinkRemoved,
+        HookPoint::LinkDown => WitEventPoint::LinkDown,
+        HookPoint::LinkUp => WitEventPoint::LinkUp,
+        HookPoint::AddressLost => WitEventPoint::AddressLost,
+        _ => WitEventPoint::LinkAdded,
+    }
+}
+
+/// Sleep `d` unless a stop comes first; false if it did.
+fn pause(d: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+    }
+    true
+}
+
+/// udev's driver for a new link, once udevd has written its record (when
+/// udevd runs on the node at all), waiting at most `wait`.
+fn udev_driver(root: &Path, index: u32, wait: Duration, stop: &AtomicBool) -> Option<String> {
+    if !root.join("run/udev/control").exists() {
+        return None;
+    }
+    let record = root.join(format!("run/udev/data/n{index}"));
+    let until = Instant::now() + wait;
+    while !record.exists() {
+        if Instant::now() >= until || stop.load(Ordering::SeqCst) {
+            tracing::warn!(
+                index,
+                "udev has no record of the new link after {}; running its hooks without",
+                humantime::format_duration(wait)
+            );
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::read_to_string(&record)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("E:ID_NET_DRIVER=").map(str::to_string))
+}
