@@ -51,7 +51,7 @@ fn assert_refused(broken: &str, want: &str) {
 fn an_unknown_key_is_named_with_its_location() {
     assert_refused(
         "[points.vpp-done-ok]\nhandler = \"none\"\nrun_as = \"root\"\n",
-        "8:1: unknown field `run_as`, expected one of `handler`, `hook`, `script`, `timeout`, `on_failure`, `verify`",
+        "8:1: unknown field `run_as`, expected one of `handler`, `hook`, `script`, `timeout`, `on_failure`, `verify`, `links`, `kinds`, `drivers`",
     );
 }
 
@@ -83,7 +83,7 @@ fn a_toml_syntax_error_is_located() {
 fn an_unknown_hook_point_is_named() {
     assert_refused(
         "[points.vpp-finished]\nhandler = \"none\"\n",
-        "6:9: unknown field `vpp-finished`, expected one of `before-if-read`, `before-vpp-run`, `vpp-running`, `vpp-done-ok`, `vpp-errored`",
+        "6:9: unknown field `vpp-finished`, expected one of `before-if-read`, `before-vpp-run`, `vpp-running`, `vpp-done-ok`, `vpp-errored`, `link-added`, `link-removed`, `link-down`, `link-up`, `address-lost`",
     );
 }
 
