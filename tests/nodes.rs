@@ -989,3 +989,67 @@ fn on_ec2_a_mac_matched_network_file_follows_the_tap_and_comes_back() {
     );
     assert!(state("configured").contains(&format!("NETWORK_FILE={ours}\n")));
 }
+
+/// deploy/systemd/nethook-watch.service on a systemd node: started by
+/// systemd, a new link fires the event hook, `systemctl reload` rereads the
+/// config, `systemctl stop` ends it cleanly.
+#[test]
+fn the_watch_unit_runs_under_systemd_and_answers_reload_and_stop() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("networkd-node");
+    let root = node.root();
+    let put = |path: &str, bytes: &[u8]| {
+        let p = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let bin = put(
+        "/usr/local/bin/nethook",
+        &std::fs::read(nethook_bin()).unwrap(),
+    );
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    put(
+        "/etc/nethook/evlog.wasm",
+        &std::fs::read(guest("evlog")).unwrap(),
+    );
+    let config = "host_root = \"/\"\n[watch]\ndebounce = \"100ms\"\nudev_wait = \"1s\"\n\
+        [points.link-added]\nhandler = \"wasm\"\nhook = \"ev\"\nlinks = [\"hp*\"]\n\
+        [hooks.ev]\ncomponent = \"/etc/nethook/evlog.wasm\"\n[hooks.ev.grants]\nnetlink = \"read\"\n";
+    put("/etc/nethook/nethook.toml", config.as_bytes());
+    put(
+        "/etc/systemd/system/nethook-watch.service",
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/systemd/nethook-watch.service"),
+        )
+        .unwrap(),
+    );
+    node.sh(&["systemctl", "daemon-reload"]);
+    node.sh(&["systemctl", "start", "nethook-watch.service"]);
+    let unit = "nethook-watch.service";
+    let journal = || node.sh(&["journalctl", "-u", unit, "--no-pager", "-o", "cat"]);
+    let wait = |what: &str| {
+        let until = Instant::now() + Duration::from_secs(60);
+        while !journal().contains(what) {
+            assert!(
+                Instant::now() < until,
+                "no {what:?} from {unit}: {}; {}",
+                node.unit(unit, "ActiveState"),
+                journal()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait("watching");
+    assert_eq!(node.unit(unit, "ActiveState"), "active");
+    node.sh(&[
+        "ip", "link", "add", "hp0", "type", "veth", "peer", "name", "hq0",
+    ]);
+    wait("event event=link-added link=hp0");
+    node.sh(&["systemctl", "reload", unit]);
+    wait("SIGHUP: configuration reloaded");
+    node.sh(&["systemctl", "stop", unit]);
+    assert_eq!(node.unit(unit, "ActiveState"), "inactive", "{}", journal());
+    assert_eq!(node.unit(unit, "Result"), "success", "{}", journal());
+    assert!(journal().contains("watch stopped"), "{}", journal());
+}

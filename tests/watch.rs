@@ -85,7 +85,17 @@ impl Watch {
     }
 
     fn wait_runs(&self, n: usize) {
-        self.wait_until(&format!("{n} hook runs"), |w| w.runs().len() >= n);
+        // A substring count: cheaper than parsing a long audit file each poll.
+        self.wait_until(&format!("{n} hook runs"), |w| {
+            std::fs::read_to_string(&w.audit)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| {
+                    l.contains("\"operation\":\"get-link\"") && l.contains("\"hook\":\"ev\"")
+                })
+                .count()
+                >= n
+        });
     }
 
     fn signal(&self, sig: nix::sys::signal::Signal) {
@@ -515,4 +525,57 @@ fn netlink_calls_work_inside_an_async_runtime() {
     });
     let links = links.expect("list-links inside a runtime");
     assert!(links.iter().any(|l| l.name == "lo"), "{links:?}");
+}
+
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn ten_thousand_events_leave_rss_within_5_mb_of_the_first_hundred() {
+    let (ns, scratch) = (Netns::new(), Scratch::new());
+    let cfg = config(
+        &scratch,
+        "debounce = \"0s\"",
+        &["link-added", "link-removed"],
+        "[\"m*\"]",
+        "",
+    );
+    let mut w = Watch::start(&ns, &scratch, &cfg);
+    let pid = w.child.as_ref().unwrap().id();
+    // Rounds of the same shape: 50 veth pairs added, then removed (100
+    // events); the baseline is taken after the first round.
+    let pairs = 50;
+    let add: Vec<String> = (0..pairs)
+        .map(|i| format!("link add m{i} type veth peer name n{i}"))
+        .collect();
+    let del: Vec<String> = (0..pairs).map(|i| format!("link del m{i}")).collect();
+    let mut want = 0;
+    let mut baseline = 0;
+    while want < 10_000 {
+        batch(&ns, &scratch, &add);
+        want += pairs;
+        w.wait_runs(want);
+        batch(&ns, &scratch, &del);
+        want += pairs;
+        w.wait_runs(want);
+        if want == 2 * pairs {
+            baseline = rss_kib(pid);
+        }
+    }
+    let after = rss_kib(pid);
+    assert_eq!(w.stop(), 0);
+    assert!(w.runs().len() >= 10_000);
+    eprintln!("RSS after 100 events {baseline} KiB, after {want}: {after} KiB");
+    assert!(
+        after <= baseline + 5 * 1024,
+        "RSS grew from {baseline} KiB to {after} KiB over {want} events"
+    );
 }

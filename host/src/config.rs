@@ -659,6 +659,28 @@ fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
 
 /// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
 /// A required duration, as text ("20s") or seconds.
+/// A duration that may be zero (`0`, `"0s"`), at most 24h.
+pub fn duration_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    let parsed = match Raw::deserialize(d)? {
+        Raw::Secs(s) => Duration::from_secs(s),
+        Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {t:?}: {e} (write e.g. \"250ms\", \"0s\" or an integer number of seconds)"
+            ))
+        })?,
+    };
+    if parsed > MAX_DURATION {
+        return Err(serde::de::Error::custom("duration must be at most 24h"));
+    }
+    Ok(parsed)
+}
+
 /// A list of durations, e.g. `["1s", "3s"]`.
 pub fn duration_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     #[derive(Deserialize)]

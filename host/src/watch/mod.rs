@@ -36,8 +36,9 @@ use links::{LinkState, Table};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// A link's events fire once it has been quiet this long.
-    #[serde(deserialize_with = "crate::config::duration_value")]
+    /// A link's events fire once it has been quiet this long (0: at once,
+    /// each message batch on its own).
+    #[serde(deserialize_with = "crate::config::duration_or_zero")]
     pub debounce: Duration,
     /// ... or this long after its first change, however busy it stays.
     #[serde(deserialize_with = "crate::config::duration_value")]
