@@ -51,7 +51,7 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
 
 /// A node root with NetworkManager's configuration and udev's record of
 /// the uplink, so the built-in module has something to do.
-fn seed_host_root(root: &std::path::Path, uplink_index: u32) -> std::io::Result<()> {
+pub(crate) fn seed_host_root(root: &std::path::Path, uplink_index: u32) -> std::io::Result<()> {
     for dir in [
         "etc/NetworkManager/conf.d",
         "etc/udev/rules.d",
@@ -71,7 +71,7 @@ fn seed_host_root(root: &std::path::Path, uplink_index: u32) -> std::io::Result<
 
 /// A veth pair in the (new, empty) namespace; `lo` comes with it.
 /// Returns the uplink's ifindex.
-fn build_uplink() -> std::result::Result<u32, String> {
+pub(crate) fn build_uplink() -> std::result::Result<u32, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()

@@ -14,11 +14,14 @@ pub mod names;
 pub mod point;
 pub mod proc;
 pub mod run;
+pub mod scaffold;
 pub mod script;
 pub mod select;
+pub mod testbed;
 pub mod verify;
 pub mod wasm;
 pub mod watch;
+pub mod witdoc;
 
 pub use error::{Error, Result};
 pub use point::HookPoint;

@@ -112,6 +112,35 @@ enum Command {
         #[command(flatten)]
         selection: Selection,
     },
+    /// Make a hook project in DIR/NAME: the hook's source, a build script,
+    /// a nethook.toml with the grants it uses, a README, and the WIT contract.
+    New {
+        name: String,
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: nethook::scaffold::Lang,
+        /// Where the project directory is made.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run one hook at one point on a throwaway node (a network namespace
+    /// with an uplink, a temporary host root) and print the plan, the
+    /// effects made and what changed (needs root). TARGET: a project
+    /// directory (its nethook.toml), a config file, or a .wasm (no grants).
+    Test {
+        target: PathBuf,
+        #[arg(long, default_value = "vpp-running")]
+        point: String,
+        /// A directory copied in as the node's root (default: a
+        /// NetworkManager-looking root with udev's record of the uplink).
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the WIT reference (docs/wit-reference.md) from the contract
+    /// built into this binary.
+    WitReference,
     /// Wrap a core wasm module built with nethook-sdk into a component.
     Componentize {
         core: PathBuf,
@@ -301,6 +330,40 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             nethook::watch::watch(opts, reload)?;
             Ok(exit::OK)
         }
+        Command::New { name, lang, dir } => {
+            let project = nethook::scaffold::new(&dir, &name, lang)?;
+            println!("made {}: build it with {}/build.sh, then `nethook check --config {}/nethook.toml` and `sudo nethook test {}`",
+                project.display(), project.display(), project.display(), project.display());
+            Ok(exit::OK)
+        }
+        Command::Test {
+            target,
+            point,
+            fixture,
+            json,
+        } => {
+            let (point, _) = parse_point(&point, &[])?;
+            let config = test_config(&target, point)?;
+            let opts = Options {
+                config,
+                cli: Vec::new(),
+                env: Environment::default(),
+                uplinks: Vec::new(),
+                uplink_arg: None,
+                mode: Mode::Apply,
+                audit: audit.clone(),
+            };
+            let report = nethook::testbed::test(opts, point, fixture.as_deref())?;
+            print_test(&report, json);
+            match report.applied.result {
+                Ok(()) => Ok(exit::OK),
+                Err(e) => Ok(e.exit_code()),
+            }
+        }
+        Command::WitReference => {
+            print!("{}", nethook::witdoc::reference().map_err(Error::Other)?);
+            Ok(exit::OK)
+        }
         Command::Componentize { core, output } => {
             let bytes =
                 std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
@@ -322,6 +385,121 @@ fn parse_point(point: &str, uplinks: &[String]) -> Result<(HookPoint, Vec<IfName
         .map_err(|m| Error::Setting(format!("--uplink: {m}")))?;
     let point = point.parse().map_err(|e| Error::Setting(format!("{e}")))?;
     Ok((point, uplinks))
+}
+
+/// The config `nethook test TARGET` runs: a project's, a file, or one
+/// made for a bare component (the hook at `point`, no grants).
+fn test_config(target: &Path, point: HookPoint) -> Result<Config, Error> {
+    if target.is_dir() {
+        return Ok(Config::load(&target.join("nethook.toml"))?);
+    }
+    if target.extension().is_some_and(|e| e == "toml") {
+        return Ok(Config::load(target)?);
+    }
+    let name: String = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let component = std::path::absolute(target)
+        .map_err(|e| Error::Setting(format!("{}: {e}", target.display())))?;
+    let text = format!(
+        "[points.{point}]\nhandler = \"wasm\"\nhook = {name:?}\n[hooks.{name}]\ncomponent = {component:?}\n"
+    );
+    Ok(Config::parse(Path::new("(nethook test)"), &text)?)
+}
+
+fn print_test(r: &nethook::testbed::Report, json: bool) {
+    let effect = |e: &nethook::caps::Effect| {
+        serde_json::json!({
+            "capability": e.change.capability(),
+            "operation": e.change.operation(),
+            "args": e.change.args(),
+            "undo": e.inverse.to_string(),
+        })
+    };
+    if json {
+        let doc = serde_json::json!({
+            "point": r.applied.selection.point.name(),
+            "handler": r.applied.selection.handler.to_string(),
+            "host_root": r.host_root,
+            "plan": r.plan.effects.iter().map(effect).collect::<Vec<_>>(),
+            "plan_error": r.plan.result.as_ref().err().map(ToString::to_string),
+            "effects": r.applied.effects.iter().map(effect).collect::<Vec<_>>(),
+            "error": r.applied.result.as_ref().err().map(ToString::to_string),
+            "elapsed_ms": r.applied.elapsed.as_secs_f64() * 1e3,
+            "files": r.files,
+            "netns": r.netns,
+        });
+        println!("{doc:#}");
+        return;
+    }
+    let sel = &r.applied.selection;
+    println!(
+        "nethook test: {} at {} on a throwaway node (uplink {}, host root {})",
+        sel.handler,
+        sel.point.name(),
+        nethook::demo::UPLINK,
+        r.host_root.display()
+    );
+    let list = |title: &str, effects: &[nethook::caps::Effect]| {
+        println!("{title}:");
+        if effects.is_empty() {
+            println!("  (none)");
+        }
+        for (i, e) in effects.iter().enumerate() {
+            println!(
+                "  {:>2}  {:<16} {:<18} {}",
+                i + 1,
+                e.change.capability(),
+                e.change.operation(),
+                e.change.args()
+            );
+        }
+    };
+    list("plan", &r.plan.effects);
+    list("effects", &r.applied.effects);
+    match &r.applied.result {
+        Ok(()) => println!(
+            "result: ok ({:.1} ms)",
+            r.applied.elapsed.as_secs_f64() * 1e3
+        ),
+        Err(e) => println!("result: error: {e}"),
+    }
+    println!("host root:");
+    if r.files.is_empty() {
+        println!("  (unchanged)");
+    }
+    for f in &r.files {
+        println!("  {} {}", f.change, f.path);
+        for l in &f.removed {
+            println!("    - {l}");
+        }
+        for l in &f.added {
+            println!("    + {l}");
+        }
+    }
+    println!("network namespace:");
+    if r.netns.is_empty() {
+        println!("  (unchanged)");
+    }
+    for n in &r.netns {
+        println!("  {}:", n.view);
+        for l in &n.removed {
+            println!("    - {l}");
+        }
+        for l in &n.added {
+            println!("    + {l}");
+        }
+    }
 }
 
 fn print_plan(outcome: &run::Outcome, json: bool) {

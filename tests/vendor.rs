@@ -1,0 +1,164 @@
+//! Vendors first: `nethook new` makes a project outside this repository
+//! that builds with its own build script, passes `nethook check`, and runs
+//! under `nethook test` on a throwaway node with the report a vendor reads.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {r:?}"))
+}
+
+#[test]
+fn a_new_rust_project_builds_checks_and_runs_on_a_throwaway_node() {
+    // Outside the repository, as a vendor's would be.
+    let tmp = tempfile::Builder::new()
+        .prefix("vendor.")
+        .tempdir()
+        .unwrap();
+    let mut new = nethook();
+    new.args(["new", "hello", "--lang", "rust", "--dir"])
+        .arg(tmp.path());
+    let r = run(new);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let project = tmp.path().join("hello");
+    for f in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "build.sh",
+        "nethook.toml",
+        "README.md",
+        "wit/hook.wit",
+        "nethook-sdk/src/lib.rs",
+    ] {
+        assert!(project.join(f).exists(), "{f} missing");
+    }
+    // The project's own build script; cargo able to target wasm32 is the
+    // toolchain our guests build with (CARGO overrides it, as documented).
+    let cargo = tmp.path().join("cargo-wasm");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/usr/bin/env bash\nsource {}/scripts/wasm-toolchain.sh\nguest_cargo \"$PWD\" \"$@\"\n",
+            repo().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut build = Command::new(project.join("build.sh"));
+    build
+        .env("CARGO", &cargo)
+        .env("NETHOOK", nethook_bin())
+        .current_dir(&project);
+    let b = run_within(build, std::time::Duration::from_secs(900));
+    assert_eq!(b.code, EXIT_OK, "{b:?}");
+    assert!(project.join("hello.wasm").exists());
+
+    let mut check = nethook();
+    check
+        .args(["check", "--config"])
+        .arg(project.join("nethook.toml"));
+    let c = run(check);
+    assert_eq!(c.code, EXIT_OK, "{c:?}");
+    assert!(
+        c.stdout
+            .contains("status: ok: component targets nethook:hooks@0.1.1"),
+        "{c:?}"
+    );
+
+    let mut test = nethook();
+    test.arg("test").arg(&project).arg("--json");
+    let t = run(test);
+    assert_eq!(t.code, EXIT_OK, "{t:?}");
+    let doc = json(&t);
+    let write = serde_json::json!([{
+        "capability": "host-fs",
+        "operation": "write",
+        "args": "/etc/nethook-hello.last (32 bytes, mode 0644)",
+        "undo": "host-fs.restore /etc/nethook-hello.last (absent)",
+    }]);
+    assert_eq!(doc["plan"], write, "{t:?}");
+    assert_eq!(doc["effects"], write, "{t:?}");
+    assert_eq!(doc["error"], serde_json::Value::Null);
+    assert_eq!(
+        doc["files"],
+        serde_json::json!([{
+            "path": "/etc/nethook-hello.last",
+            "change": "added",
+            "removed": [],
+            "added": ["hello from hello at vpp-running"],
+        }]),
+        "{t:?}"
+    );
+    assert_eq!(doc["netns"], serde_json::json!([]), "{t:?}");
+
+    // A second project of the same name is refused, and changes nothing.
+    let mut again = nethook();
+    again.args(["new", "hello", "--dir"]).arg(tmp.path());
+    let a = run(again);
+    assert_eq!(a.code, EXIT_CONFIG, "{a:?}");
+    assert!(
+        a.stderr.contains(&format!(
+            "nethook new: {} exists already",
+            project.display()
+        )),
+        "{a:?}"
+    );
+    let mut bad = nethook();
+    bad.args(["new", "Hello World", "--dir"]).arg(tmp.path());
+    let bad = run(bad);
+    assert_eq!(bad.code, EXIT_CONFIG, "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("hook name \"Hello World\" must be 1-64 characters of a-z, 0-9"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn nethook_test_reports_the_inventory_hooks_exact_effects_and_a_denial() {
+    let scratch = Scratch::new();
+    let config = scratch.write(
+        "inventory.toml",
+        &format!(
+            "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"inventory\"\n[hooks.inventory]\ncomponent = {:?}\n[hooks.inventory.grants]\nnetlink = \"read\"\n",
+            guest("inventory")
+        ),
+    );
+    let mut t = nethook();
+    t.arg("test").arg(&config).arg("--json");
+    let t = run(t);
+    assert_eq!(t.code, EXIT_OK, "{t:?}");
+    let doc = json(&t);
+    assert_eq!(
+        doc["effects"],
+        serde_json::json!([{
+            "capability": "state",
+            "operation": "set",
+            "args": "runs (1 bytes)",
+            "undo": "state.delete runs",
+        }]),
+        "{t:?}"
+    );
+    assert_eq!(doc["files"], serde_json::json!([]));
+    assert_eq!(doc["netns"], serde_json::json!([]));
+
+    // The bare component has no grants: the report says what was denied.
+    let mut bare = nethook();
+    bare.arg("test").arg(guest("inventory"));
+    let b = run(bare);
+    assert_eq!(b.code, EXIT_HOOK_FAILED, "{b:?}");
+    assert!(
+        b.stdout.contains("result: error: inventory at vpp-running: hook returned an error: denied: reading netlink state is not granted (grants.netlink = \"read\")"),
+        "{b:?}"
+    );
+    assert!(b.stdout.contains("host root:\n  (unchanged)"), "{b:?}");
+}
