@@ -162,3 +162,101 @@ fn nethook_test_reports_the_inventory_hooks_exact_effects_and_a_denial() {
     );
     assert!(b.stdout.contains("host root:\n  (unchanged)"), "{b:?}");
 }
+
+/// `nethook new NAME --lang LANG` in a fresh directory outside the
+/// repository, built by its own build.sh with `env`; the project dir.
+fn made_and_built(
+    lang: &str,
+    name: &str,
+    env: &[(&str, String)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix("vendor.")
+        .tempdir()
+        .unwrap();
+    let mut new = nethook();
+    new.args(["new", name, "--lang", lang, "--dir"])
+        .arg(tmp.path());
+    let r = run(new);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let project = tmp.path().join(name);
+    let mut build = Command::new(project.join("build.sh"));
+    build.current_dir(&project);
+    for (k, v) in env {
+        build.env(k, v);
+    }
+    let b = run_within(build, std::time::Duration::from_secs(900));
+    assert_eq!(b.code, EXIT_OK, "{b:?}");
+    assert!(project.join(format!("{name}.wasm")).exists(), "{b:?}");
+    (tmp, project)
+}
+
+/// The template's run at vpp-running: its write planned and made, the
+/// file's diff; then, without its netlink grant, a hook error naming the
+/// denial (exit 5), not a trap.
+fn assert_template_runs(project: &Path, name: &str) {
+    let mut check = nethook();
+    check
+        .args(["check", "--config"])
+        .arg(project.join("nethook.toml"));
+    let c = run(check);
+    assert_eq!(c.code, EXIT_OK, "{c:?}");
+    let mut test = nethook();
+    test.arg("test").arg(project).arg("--json");
+    let t = run(test);
+    assert_eq!(t.code, EXIT_OK, "{t:?}");
+    let doc = json(&t);
+    let line = format!("hello from {name} at vpp-running");
+    let write = serde_json::json!([{
+        "capability": "host-fs",
+        "operation": "write",
+        "args": format!("/etc/nethook-{name}.last ({} bytes, mode 0644)", line.len() + 1),
+        "undo": format!("host-fs.restore /etc/nethook-{name}.last (absent)"),
+    }]);
+    assert_eq!(doc["plan"], write, "{t:?}");
+    assert_eq!(doc["effects"], write, "{t:?}");
+    assert_eq!(
+        doc["files"],
+        serde_json::json!([{
+            "path": format!("/etc/nethook-{name}.last"),
+            "change": "added",
+            "removed": [],
+            "added": [line],
+        }]),
+        "{t:?}"
+    );
+    let text = std::fs::read_to_string(project.join("nethook.toml")).unwrap();
+    let without = project.join("no-netlink.toml");
+    std::fs::write(&without, text.replace("netlink = \"read\"", "")).unwrap();
+    let mut denied = nethook();
+    denied.arg("test").arg(&without);
+    let d = run(denied);
+    assert_eq!(d.code, EXIT_HOOK_FAILED, "{d:?}");
+    assert!(
+        d.stdout.contains(&format!("result: error: {name} at vpp-running: hook returned an error: denied: reading netlink state is not granted (grants.netlink = \"read\")")),
+        "{d:?}"
+    );
+    assert!(!d.stdout.contains("trapped"), "{d:?}");
+}
+
+#[test]
+fn a_new_python_project_builds_and_an_uncaught_denial_is_a_hook_error() {
+    let (_tmp, project) = made_and_built("python", "pyhook", &[]);
+    assert_template_runs(&project, "pyhook");
+}
+
+#[test]
+fn a_new_javascript_project_builds_and_an_uncaught_denial_is_a_hook_error() {
+    let componentize_js = std::env::var("NETHOOK_COMPONENTIZE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/nethook/componentize-js/node_modules/.bin/componentize-js",
+            std::env::var("HOME").unwrap()
+        )
+    });
+    assert!(
+        Path::new(&componentize_js).exists(),
+        "{componentize_js} missing: scripts/test.sh installs componentize-js 0.23.0"
+    );
+    let (_tmp, project) = made_and_built("js", "jshook", &[("COMPONENTIZE_JS", componentize_js)]);
+    assert_template_runs(&project, "jshook");
+}

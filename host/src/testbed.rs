@@ -74,7 +74,8 @@ pub fn test(mut opts: Options, point: HookPoint, fixture: Option<&Path>) -> Resu
         .keep();
     let root = scratch.join("host");
     opts.config.state_dir = scratch.join("state");
-    opts.config.cache_dir = scratch.join("cache");
+    // The config's compiled cache is kept: what `check` compiled, `test`
+    // does not compile again (a Python component takes seconds).
     opts.config.node.root = root.clone();
     opts.config.node.exec = crate::caps::exec::ExecMode::Chroot;
     match fixture {

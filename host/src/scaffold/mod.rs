@@ -11,6 +11,8 @@ use crate::names::HookName;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     Rust,
+    Python,
+    Js,
 }
 
 /// The contract, as this nethook provides it.
@@ -51,6 +53,14 @@ const RUST_CARGO: &str = include_str!("rust/Cargo.toml");
 const RUST_BUILD: &str = include_str!("rust/build.sh");
 const RUST_README: &str = include_str!("rust/README.md");
 const CONFIG: &str = include_str!("nethook.toml");
+const PY_APP: &str = include_str!("python/app.py");
+const PY_SHIM: &str = include_str!("python/nethook_shim.py");
+const PY_BUILD: &str = include_str!("python/build.sh");
+const PY_README: &str = include_str!("python/README.md");
+const JS_HOOK: &str = include_str!("js/hook.js");
+const JS_PACKAGE: &str = include_str!("js/package.json");
+const JS_BUILD: &str = include_str!("js/build.sh");
+const JS_README: &str = include_str!("js/README.md");
 
 /// Make `dir/<name>`; refuses an existing directory. Returns the project dir.
 pub fn new(dir: &Path, name: &str, lang: Lang) -> Result<PathBuf> {
@@ -88,6 +98,26 @@ pub fn new(dir: &Path, name: &str, lang: Lang) -> Result<PathBuf> {
             files.push(("build.sh".into(), fill(RUST_BUILD)));
             files.push(("README.md".into(), fill(RUST_README)));
             files.push((".gitignore".into(), format!("/target\n/{name}.wasm\n")));
+        }
+        Lang::Python => {
+            files.push(("app.py".into(), fill(PY_APP)));
+            files.push(("nethook_shim.py".into(), PY_SHIM.to_string()));
+            files.push(("build.sh".into(), fill(PY_BUILD)));
+            files.push(("README.md".into(), fill(PY_README)));
+            files.push((
+                ".gitignore".into(),
+                format!("/{name}.wasm\n/wit_world/\n__pycache__/\n"),
+            ));
+        }
+        Lang::Js => {
+            files.push(("hook.js".into(), fill(JS_HOOK)));
+            files.push(("package.json".into(), fill(JS_PACKAGE)));
+            files.push(("build.sh".into(), fill(JS_BUILD)));
+            files.push(("README.md".into(), fill(JS_README)));
+            files.push((
+                ".gitignore".into(),
+                format!("/{name}.wasm\n/node_modules/\n"),
+            ));
         }
     }
     files.push(("nethook.toml".into(), fill(CONFIG)));
