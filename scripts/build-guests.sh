@@ -34,3 +34,18 @@ for core in "$build_dir"/wasm32-wasip1/release/*.wasm; do
     "$nethook" componentize "$core" --output "$out/$name.wasm"
     echo "[build-guests] built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)" >&2
 done
+
+# Hooks in Python (guest-hooks/*-py: app.py) and JavaScript
+# (guest-hooks/*-js: hook.js), from their sources with the pinned tools.
+hook_tools
+for dir in "$repo"/guest-hooks/*-py; do
+    name=$(basename "$dir")
+    (cd "$dir" && "$COMPONENTIZE_PY" -d "$repo/wit" -w hook componentize app -o "$out/$name.wasm" >/dev/null)
+    echo "[build-guests] built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)" >&2
+done
+for dir in "$repo"/guest-hooks/*-js; do
+    [ -d "$dir" ] || continue
+    name=$(basename "$dir")
+    (cd "$dir" && "$COMPONENTIZE_JS" --wit "$repo/wit" -n hook -o "$out/$name.wasm" hook.js -d http -d fetch-event >/dev/null)
+    echo "[build-guests] built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)" >&2
+done

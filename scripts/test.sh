@@ -13,18 +13,9 @@ source scripts/wasm-toolchain.sh
 apt_install_host iproute2 procps
 
 scripts/build-guests.sh
-# What a Python or JavaScript hook vendor builds with (tests/vendor.rs):
-# componentize-py from PyPI, componentize-js from npm, versions pinned.
-python3 -m pip install -q --disable-pip-version-check componentize-py==0.25.1
-# pyenv (when Python comes from it) puts the new command on PATH.
-if command -v pyenv >/dev/null; then pyenv rehash; fi
-NETHOOK_COMPONENTIZE_JS=${NETHOOK_CACHE}/componentize-js/node_modules/.bin/componentize-js
-if [ ! -x "$NETHOOK_COMPONENTIZE_JS" ]; then
-    mkdir -p "$NETHOOK_CACHE/componentize-js"
-    (cd "$NETHOOK_CACHE/componentize-js" &&
-        npm install --no-audit --no-fund --silent @bytecodealliance/componentize-js@0.23.0)
-fi
-export NETHOOK_COMPONENTIZE_JS
+# What Python and JavaScript hooks build with (guest-hooks/*-py, *-js and
+# tests/vendor.rs): COMPONENTIZE_PY and COMPONENTIZE_JS.
+hook_tools
 # Real nodes (systemd-nspawn) for tests/nodes.rs; built once, cached.
 NETHOOK_NODE_ROOTS=$(tests/nodes/build-roots.sh | tail -n 1)
 export NETHOOK_NODE_ROOTS

@@ -95,3 +95,26 @@ guest_cargo() {
             /bin/sh -c 'cd \"\$0\" && exec cargo \"\$@\"' '$dir' ${q[*]}
     "
 }
+
+# hook_tools: what Python and JavaScript hooks are built with, pinned:
+# componentize-py from PyPI, componentize-js from npm (into the cache).
+# Exports COMPONENTIZE_PY and COMPONENTIZE_JS, the commands.
+hook_tools() {
+    local shown
+    shown=$(python3 -m pip show componentize-py 2>/dev/null || true)
+    if ! grep -qx 'Version: 0.25.1' <<<"$shown"; then
+        log "installing componentize-py 0.25.1"
+        python3 -m pip install -q --disable-pip-version-check componentize-py==0.25.1
+    fi
+    # pyenv (when Python comes from it) puts the new command on PATH.
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+    COMPONENTIZE_PY=$(command -v componentize-py)
+    COMPONENTIZE_JS=$NETHOOK_CACHE/componentize-js/node_modules/.bin/componentize-js
+    if [ ! -x "$COMPONENTIZE_JS" ]; then
+        log "installing componentize-js 0.23.0"
+        mkdir -p "$NETHOOK_CACHE/componentize-js"
+        (cd "$NETHOOK_CACHE/componentize-js" &&
+            npm install --no-audit --no-fund --silent @bytecodealliance/componentize-js@0.23.0)
+    fi
+    export COMPONENTIZE_PY COMPONENTIZE_JS
+}

@@ -373,69 +373,102 @@ fn shipped(node: &Node, scratch: &Scratch, hook: &str) -> PathBuf {
 
 #[test]
 fn openshift_hook_on_a_networkmanager_node() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let node = Node::boot("nm-node");
-    let scratch = Scratch::new();
-    let config = shipped(&node, &scratch, "openshift");
-    let get = || {
-        node.sh(&[
-            "nmcli",
-            "-g",
-            "ipv4.dhcp-timeout",
-            "connection",
-            "show",
-            "ens5",
-        ])
-    };
-    assert_eq!(get(), "0");
-    let before = node.unit("NetworkManager.service", "InvocationID");
+    // The Rust hook, then its Python twin (guest-hooks/openshift-py): the
+    // same effects, byte for byte, and the same node afterwards.
+    let mut plans = Vec::new();
+    for hook in ["openshift", "openshift-py"] {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let node = Node::boot("nm-node");
+        let scratch = Scratch::new();
+        let config = shipped(&node, &scratch, hook);
+        let get = || {
+            node.sh(&[
+                "nmcli",
+                "-g",
+                "ipv4.dhcp-timeout",
+                "connection",
+                "show",
+                "ens5",
+            ])
+        };
+        assert_eq!(get(), "0");
+        let before = node.unit("NetworkManager.service", "InvocationID");
 
-    // Planning against the live node changes nothing on it.
-    let r = node.nethook(&["plan", "vpp-running", "--json"], &config);
-    assert_eq!(r.code, EXIT_OK, "{r:?}");
-    assert_eq!(node.unit("NetworkManager.service", "InvocationID"), before);
-    assert_eq!(get(), "0");
+        // Planning against the live node changes nothing on it.
+        let r = node.nethook(&["plan", "vpp-running", "--json"], &config);
+        assert_eq!(r.code, EXIT_OK, "{hook}: {r:?}");
+        assert_eq!(node.unit("NetworkManager.service", "InvocationID"), before);
+        assert_eq!(get(), "0");
+        let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        plans.push((hook, plan["effects"].clone()));
 
-    node.run("vpp-running", &config);
-    assert_eq!(get(), "2147483647");
-    assert_ne!(node.unit("NetworkManager.service", "InvocationID"), before);
-    assert_eq!(node.unit("NetworkManager.service", "ActiveState"), "active");
+        node.run("vpp-running", &config);
+        assert_eq!(get(), "2147483647", "{hook}");
+        assert_ne!(node.unit("NetworkManager.service", "InvocationID"), before);
+        assert_eq!(node.unit("NetworkManager.service", "ActiveState"), "active");
+    }
+    assert!(
+        plans[0].1.as_array().is_some_and(|e| e.len() == 3),
+        "{plans:?}"
+    );
+    assert_eq!(
+        plans[0].1, plans[1].1,
+        "the Rust and Python hooks plan differently"
+    );
 }
 
 #[test]
 fn eks_hook_on_a_networkd_node() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let node = Node::boot("networkd-node");
-    // The EKS AMI's stock file; the node's root is an overlay, discarded at shutdown.
-    // An EKS node has no file of its own for the uplink, only the stock one.
-    let stock = node.root().join("usr/lib/systemd/network/80-ec2.network");
-    std::fs::write(
-        &stock,
-        "[Match]\nDriver=ena ixgbevf vif\n\n[Network]\nDHCP=yes\n",
-    )
-    .unwrap();
-    std::fs::remove_file(node.root().join("etc/systemd/network/10-ens5.network")).unwrap();
-    let scratch = Scratch::new();
-    let config = shipped(&node, &scratch, "eks");
-    let ours = "/etc/systemd/network/ens5.network";
+    // The Rust hook, then its JavaScript twin (guest-hooks/eks-js): the same
+    // file, the same effects byte for byte, the same node afterwards.
+    let mut plans = Vec::new();
+    for hook in ["eks", "eks-js"] {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let node = Node::boot("networkd-node");
+        // The EKS AMI's stock file; the node's root is an overlay, discarded at shutdown.
+        // An EKS node has no file of its own for the uplink, only the stock one.
+        let stock = node.root().join("usr/lib/systemd/network/80-ec2.network");
+        std::fs::write(
+            &stock,
+            "[Match]\nDriver=ena ixgbevf vif\n\n[Network]\nDHCP=yes\n",
+        )
+        .unwrap();
+        std::fs::remove_file(node.root().join("etc/systemd/network/10-ens5.network")).unwrap();
+        let scratch = Scratch::new();
+        let config = shipped(&node, &scratch, hook);
+        let ours = "/etc/systemd/network/ens5.network";
 
-    let before = node.unit("systemd-networkd.service", "InvocationID");
-    node.run("vpp-running", &config);
-    let written = std::fs::read_to_string(node.root().join(ours.trim_start_matches('/'))).unwrap();
-    assert_eq!(written, "[Match]\nName=ens5\n\n[Network]\nDHCP=yes\n");
-    node.assert_restarted("systemd-networkd.service", &before);
-    // networkd itself reads the file it was told about.
+        let before = node.unit("systemd-networkd.service", "InvocationID");
+        let plan = node.nethook(&["plan", "vpp-running", "--json"], &config);
+        assert_eq!(plan.code, EXIT_OK, "{hook}: {plan:?}");
+        let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+        plans.push(plan["effects"].clone());
+        node.run("vpp-running", &config);
+        let written =
+            std::fs::read_to_string(node.root().join(ours.trim_start_matches('/'))).unwrap();
+        assert_eq!(written, "[Match]\nName=ens5\n\n[Network]\nDHCP=yes\n");
+        node.assert_restarted("systemd-networkd.service", &before);
+        // networkd itself reads the file it was told about.
+        assert!(
+            node.sh(&["networkctl", "status", "ens5"]).contains(ours),
+            "{}",
+            node.sh(&["networkctl", "status", "ens5"])
+        );
+
+        node.run("vpp-done-ok", &config);
+        assert!(!node.exists(ours));
+        assert_eq!(
+            node.unit("systemd-networkd.service", "ActiveState"),
+            "active"
+        );
+    }
     assert!(
-        node.sh(&["networkctl", "status", "ens5"]).contains(ours),
-        "{}",
-        node.sh(&["networkctl", "status", "ens5"])
+        plans[0].as_array().is_some_and(|e| e.len() == 3),
+        "{plans:?}"
     );
-
-    node.run("vpp-done-ok", &config);
-    assert!(!node.exists(ours));
     assert_eq!(
-        node.unit("systemd-networkd.service", "ActiveState"),
-        "active"
+        plans[0], plans[1],
+        "the Rust and JavaScript hooks plan differently"
     );
 }
 

@@ -247,7 +247,7 @@ fn a_new_python_project_builds_and_an_uncaught_denial_is_a_hook_error() {
 
 #[test]
 fn a_new_javascript_project_builds_and_an_uncaught_denial_is_a_hook_error() {
-    let componentize_js = std::env::var("NETHOOK_COMPONENTIZE_JS").unwrap_or_else(|_| {
+    let componentize_js = std::env::var("COMPONENTIZE_JS").unwrap_or_else(|_| {
         format!(
             "{}/.cache/nethook/componentize-js/node_modules/.bin/componentize-js",
             std::env::var("HOME").unwrap()

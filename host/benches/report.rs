@@ -659,6 +659,66 @@ fn main() {
         target: format!("≤ 40 MB: {}", verdict(rss <= 40 * 1024)),
     });
 
+    // --- hooks in Python and JavaScript, against their Rust twins ----------
+    // Each twin at a point where it returns at once (openshift acts only at
+    // vpp-running, eks only from vpp-running on): what a run costs apart
+    // from its work.
+    for (rust, other, lang) in [
+        ("openshift", "openshift-py", "Python"),
+        ("eks", "eks-js", "JavaScript"),
+    ] {
+        let mut figures = Vec::new();
+        for name in [rust, other] {
+            let wasm = repo().join(format!("target/guests/{name}.wasm"));
+            let size = std::fs::metadata(&wasm).unwrap().len();
+            let cfg = config(&format!(
+                "uplinks = [\"uplink0\"]\n[points.before-if-read]\nhandler = \"wasm\"\nhook = \"h\"\n[hooks.h]\ncomponent = {wasm:?}\n"
+            ));
+            let cache = scratch.path().join("cache");
+            let run = || {
+                let mut c = Command::new(&bin);
+                c.args(["run", "before-if-read", "--config"]).arg(&cfg);
+                c
+            };
+            let (cold, _) = runs(3, run, || {
+                let _ = std::fs::remove_dir_all(&cache);
+            });
+            let (_, _) = runs(1, run, || {});
+            let (warm, rss) = runs(10, run, || {});
+            figures.push((name, size, cold, warm, rss));
+        }
+        let (r, o) = (&figures[0], &figures[1]);
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+        rows.push(Row {
+            figure: format!("{lang} hook ({}): component size", o.0),
+            median: mb(o.1),
+            peer: format!("Rust twin ({}) {}", r.0, mb(r.1)),
+            ratio: format!("{:.0}x", o.1 as f64 / r.1 as f64),
+            target: "-".into(),
+        });
+        rows.push(Row {
+            figure: format!("{lang} hook: first run, compiling (cold cache)"),
+            median: ms(o.2),
+            peer: format!("Rust twin {}", ms(r.2)),
+            ratio: ratio(o.2, r.2),
+            target: "-".into(),
+        });
+        rows.push(Row {
+            figure: format!("{lang} hook: warm run (process, compiled cache)"),
+            median: ms(o.3),
+            peer: format!("Rust twin {}", ms(r.3)),
+            ratio: ratio(o.3, r.3),
+            target: "-".into(),
+        });
+        rows.push(Row {
+            figure: format!("{lang} hook: peak RSS of `nethook run`"),
+            median: format!("{:.1} MB", o.4 as f64 / 1024.0),
+            peer: format!("Rust twin {:.1} MB", r.4 as f64 / 1024.0),
+            ratio: format!("{:.2}x", o.4 as f64 / r.4 as f64),
+            target: "-".into(),
+        });
+    }
+
     // --- in-process: one guest→host call, and the bulk work -----------------
     // A private network namespace for this thread and what it starts.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
