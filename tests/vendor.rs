@@ -260,3 +260,63 @@ fn a_new_javascript_project_builds_and_an_uncaught_denial_is_a_hook_error() {
     let (_tmp, project) = made_and_built("js", "jshook", &[("COMPONENTIZE_JS", componentize_js)]);
     assert_template_runs(&project, "jshook");
 }
+
+#[test]
+fn nethook_test_diffs_a_fixture_root_and_the_namespace() {
+    let scratch = Scratch::new();
+    let fixture = scratch.path("fixture");
+    std::fs::create_dir_all(fixture.join("etc/nethook-test")).unwrap();
+    std::fs::write(fixture.join("etc/nethook-test/admin.conf"), "admin\n").unwrap();
+    std::fs::write(fixture.join("etc/nethook-test/old.conf"), "old\n").unwrap();
+    let config = scratch.write(
+        "txn.toml",
+        &format!(
+            "[points.vpp-running]\nhandler = \"wasm\"\nhook = \"txn\"\n[hooks.txn]\ncomponent = {:?}\n\
+             [hooks.txn.config]\nlink = \"uplink0\"\nnew_name = \"upl1\"\n\
+             [hooks.txn.grants]\nnetlink = \"write\"\nlinks = [\"uplink0\", \"upl1\"]\ntables = [100]\n\
+             write_paths = [\"/etc/nethook-test/*\"]\n",
+            guest("txnguest")
+        ),
+    );
+    let mut t = nethook();
+    t.arg("test")
+        .arg(&config)
+        .arg("--fixture")
+        .arg(&fixture)
+        .arg("--json");
+    let t = run(t);
+    assert_eq!(t.code, EXIT_OK, "{t:?}");
+    let doc = json(&t);
+    assert_eq!(
+        doc["files"],
+        serde_json::json!([
+            {"path": "/etc/nethook-test/admin.conf", "change": "changed", "removed": ["admin"], "added": ["replaced"]},
+            {"path": "/etc/nethook-test/new.conf", "change": "added", "removed": [], "added": ["created"]},
+            {"path": "/etc/nethook-test/old.conf", "change": "removed", "removed": ["old"], "added": []},
+        ]),
+        "{t:?}"
+    );
+    // The fixture itself is a copy: untouched.
+    assert_eq!(
+        std::fs::read_to_string(fixture.join("etc/nethook-test/admin.conf")).unwrap(),
+        "admin\n"
+    );
+    let views: Vec<&str> = doc["netns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["view"].as_str().unwrap())
+        .collect();
+    assert_eq!(views, ["link", "address", "route", "rule"], "{t:?}");
+    let added = |view: usize| doc["netns"][view]["added"].to_string();
+    assert!(
+        added(0).contains("upl1") && added(0).contains("1400"),
+        "{t:?}"
+    );
+    assert!(
+        added(1).contains("10.66.0.1") && added(1).contains("fd66::1"),
+        "{t:?}"
+    );
+    assert!(added(2).contains("10.67.0.0"), "{t:?}");
+    assert!(added(3).contains("1100"), "{t:?}");
+}

@@ -128,6 +128,22 @@ pub fn reference() -> Result<String, String> {
         "# WIT reference: `{}`\n\nGenerated from `wit/` by `nethook wit-reference` (do not edit: a test compares this file with its output).\nEvery capability call that can fail returns `result<_, error>`; `error` is one of {ERRORS}.\nA failure the hook does not handle becomes a hook error with `?` (Rust SDK): the point fails and what the hook changed is rolled back.\n",
         pkg.name
     );
+    let version = pkg
+        .name
+        .version
+        .as_ref()
+        .map_or(String::new(), |v| format!("@{v}"));
+    let _ = writeln!(
+        out,
+        "## Names in each language\n\n\
+| | Rust (`nethook-sdk`) | Python (componentize-py) | JavaScript (componentize-js) |\n\
+|---|---|---|---|\n\
+| a function, e.g. `netlink.list-links` | `nethook_sdk::netlink::list_links()` | `from wit_world.imports import netlink`; `netlink.list_links()` | `import {{ listLinks }} from 'nethook:hooks/netlink{version}'`; `listLinks()` |\n\
+| a capability error | `Err(Error::Denied(m))` (`?` makes it a hook error) | raises `Err(Error_Denied(m))` | throws; `e.payload` is `{{ tag: 'denied', val: m }}` |\n\
+| failing the hook | `return Err(HookError::Failed(m))` | `raise Err(HookError_Failed(m))` | `throw {{ tag: 'failed', val: m }}` |\n\
+| the entry point | `impl Hook`, `export_hook!` | `class Guest(exports.Guest)`, `def run(self, ctx)` | `export const guest = {{ run(ctx) {{ ... }} }}` |\n\n\
+`nethook new NAME --lang rust|python|js` makes a project with all of this in place, and (Python, JavaScript) the shim that turns an uncaught error into a hook error.\n"
+    );
     let _ = writeln!(out, "## Worlds\n");
     for (name, wid) in &pkg.worlds {
         let w = &r.worlds[*wid];
