@@ -579,3 +579,41 @@ fn ten_thousand_events_leave_rss_within_5_mb_of_the_first_hundred() {
         "RSS grew from {baseline} KiB to {after} KiB over {want} events"
     );
 }
+
+#[test]
+fn each_try_of_a_failing_event_hook_is_rolled_back() {
+    let (ns, scratch) = (Netns::new(), Scratch::new());
+    std::fs::create_dir_all(scratch.path("root/etc")).unwrap();
+    let body = format!(
+        "host_root = {:?}\n[watch]\ndebounce = \"50ms\"\nretry = [\"100ms\"]\n\
+         [points.link-added]\nhandler = \"wasm\"\nhook = \"ev\"\nlinks = [\"t0\"]\n\
+         [hooks.ev]\ncomponent = {:?}\n[hooks.ev.grants]\nnetlink = \"read\"\nwrite_paths = [\"/etc/ev-*\"]\n\
+         [hooks.ev.config]\ntouch = \"/etc/ev-t0\"\nfail = \"yes\"\n",
+        scratch.path("root"),
+        guest("evlog")
+    );
+    let cfg = scratch.config(&body);
+    let mut w = Watch::start(&ns, &scratch, &cfg);
+    ns.exec(&[
+        "ip", "link", "add", "t0", "type", "veth", "peer", "name", "tp0",
+    ]);
+    w.wait_log("giving up on this event", 1);
+    assert_eq!(w.stop(), 0);
+    let log = w.log();
+    // Two tries, each writing the file and failing, each rolled back.
+    assert_eq!(
+        log.matches("operation=\"write\" args=\"/etc/ev-t0").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(log.matches("rolled back").count(), 2, "{log}");
+    assert!(
+        log.contains("hook returned an error: told to fail at t0; trying again in 100ms"),
+        "{log}"
+    );
+    assert!(log.contains("tries=2"), "{log}");
+    assert!(
+        !scratch.path("root/etc/ev-t0").exists(),
+        "the failed tries left their file"
+    );
+}

@@ -1,7 +1,7 @@
 //! Test guest, an event hook: logs each event it is given (one line a
-//! test can count), optionally after a sleep (`sleep_ms`), and fails when
-//! `fail` is set.
-use nethook_sdk::{info, netlink, time, EventContext, EventHook, HookError};
+//! test can count), optionally after a sleep (`sleep_ms`) and a file
+//! written (`touch`), and fails when `fail` is set.
+use nethook_sdk::{host_fs, info, netlink, time, EventContext, EventHook, HookError};
 
 struct EvLog;
 
@@ -12,6 +12,10 @@ impl EventHook for EvLog {
         if let Some(ms) = ctx.config("sleep_ms").and_then(|v| v.parse::<u32>().ok()) {
             info!("sleeping for {} ms", ms);
             time::sleep(ms);
+        }
+        // A change of its own first, for the rollback tests.
+        if let Some(path) = ctx.config("touch") {
+            host_fs::write(path, format!("{}\n", e.link).as_bytes(), None)?;
         }
         if ctx.config("fail").is_some() {
             return Err(HookError::Failed(format!("told to fail at {}", e.link)));
