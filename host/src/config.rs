@@ -657,24 +657,9 @@ fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
     Ok(out)
 }
 
-/// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
-/// A required duration, as text ("20s") or seconds.
 /// A duration that may be zero (`0`, `"0s"`), at most 24h.
 pub fn duration_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Secs(u64),
-        Text(String),
-    }
-    let parsed = match Raw::deserialize(d)? {
-        Raw::Secs(s) => Duration::from_secs(s),
-        Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {t:?}: {e} (write e.g. \"250ms\", \"0s\" or an integer number of seconds)"
-            ))
-        })?,
-    };
+    let parsed = parse_duration(d, "\"250ms\", \"0s\"")?;
     if parsed > MAX_DURATION {
         return Err(serde::de::Error::custom("duration must be at most 24h"));
     }
@@ -689,31 +674,39 @@ pub fn duration_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D
     Ok(v.into_iter().map(|o| o.0).collect())
 }
 
+/// A required duration, as text ("20s") or seconds.
 pub fn duration_value<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     duration(d)?.ok_or_else(|| serde::de::Error::custom("a duration is required"))
 }
 
+/// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Secs(u64),
-        Text(String),
-    }
-    let parsed = match Raw::deserialize(d)? {
-        Raw::Secs(s) => Duration::from_secs(s),
-        Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {t:?}: {e} (write e.g. \"30s\", \"500ms\" or an integer number of seconds)"
-            ))
-        })?,
-    };
+    let parsed = parse_duration(d, "\"30s\", \"500ms\"")?;
     if parsed.is_zero() || parsed > MAX_DURATION {
         return Err(serde::de::Error::custom(
             "duration must be greater than zero and at most 24h",
         ));
     }
     Ok(Some(parsed))
+}
+
+/// Text (humantime) or an integer number of seconds, unbounded; `examples`
+/// go into the error for text that is not a duration.
+fn parse_duration<'de, D: Deserializer<'de>>(d: D, examples: &str) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Secs(s) => Duration::from_secs(s),
+        Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {t:?}: {e} (write e.g. {examples} or an integer number of seconds)"
+            ))
+        })?,
+    })
 }
 
 /// `"64MiB"`, `"512KiB"`, `"1GiB"`, or an integer number of bytes.
