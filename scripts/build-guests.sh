@@ -40,7 +40,9 @@ done
 hook_tools
 for dir in "$repo"/guest-hooks/*-py; do
     name=$(basename "$dir")
-    (cd "$dir" && "$COMPONENTIZE_PY" -d "$repo/wit" -w hook componentize app -o "$out/$name.wasm" >/dev/null)
+    # nethook_shim.py is the one `nethook new` puts in a Python project.
+    (cd "$dir" && "$COMPONENTIZE_PY" -d "$repo/wit" -w hook componentize app \
+        -p . -p "$repo/host/src/scaffold/python" -o "$out/$name.wasm" >/dev/null)
     echo "[build-guests] built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)" >&2
 done
 for dir in "$repo"/guest-hooks/*-js; do

@@ -3,6 +3,10 @@ line, built with componentize-py. At vpp-running it restarts
 NetworkManager, waits until it is active again, and makes DHCP on the
 uplink's connection never time out (ipv4.dhcp-timeout=infinity), so the
 node keeps its lease while the dataplane holds the NIC.
+
+nethook_shim is the module `nethook new --lang python` writes into a
+project (host/src/scaffold/python/nethook_shim.py); scripts/build-guests.sh
+puts that file on the build's Python path.
 """
 
 from componentize_py_types import Err
