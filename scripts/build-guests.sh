@@ -48,6 +48,11 @@ done
 for dir in "$repo"/guest-hooks/*-js; do
     [ -d "$dir" ] || continue
     name=$(basename "$dir")
-    (cd "$dir" && "$COMPONENTIZE_JS" --wit "$repo/wit" -n hook -o "$out/$name.wasm" hook.js -d http -d fetch-event >/dev/null)
+    # Beside the scaffold's nethook-shim.js (the one `nethook new` puts in a
+    # JavaScript project): componentize-js bundles modules of one directory.
+    js_build=$build_dir/js/$name
+    rm -rf "$js_build" && mkdir -p "$js_build"
+    cp "$dir"/*.js "$repo/host/src/scaffold/js/nethook-shim.js" "$js_build/"
+    (cd "$js_build" && "$COMPONENTIZE_JS" --wit "$repo/wit" -n hook -o "$out/$name.wasm" hook.js -d http -d fetch-event >/dev/null)
     echo "[build-guests] built $out/$name.wasm ($(stat -c %s "$out/$name.wasm") bytes)" >&2
 done

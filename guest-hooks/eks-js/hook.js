@@ -10,26 +10,14 @@ import { read, write, remove } from 'nethook:hooks/host-fs@0.1.1';
 import { daemonReload, restart } from 'nethook:hooks/systemd@0.1.1';
 import { lifecycle } from 'nethook:hooks/undo@0.1.1';
 import { log } from 'nethook:hooks/log@0.1.1';
+// The shim `nethook new --lang js` writes (host/src/scaffold/js, copied
+// beside this file by scripts/build-guests.sh): anything the hook throws
+// becomes a hook error, not a trap.
+import { hook } from './nethook-shim.js';
 
 const STOCK = '/usr/lib/systemd/network/80-ec2.network';
 const NETWORKD = 'systemd-networkd.service';
 
-// --- made by `nethook new`: keep it ---------------------------------------
-function hook(fn) {
-  return (...args) => {
-    try {
-      return fn(...args);
-    } catch (e) {
-      if (e && (e.tag === 'failed' || e.tag === 'invalid-config')) throw e;
-      const p = e && e.payload;
-      if (p && typeof p.tag === 'string') {
-        throw { tag: 'failed', val: `${p.tag.replace('-', ' ')}: ${p.val}` };
-      }
-      throw { tag: 'failed', val: `${(e && e.name) || 'Error'}: ${(e && e.message) || String(e)}` };
-    }
-  };
-}
-// ---------------------------------------------------------------------------
 
 const text = (bytes) => new TextDecoder().decode(bytes);
 

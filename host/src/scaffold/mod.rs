@@ -58,6 +58,7 @@ const PY_SHIM: &str = include_str!("python/nethook_shim.py");
 const PY_BUILD: &str = include_str!("python/build.sh");
 const PY_README: &str = include_str!("python/README.md");
 const JS_HOOK: &str = include_str!("js/hook.js");
+const JS_SHIM: &str = include_str!("js/nethook-shim.js");
 const JS_PACKAGE: &str = include_str!("js/package.json");
 const JS_BUILD: &str = include_str!("js/build.sh");
 const JS_README: &str = include_str!("js/README.md");
@@ -111,6 +112,7 @@ pub fn new(dir: &Path, name: &str, lang: Lang) -> Result<PathBuf> {
         }
         Lang::Js => {
             files.push(("hook.js".into(), fill(JS_HOOK)));
+            files.push(("nethook-shim.js".into(), JS_SHIM.to_string()));
             files.push(("package.json".into(), fill(JS_PACKAGE)));
             files.push(("build.sh".into(), fill(JS_BUILD)));
             files.push(("README.md".into(), fill(JS_README)));

@@ -10,30 +10,9 @@ import { listLinks } from 'nethook:hooks/netlink@0.1.1';
 import { write } from 'nethook:hooks/host-fs@0.1.1';
 import { log } from 'nethook:hooks/log@0.1.1';
 
-// --- made by `nethook new`: keep it ---------------------------------------
-// hook(fn) makes anything fn throws a hook error ({ tag: 'failed', val })
-// rather than a trap: a capability error as "denied: ...", any other error
-// with its message. A hook error fn throws itself passes through.
-function hook(fn) {
-  return (...args) => {
-    try {
-      return fn(...args);
-    } catch (e) {
-      if (e && (e.tag === 'failed' || e.tag === 'invalid-config')) throw e;
-      const p = e && e.payload;
-      if (p && typeof p.tag === 'string') {
-        throw { tag: 'failed', val: `${p.tag.replace('-', ' ')}: ${p.val}` };
-      }
-      throw { tag: 'failed', val: `${(e && e.name) || 'Error'}: ${(e && e.message) || String(e)}` };
-    }
-  };
-}
-
-function config(ctx, key, fallback) {
-  const found = ctx.config.find(([k]) => k === key);
-  return found ? found[1] : fallback;
-}
-// ---------------------------------------------------------------------------
+// hook(fn) (nethook-shim.js, made by `nethook new`: keep it) makes anything
+// fn throws a hook error rather than a trap.
+import { config, hook } from './nethook-shim.js';
 
 export const guest = {
   run: hook((ctx) => {
