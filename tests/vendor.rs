@@ -19,17 +19,27 @@ fn json(r: &Run) -> serde_json::Value {
 
 #[test]
 fn a_new_rust_project_builds_checks_and_runs_on_a_throwaway_node() {
-    // Outside the repository, as a vendor's would be.
-    let tmp = tempfile::Builder::new()
-        .prefix("vendor.")
-        .tempdir()
-        .unwrap();
-    let mut new = nethook();
-    new.args(["new", "hello", "--lang", "rust", "--dir"])
-        .arg(tmp.path());
-    let r = run(new);
-    assert_eq!(r.code, EXIT_OK, "{r:?}");
-    let project = tmp.path().join("hello");
+    // The project's own build script; cargo able to target wasm32 is the
+    // toolchain our guests build with (CARGO overrides it, as documented).
+    let tools = tempfile::Builder::new().prefix("cargo.").tempdir().unwrap();
+    let cargo = tools.path().join("cargo-wasm");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/usr/bin/env bash\nsource {}/scripts/wasm-toolchain.sh\nguest_cargo \"$PWD\" \"$@\"\n",
+            repo().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (tmp, project) = made_and_built(
+        "rust",
+        "hello",
+        &[
+            ("CARGO", cargo.display().to_string()),
+            ("NETHOOK", nethook_bin().to_string()),
+        ],
+    );
     for f in [
         "Cargo.toml",
         "src/lib.rs",
@@ -41,64 +51,17 @@ fn a_new_rust_project_builds_checks_and_runs_on_a_throwaway_node() {
     ] {
         assert!(project.join(f).exists(), "{f} missing");
     }
-    // The project's own build script; cargo able to target wasm32 is the
-    // toolchain our guests build with (CARGO overrides it, as documented).
-    let cargo = tmp.path().join("cargo-wasm");
-    std::fs::write(
-        &cargo,
-        format!(
-            "#!/usr/bin/env bash\nsource {}/scripts/wasm-toolchain.sh\nguest_cargo \"$PWD\" \"$@\"\n",
-            repo().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut build = Command::new(project.join("build.sh"));
-    build
-        .env("CARGO", &cargo)
-        .env("NETHOOK", nethook_bin())
-        .current_dir(&project);
-    let b = run_within(build, std::time::Duration::from_secs(900));
-    assert_eq!(b.code, EXIT_OK, "{b:?}");
-    assert!(project.join("hello.wasm").exists());
-
     let mut check = nethook();
     check
         .args(["check", "--config"])
         .arg(project.join("nethook.toml"));
     let c = run(check);
-    assert_eq!(c.code, EXIT_OK, "{c:?}");
     assert!(
         c.stdout
             .contains("status: ok: component targets nethook:hooks@0.1.1"),
         "{c:?}"
     );
-
-    let mut test = nethook();
-    test.arg("test").arg(&project).arg("--json");
-    let t = run(test);
-    assert_eq!(t.code, EXIT_OK, "{t:?}");
-    let doc = json(&t);
-    let write = serde_json::json!([{
-        "capability": "host-fs",
-        "operation": "write",
-        "args": "/etc/nethook-hello.last (32 bytes, mode 0644)",
-        "undo": "host-fs.restore /etc/nethook-hello.last (absent)",
-    }]);
-    assert_eq!(doc["plan"], write, "{t:?}");
-    assert_eq!(doc["effects"], write, "{t:?}");
-    assert_eq!(doc["error"], serde_json::Value::Null);
-    assert_eq!(
-        doc["files"],
-        serde_json::json!([{
-            "path": "/etc/nethook-hello.last",
-            "change": "added",
-            "removed": [],
-            "added": ["hello from hello at vpp-running"],
-        }]),
-        "{t:?}"
-    );
-    assert_eq!(doc["netns"], serde_json::json!([]), "{t:?}");
+    assert_template_runs(&project, "hello");
 
     // A second project of the same name is refused, and changes nothing.
     let mut again = nethook();
@@ -215,6 +178,8 @@ fn assert_template_runs(project: &Path, name: &str) {
     }]);
     assert_eq!(doc["plan"], write, "{t:?}");
     assert_eq!(doc["effects"], write, "{t:?}");
+    assert_eq!(doc["error"], serde_json::Value::Null, "{t:?}");
+    assert_eq!(doc["netns"], serde_json::json!([]), "{t:?}");
     assert_eq!(
         doc["files"],
         serde_json::json!([{

@@ -456,13 +456,7 @@ fn print_test(r: &nethook::testbed::Report, json: bool) {
             println!("  (none)");
         }
         for (i, e) in effects.iter().enumerate() {
-            println!(
-                "  {:>2}  {:<16} {:<18} {}",
-                i + 1,
-                e.change.capability(),
-                e.change.operation(),
-                e.change.args()
-            );
+            println!("{}", effect_row(i, e));
         }
     };
     list("plan", &r.plan.effects);
@@ -545,15 +539,20 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
         "#", "CAPABILITY", "OPERATION"
     );
     for (i, e) in outcome.effects.iter().enumerate() {
-        println!(
-            "  {:>2}  {:<16} {:<18} {}",
-            i + 1,
-            e.change.capability(),
-            e.change.operation(),
-            e.change.args()
-        );
+        println!("{}", effect_row(i, e));
         println!("  {:>2}  {:<16} undo: {}", "", "", e.inverse);
     }
+}
+
+/// The `i`-th effect as `plan` and `test` print it.
+fn effect_row(i: usize, e: &nethook::caps::Effect) -> String {
+    format!(
+        "  {:>2}  {:<16} {:<18} {}",
+        i + 1,
+        e.change.capability(),
+        e.change.operation(),
+        e.change.args()
+    )
 }
 
 fn options(

@@ -322,6 +322,7 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
 /// journaled, committed, or rolled back when it fails.
 pub fn run_event(
     opts: &Options,
+    journal: &Journal,
     point: HookPoint,
     handler: &crate::config::PointConfig,
     runtime: &Runtime,
@@ -334,7 +335,6 @@ pub fn run_event(
         PointConfig::Script { .. } => script::HOOK_NAME,
         PointConfig::Builtin | PointConfig::None => return Ok(()),
     };
-    let journal = open_journal(opts)?;
     let _lock = journal.lock().map_err(|e| Error::Other(e.to_string()))?;
     let mut session = opts.session(Mode::Apply);
     let txn = journal
@@ -372,7 +372,7 @@ pub fn run_event(
     };
     let txn = session.txn.take().expect("begun above");
     let state = session.state.take().unwrap_or_default();
-    finish(opts, &journal, txn, &state, point, result)
+    finish(opts, journal, txn, &state, point, result)
 }
 
 fn join(checks: &[Check]) -> String {
@@ -387,7 +387,7 @@ struct Ran {
     default_checks: Vec<Check>,
 }
 
-fn open_journal(opts: &Options) -> Result<Journal> {
+pub fn open_journal(opts: &Options) -> Result<Journal> {
     Journal::open(&opts.config.state_dir).map_err(|e| Error::Other(e.to_string()))
 }
 

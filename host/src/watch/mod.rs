@@ -278,8 +278,8 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                     Err(e) => break Err(Error::Other(format!("cannot read the links: {e}"))),
                 };
                 let at = Instant::now();
-                let mut touched: Vec<u32> = current.keys().chain(fresh.keys()).copied().collect();
-                touched.dedup();
+                let touched: std::collections::HashSet<u32> =
+                    current.keys().chain(fresh.keys()).copied().collect();
                 for index in touched {
                     if current.get(&index) != fresh.get(&index) {
                         mark(&mut pending, index, at, seen_now());

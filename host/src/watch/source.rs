@@ -60,23 +60,40 @@ pub fn read(socket: Socket, tx: Sender<Msg>) {
     }
 }
 
-/// The rtnetlink messages in one datagram.
-fn parse(mut bytes: &[u8]) -> Vec<RouteNetlinkMessage> {
+/// The netlink messages of one datagram, in order, up to the first that
+/// does not decode (which ends the list, as its error).
+fn split(
+    mut bytes: &[u8],
+) -> Vec<Result<NetlinkMessage<RouteNetlinkMessage>, netlink_packet_core::DecodeError>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) else {
-            break;
+        let msg = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(Err(e));
+                break;
+            }
         };
         let len = msg.header.length as usize;
-        if let NetlinkPayload::InnerMessage(m) = msg.payload {
-            out.push(m);
-        }
+        out.push(Ok(msg));
         if len == 0 || len > bytes.len() {
             break;
         }
         bytes = &bytes[len.next_multiple_of(4).min(bytes.len())..];
     }
     out
+}
+
+/// The rtnetlink messages in one datagram of the event socket.
+fn parse(bytes: &[u8]) -> Vec<RouteNetlinkMessage> {
+    split(bytes)
+        .into_iter()
+        .map_while(Result::ok)
+        .filter_map(|m| match m.payload {
+            NetlinkPayload::InnerMessage(m) => Some(m),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every link and its addresses, now.
@@ -111,11 +128,8 @@ fn dump_one(
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = socket.recv(&mut &mut buf[..], 0)?;
-        let mut bytes = &buf[..n];
-        while !bytes.is_empty() {
-            let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
-                .map_err(|e| std::io::Error::other(format!("netlink dump: {e}")))?;
-            let len = msg.header.length as usize;
+        for msg in split(&buf[..n]) {
+            let msg = msg.map_err(|e| std::io::Error::other(format!("netlink dump: {e}")))?;
             match msg.payload {
                 NetlinkPayload::Done(_) => return Ok(got),
                 NetlinkPayload::Error(e) => {
@@ -124,10 +138,6 @@ fn dump_one(
                 NetlinkPayload::InnerMessage(m) => got.push(m),
                 _ => {}
             }
-            if len == 0 || len > bytes.len() {
-                break;
-            }
-            bytes = &bytes[len.next_multiple_of(4).min(bytes.len())..];
         }
     }
 }

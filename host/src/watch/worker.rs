@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::links::{self, Event, Table};
 use super::Job;
 use crate::bindings::{LinkEvent, WitEventPoint};
+use crate::caps::journal::Journal;
 use crate::config::{Config, PointConfig};
 use crate::error::{Error, Result};
 use crate::point::HookPoint;
@@ -22,6 +23,8 @@ pub struct Worker {
     runtime: Runtime,
     /// The event points' WASM hooks, loaded (compiled, linked) once.
     loaded: HashMap<String, Loaded>,
+    /// Opened once, and again when a reload moves `state_dir`.
+    journal: Journal,
     reported: Table,
     stop: Arc<AtomicBool>,
 }
@@ -56,10 +59,12 @@ impl Worker {
         for line in run::recover(&opts)? {
             tracing::warn!("{line}");
         }
+        let journal = run::open_journal(&opts)?;
         Ok(Worker {
             opts,
             runtime,
             loaded,
+            journal,
             reported,
             stop,
         })
@@ -93,10 +98,22 @@ impl Worker {
     }
 
     fn reload(&mut self, config: Config) {
-        match load(&self.runtime, &config) {
-            Ok(loaded) => {
+        let opened = load(&self.runtime, &config).and_then(|loaded| {
+            let journal = match config.state_dir == self.opts.config.state_dir {
+                true => None,
+                false => Some(
+                    Journal::open(&config.state_dir).map_err(|e| Error::Other(e.to_string()))?,
+                ),
+            };
+            Ok((loaded, journal))
+        });
+        match opened {
+            Ok((loaded, journal)) => {
                 tracing::info!(config = %config.source(), "SIGHUP: configuration reloaded");
                 self.loaded = loaded;
+                if let Some(j) = journal {
+                    self.journal = j;
+                }
                 self.opts.config = config;
             }
             Err(e) => {
@@ -142,6 +159,7 @@ impl Worker {
             let started = Instant::now();
             let result = run::run_event(
                 &self.opts,
+                &self.journal,
                 point,
                 &ep.handler,
                 &self.runtime,
