@@ -51,7 +51,7 @@ fn assert_refused(broken: &str, want: &str) {
 fn an_unknown_key_is_named_with_its_location() {
     assert_refused(
         "[points.vpp-done-ok]\nhandler = \"none\"\nrun_as = \"root\"\n",
-        "8:1: unknown field `run_as`, expected one of `handler`, `hook`, `script`, `timeout`, `on_failure`, `verify`, `links`, `kinds`, `drivers`",
+        "8:1: unknown field `run_as`, expected one of `handler`, `handlers`, `hook`, `script`, `timeout`, `on_failure`, `verify`, `links`, `kinds`, `drivers`",
     );
 }
 
@@ -120,5 +120,33 @@ fn a_missing_config_file_is_a_config_error() {
             "nethook: error: /nonexistent/nethook.toml: cannot read: No such file or directory"
         ),
         "{r:?}"
+    );
+}
+
+#[test]
+fn a_point_with_both_a_handler_and_a_chain_is_refused() {
+    assert_refused(
+        "[points.vpp-done-ok]\nhandler = \"none\"\n[[points.vpp-done-ok.handlers]]\nhandler = \"builtin\"\n",
+        "8:1: [points.vpp-done-ok]: give either `handler` or [[points.vpp-done-ok.handlers]], not both",
+    );
+}
+
+#[test]
+fn a_chain_entry_is_checked_like_a_handler_and_named_by_its_place() {
+    assert_refused(
+        "[[points.vpp-done-ok.handlers]]\nhandler = \"builtin\"\n[[points.vpp-done-ok.handlers]]\nhandler = \"wasm\"\nhook = \"nope\"\n",
+        "10:8: [[points.vpp-done-ok.handlers]] #2: no hook named \"nope\" (defined: none)",
+    );
+    assert_refused(
+        "[[points.vpp-done-ok.handlers]]\nhandler = \"none\"\nrequired = \"yes\"\n",
+        "8:12: invalid type: string \"yes\", expected a boolean",
+    );
+}
+
+#[test]
+fn a_chain_at_an_event_point_is_refused() {
+    assert_refused(
+        "[[points.link-added.handlers]]\nhandler = \"none\"\n",
+        "6:1: [points.link-added]: a chain of handlers runs at the dataplane's points only; an event point has one handler",
     );
 }

@@ -418,6 +418,68 @@ fn openshift_hook_on_a_networkmanager_node() {
 }
 
 #[test]
+fn a_chain_runs_the_builtin_module_then_a_vendor_hook_on_a_networkmanager_node() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("nm-node");
+    node.seed_udev();
+    let scratch = Scratch::new();
+    let config = node.config(
+        &scratch,
+        &format!(
+            "[[points.vpp-running.handlers]]\nhandler = \"builtin\"\n\
+             [[points.vpp-running.handlers]]\nhandler = \"wasm\"\nhook = \"openshift\"\n\
+             [hooks.openshift]\ncomponent = {:?}\n[hooks.openshift.config]\nwait_ms = 30000\n\
+             [hooks.openshift.grants]\nunits = [\"NetworkManager.service\"]\nconnections = [\"ens5\"]\n",
+            guest("openshift")
+        ),
+    );
+    let nm = "NetworkManager.service";
+    let timeout = || {
+        node.sh(&[
+            "nmcli",
+            "-g",
+            "ipv4.dhcp-timeout",
+            "connection",
+            "show",
+            "ens5",
+        ])
+    };
+    // Both may restart NetworkManager: check says so from their grants.
+    let r = node.nethook(&["check"], &config);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    assert!(
+        r.stdout.contains("1. builtin: ok")
+            && r.stdout.contains("2. wasm openshift")
+            && r.stdout.contains(
+                "WARNING: conflict: handlers 1 (builtin) and 2 (openshift) may both change units NetworkManager.service"
+            ),
+        "{r:?}"
+    );
+    node.run("before-if-read", &config);
+    node.run("before-vpp-run", &config);
+    let before = node.unit(nm, "InvocationID");
+    let r = node.run("vpp-running", &config);
+    // The built-in module's part, then the vendor's, in that order.
+    assert_eq!(timeout(), "2147483647");
+    assert_ne!(node.unit(nm, "InvocationID"), before);
+    assert_eq!(node.unit(nm, "ActiveState"), "active");
+    assert!(node.exists(DROP_IN) && node.exists(RULES));
+    let restarts: Vec<String> = r
+        .json_lines()
+        .iter()
+        .filter(|v| v["target"] == "nethook::audit" && v["fields"]["operation"] == "restart")
+        .map(|v| v["fields"]["hook"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(restarts, ["builtin", "openshift"], "{r:?}");
+    assert!(
+        r.messages().contains(
+            &"conflict: openshift changes unit NetworkManager.service, which builtin changed before it in this chain".to_string()
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn eks_hook_on_a_networkd_node() {
     // The Rust hook, then its JavaScript twin (guest-hooks/eks-js): the same
     // file, the same effects byte for byte, the same node afterwards.

@@ -110,9 +110,28 @@ pub struct Verify {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PointConfig {
     Builtin,
-    Wasm { hook: String },
-    Script { script: String, timeout: Duration },
+    Wasm {
+        hook: String,
+    },
+    Script {
+        script: String,
+        timeout: Duration,
+    },
     None,
+    /// `[[points.<point>.handlers]]`: run in order (dataplane points only).
+    Chain(Vec<ChainStep>),
+}
+
+/// One handler of a chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainStep {
+    /// Never itself a chain.
+    pub handler: PointConfig,
+    /// A required handler's failure stops the chain and rolls back the
+    /// handlers before it; an optional one's is logged and the chain goes on.
+    pub required: bool,
+    /// Its deadline, instead of its hook's (or the built-in module's).
+    pub timeout: Option<Duration>,
 }
 
 /// A WASM hook that points can select.
@@ -297,7 +316,9 @@ enum HandlerKind {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPoint {
-    handler: Spanned<HandlerKind>,
+    /// One handler, or `handlers`: a chain.
+    handler: Option<Spanned<HandlerKind>>,
+    handlers: Option<Spanned<Vec<Spanned<RawStep>>>>,
     hook: Option<Spanned<String>>,
     script: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "duration")]
@@ -308,6 +329,23 @@ struct RawPoint {
     links: Option<Spanned<Vec<String>>>,
     kinds: Option<Spanned<Vec<String>>>,
     drivers: Option<Spanned<Vec<String>>>,
+}
+
+/// One `[[points.<point>.handlers]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    handler: Spanned<HandlerKind>,
+    hook: Option<Spanned<String>>,
+    script: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    timeout: Option<Duration>,
+    #[serde(default = "yes")]
+    required: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -454,9 +492,18 @@ impl RawPoint {
         let span = this.span();
         let table = format!("[points.{point}]");
         let raw = this.into_inner();
-        if *raw.handler.get_ref() == HandlerKind::Builtin {
+        if let Some(h) = &raw.handlers {
             return Err((
-                raw.handler.span(),
+                h.span(),
+                format!("{table}: a chain of handlers runs at the dataplane's points only; an event point has one handler"),
+            ));
+        }
+        let Some(kind) = &raw.handler else {
+            return Err((span, format!("{table}: missing `handler`")));
+        };
+        if *kind.get_ref() == HandlerKind::Builtin {
+            return Err((
+                kind.span(),
                 format!("{table}: the built-in module has no action at an event point; choose \"wasm\", \"script\" or \"none\""),
             ));
         }
@@ -521,74 +568,180 @@ impl RawPoint {
         hooks: &BTreeMap<String, HookConfig>,
         default_timeout: Duration,
     ) -> Located<PointConfig> {
-        let kind = *self.handler.get_ref();
         let table = format!("[points.{point}]");
-        let stray = |key: &str, value: Option<Range<usize>>| match value {
-            Some(s) => Err((
-                s,
-                format!("{table}: key `{key}` does not apply to this handler"),
-            )),
-            None => Ok(()),
+        let (kind, steps) = match (self.handler, self.handlers) {
+            (Some(_), Some(h)) => {
+                return Err((
+                    h.span(),
+                    format!(
+                        "{table}: give either `handler` or [[points.{point}.handlers]], not both"
+                    ),
+                ))
+            }
+            (None, None) => {
+                return Err((
+                    span,
+                    format!("{table}: missing `handler` (or [[points.{point}.handlers]], a chain)"),
+                ))
+            }
+            (Some(kind), None) => (kind, None),
+            (None, Some(steps)) => (Spanned::new(span.clone(), HandlerKind::None), Some(steps)),
         };
-        match kind {
-            HandlerKind::Builtin | HandlerKind::None => {
-                stray("hook", self.hook.as_ref().map(Spanned::span))?;
-                stray("script", self.script.as_ref().map(Spanned::span))?;
-                if self.timeout.is_some() {
+        let Some(steps) = steps else {
+            return resolve_handler(
+                &table,
+                *kind.get_ref(),
+                self.hook,
+                self.script,
+                self.timeout,
+                span,
+                hooks,
+                default_timeout,
+            );
+        };
+        for (key, value) in [
+            ("hook", self.hook.map(|h| h.span())),
+            ("script", self.script.map(|s| s.span())),
+        ] {
+            if let Some(s) = value {
+                return Err((
+                    s,
+                    format!(
+                        "{table}: key `{key}` belongs in each [[points.{point}.handlers]] entry"
+                    ),
+                ));
+            }
+        }
+        if self.timeout.is_some() {
+            return Err((
+                span,
+                format!("{table}: key `timeout` belongs in each [[points.{point}.handlers]] entry"),
+            ));
+        }
+        let chain_span = steps.span();
+        let steps = steps.into_inner();
+        if steps.is_empty() {
+            return Err((chain_span, format!("{table}: `handlers` is empty")));
+        }
+        let mut chain = Vec::new();
+        for (i, step) in steps.into_iter().enumerate() {
+            let span = step.span();
+            let step = step.into_inner();
+            let table = format!("[[points.{point}.handlers]] #{}", i + 1);
+            let kind = *step.handler.get_ref();
+            // A wasm hook's or the built-in module's deadline is the
+            // step's own; a script's is its handler's.
+            let (timeout, script_timeout) = match kind {
+                HandlerKind::Script => (None, step.timeout),
+                HandlerKind::None if step.timeout.is_some() => {
                     return Err((
                         span,
                         format!("{table}: key `timeout` does not apply to this handler"),
-                    ));
+                    ))
                 }
-                Ok(if kind == HandlerKind::Builtin {
-                    PointConfig::Builtin
-                } else {
-                    PointConfig::None
-                })
+                _ => (step.timeout, None),
+            };
+            let handler = resolve_handler(
+                &table,
+                kind,
+                step.hook,
+                step.script,
+                script_timeout,
+                span,
+                hooks,
+                default_timeout,
+            )?;
+            chain.push(ChainStep {
+                handler,
+                required: step.required,
+                timeout,
+            });
+        }
+        Ok(PointConfig::Chain(chain))
+    }
+}
+
+/// One handler, from its keys; `table` names where they are.
+#[allow(clippy::too_many_arguments)]
+fn resolve_handler(
+    table: &str,
+    kind: HandlerKind,
+    hook: Option<Spanned<String>>,
+    script: Option<Spanned<String>>,
+    timeout: Option<Duration>,
+    span: Range<usize>,
+    hooks: &BTreeMap<String, HookConfig>,
+    default_timeout: Duration,
+) -> Located<PointConfig> {
+    let stray = |key: &str, value: Option<Range<usize>>| match value {
+        Some(s) => Err((
+            s,
+            format!("{table}: key `{key}` does not apply to this handler"),
+        )),
+        None => Ok(()),
+    };
+    match kind {
+        HandlerKind::Builtin | HandlerKind::None => {
+            stray("hook", hook.as_ref().map(Spanned::span))?;
+            stray("script", script.as_ref().map(Spanned::span))?;
+            if timeout.is_some() {
+                return Err((
+                    span,
+                    format!("{table}: key `timeout` does not apply to this handler"),
+                ));
             }
-            HandlerKind::Wasm => {
-                stray("script", self.script.as_ref().map(Spanned::span))?;
-                if self.timeout.is_some() {
-                    return Err((span, format!("{table}: set `timeout` on the hook in [hooks.<name>], not on the point")));
-                }
-                let hook = self
-                    .hook
+            Ok(if kind == HandlerKind::Builtin {
+                PointConfig::Builtin
+            } else {
+                PointConfig::None
+            })
+        }
+        HandlerKind::Wasm => {
+            stray("script", script.as_ref().map(Spanned::span))?;
+            if timeout.is_some() {
+                return Err((
+                    span,
+                    format!(
+                        "{table}: set `timeout` on the hook in [hooks.<name>], not on the point"
+                    ),
+                ));
+            }
+            let hook = hook
                     .ok_or_else(|| (span.clone(), format!("{table}: handler \"wasm\" needs `hook = \"<name>\"` naming a [hooks.<name>] table")))?;
-                if !hooks.contains_key(hook.get_ref()) {
-                    let known: Vec<&str> = hooks.keys().map(String::as_str).collect();
-                    return Err((
-                        hook.span(),
-                        format!(
-                            "{table}: no hook named {:?} (defined: {})",
-                            hook.get_ref(),
-                            if known.is_empty() {
-                                "none".into()
-                            } else {
-                                known.join(", ")
-                            }
-                        ),
-                    ));
-                }
-                Ok(PointConfig::Wasm {
-                    hook: hook.into_inner(),
-                })
+            if !hooks.contains_key(hook.get_ref()) {
+                let known: Vec<&str> = hooks.keys().map(String::as_str).collect();
+                return Err((
+                    hook.span(),
+                    format!(
+                        "{table}: no hook named {:?} (defined: {})",
+                        hook.get_ref(),
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
             }
-            HandlerKind::Script => {
-                stray("hook", self.hook.as_ref().map(Spanned::span))?;
-                let script = self.script.ok_or_else(|| {
-                    (
-                        span.clone(),
-                        format!("{table}: handler \"script\" needs `script = \"<shell command>\"`"),
-                    )
-                })?;
-                if script.get_ref().trim().is_empty() {
-                    return Err((script.span(), format!("{table}: `script` is empty")));
-                }
-                Ok(PointConfig::Script {
-                    script: script.into_inner(),
-                    timeout: self.timeout.unwrap_or(default_timeout),
-                })
+            Ok(PointConfig::Wasm {
+                hook: hook.into_inner(),
+            })
+        }
+        HandlerKind::Script => {
+            stray("hook", hook.as_ref().map(Spanned::span))?;
+            let script = script.ok_or_else(|| {
+                (
+                    span.clone(),
+                    format!("{table}: handler \"script\" needs `script = \"<shell command>\"`"),
+                )
+            })?;
+            if script.get_ref().trim().is_empty() {
+                return Err((script.span(), format!("{table}: `script` is empty")));
             }
+            Ok(PointConfig::Script {
+                script: script.into_inner(),
+                timeout: timeout.unwrap_or(default_timeout),
+            })
         }
     }
 }

@@ -92,6 +92,11 @@ enum Command {
     Check {
         #[command(flatten)]
         selection: Selection,
+        /// Print, for each point, its chain of handlers and each hook's
+        /// source, digest, signature and grants as JSON: the document a
+        /// fleet operator compares between nodes.
+        #[arg(long)]
+        json: bool,
     },
     /// Run all five points on a throwaway network namespace and state
     /// directory, and print what each handler did (needs root).
@@ -231,8 +236,16 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             outcome.result?;
             Ok(exit::OK)
         }
-        Command::Check { selection } => {
+        Command::Check { selection, json } => {
             let opts = apply(&selection, Vec::new())?;
+            if json {
+                let lines = run::check(&opts)?;
+                println!("{:#}", fleet_view(&opts, &lines));
+                return match run::first_error(lines) {
+                    Some(e) => Err(e.into()),
+                    None => Ok(exit::OK),
+                };
+            }
             println!("config: {}", opts.config.source());
             let uplinks = opts.uplinks();
             println!("uplinks: {uplinks}");
@@ -496,24 +509,132 @@ fn print_test(r: &nethook::testbed::Report, json: bool) {
     }
 }
 
+/// `check --json`: per point, its handlers in order, each hook's source,
+/// digest, signature status and grants. Nothing in it varies between two
+/// runs on one node, so two nodes' documents diff cleanly.
+fn fleet_view(opts: &Options, lines: &[run::CheckLine]) -> serde_json::Value {
+    let status = |s: &Result<String, Error>| match s {
+        Ok(s) => serde_json::json!({ "ok": true, "status": s }),
+        Err(e) => {
+            serde_json::json!({ "ok": false, "error": e.to_string(), "exit_code": e.exit_code() })
+        }
+    };
+    let handler =
+        |line: &run::CheckLine, step: &nethook::select::Step, checked: serde_json::Value| {
+            let mut doc = serde_json::json!({
+                "handler": match &step.handler {
+                    Handler::Builtin => "builtin",
+                    Handler::Wasm(_) => "wasm",
+                    Handler::Script { .. } => "script",
+                    Handler::None => "none",
+                    Handler::Chain(_) => "chain",
+                },
+                "hook": step.handler.hook_name(),
+                "required": step.required,
+                "check": checked,
+            });
+            let fields = doc.as_object_mut().expect("an object");
+            match &step.handler {
+                Handler::Builtin => {
+                    fields.insert(
+                        "timeout_ms".into(),
+                        (step.timeout.as_millis() as u64).into(),
+                    );
+                    fields.insert("grants".into(), serde_json::json!(opts.builtin_grants()));
+                }
+                Handler::Script { script, timeout } => {
+                    fields.insert("script".into(), script.as_str().into());
+                    fields.insert("timeout_ms".into(), (timeout.as_millis() as u64).into());
+                    fields.insert("sandboxed".into(), false.into());
+                }
+                Handler::Wasm(hook) => {
+                    let loaded = line.components.iter().find(|c| c.hook == hook.name);
+                    fields.insert(
+                        "timeout_ms".into(),
+                        (hook.timeout.as_millis() as u64).into(),
+                    );
+                    fields.insert("memory_bytes".into(), hook.memory.into());
+                    fields.insert(
+                        "component".into(),
+                        serde_json::json!({
+                            "source": hook.component.display().to_string(),
+                            "sha256": loaded.map(|c| c.sha256.clone()),
+                            "pinned": hook.sha256.is_some(),
+                            "targets": loaded.map(|c| format!("nethook:hooks@{}", c.targets)),
+                        }),
+                    );
+                    fields.insert("grants".into(), serde_json::json!(hook.grants));
+                }
+                Handler::None | Handler::Chain(_) => {}
+            }
+            doc
+        };
+    let points: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| {
+            let sel = &line.selection;
+            let chain: Vec<serde_json::Value> = match line.steps.is_empty() {
+                true => sel
+                    .handler
+                    .steps()
+                    .iter()
+                    .map(|s| handler(line, s, status(&line.status)))
+                    .collect(),
+                false => line
+                    .steps
+                    .iter()
+                    .map(|s| handler(line, &s.step, status(&s.status)))
+                    .collect(),
+            };
+            serde_json::json!({
+                "point": sel.point.name(),
+                "event": sel.point.is_event(),
+                "reason": sel.reason.to_string(),
+                "dataplane": line.dataplane,
+                "check": status(&line.status),
+                "on_failure": format!("{:?}", opts.config.on_failure(sel.point)).to_lowercase(),
+                "chain": chain,
+                "conflicts": line.conflicts,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "nethook": env!("CARGO_PKG_VERSION"),
+        "config": opts.config.source(),
+        "uplinks": opts.uplinks().names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        "points": points,
+    })
+}
+
 fn print_plan(outcome: &run::Outcome, json: bool) {
     let sel = &outcome.selection;
+    let effect = |e: &nethook::caps::Effect| {
+        serde_json::json!({
+            "capability": e.change.capability(),
+            "operation": e.change.operation(),
+            "args": e.change.args(),
+            "change": e.change,
+            "undo": e.inverse,
+            "undo_text": e.inverse.to_string(),
+        })
+    };
     if json {
         let doc = serde_json::json!({
             "point": sel.point.name(),
             "handler": sel.handler.to_string(),
             "reason": sel.reason.to_string(),
             "detail": outcome.detail,
-            "effects": outcome.effects.iter().map(|e| serde_json::json!({
-                "capability": e.change.capability(),
-                "operation": e.change.operation(),
-                "args": e.change.args(),
-                "change": e.change,
-                "undo": e.inverse,
-                "undo_text": e.inverse.to_string(),
-            })).collect::<Vec<_>>(),
+            "effects": outcome.effects.iter().map(effect).collect::<Vec<_>>(),
             "error": outcome.result.as_ref().err().map(ToString::to_string),
             "verify": outcome.checks,
+            "chain": outcome.steps.iter().map(|s| serde_json::json!({
+                "hook": s.hook,
+                "handler": s.handler,
+                "required": s.required,
+                "error": s.result.as_ref().err(),
+                "effects": s.effects.iter().map(effect).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "conflicts": outcome.conflicts,
         });
         println!("{doc:#}");
         return;
@@ -530,17 +651,37 @@ fn print_plan(outcome: &run::Outcome, json: bool) {
     for c in &outcome.checks {
         println!("  verify after: {c}");
     }
-    if outcome.effects.is_empty() {
-        println!("  (no effects)");
-        return;
+    for c in &outcome.conflicts {
+        println!("  WARNING: conflict: {c}");
     }
-    println!(
-        "  {:>2}  {:<16} {:<18} ARGUMENTS",
-        "#", "CAPABILITY", "OPERATION"
-    );
-    for (i, e) in outcome.effects.iter().enumerate() {
-        println!("{}", effect_row(i, e));
-        println!("  {:>2}  {:<16} undo: {}", "", "", e.inverse);
+    let table = |effects: &[nethook::caps::Effect]| {
+        if effects.is_empty() {
+            println!("  (no effects)");
+            return;
+        }
+        println!(
+            "  {:>2}  {:<16} {:<18} ARGUMENTS",
+            "#", "CAPABILITY", "OPERATION"
+        );
+        for (i, e) in effects.iter().enumerate() {
+            println!("{}", effect_row(i, e));
+            println!("  {:>2}  {:<16} undo: {}", "", "", e.inverse);
+        }
+    };
+    if outcome.steps.is_empty() {
+        return table(&outcome.effects);
+    }
+    for (i, s) in outcome.steps.iter().enumerate() {
+        println!(
+            "handler {}: {}{}",
+            i + 1,
+            s.handler,
+            if s.required { "" } else { " (optional)" }
+        );
+        if let Err(e) = &s.result {
+            println!("  {e}");
+        }
+        table(&s.effects);
     }
 }
 

@@ -91,6 +91,10 @@ pub struct Outcome {
     pub detail: Option<String>,
     /// The checks verification ran (or, in plan mode, would run).
     pub checks: Vec<String>,
+    /// A chain's handlers, each with what it did; empty for one handler.
+    pub steps: Vec<StepOutcome>,
+    /// Two handlers of the chain that changed the same object.
+    pub conflicts: Vec<String>,
 }
 
 impl Options {
@@ -176,7 +180,7 @@ impl Options {
     /// `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` selects what the
     /// dataplane then runs itself (its default_hook.sh): `dns=none` edited
     /// into NetworkManager.conf, the network service restarted at every undo.
-    fn builtin_grants(&self) -> Grants {
+    pub fn builtin_grants(&self) -> Grants {
         match self.builtin_settings().restore_l3 {
             true => Grants::builtin_restoring_l3(),
             false => Grants::builtin(),
@@ -223,20 +227,28 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
     if uplinks.names.is_empty() && point == HookPoint::BeforeIfRead {
         tracing::warn!(%point, "{NO_UPLINKS}");
     }
-    let mut session = opts.session(opts.mode);
+    let steps = selection.handler.steps();
+    let chained = matches!(selection.handler, Handler::Chain(_));
     let started = Instant::now();
     // A component that cannot run is refused before anything is touched.
-    let prepared = match &selection.handler {
-        Handler::Wasm(hook) => {
-            let runtime = Runtime::new(&opts.config.cache_dir)?;
-            let loaded = runtime.load(hook)?;
-            if !loaded.is_hook() {
-                return Err(Error::component(&hook.component, NOT_A_POINT_HOOK));
+    let mut runtime: Option<Runtime> = None;
+    let mut prepared = Vec::new();
+    for step in &steps {
+        prepared.push(match &step.handler {
+            Handler::Wasm(hook) => {
+                let rt = match &mut runtime {
+                    Some(rt) => rt,
+                    none => none.insert(Runtime::new(&opts.config.cache_dir)?),
+                };
+                let loaded = rt.load(hook)?;
+                if !loaded.is_hook() {
+                    return Err(Error::component(&hook.component, NOT_A_POINT_HOOK));
+                }
+                Some(loaded)
             }
-            Some((runtime, loaded))
-        }
-        _ => None,
-    };
+            _ => None,
+        });
+    }
     // A point is a transaction: journaled, committed, or rolled back.
     let journal = match opts.mode {
         Mode::Apply => Some(open_journal(opts)?),
@@ -250,11 +262,6 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         for r in recover_with(opts, j)? {
             tracing::warn!(%point, "{r}");
         }
-        let txn = j
-            .begin(point.name(), selection.handler.hook_name())
-            .map_err(|e| Error::Other(e.to_string()))?;
-        session.txn = Some(Arc::new(Mutex::new(txn)));
-        session.state = Some(Default::default());
     }
     let configured = opts.config.verify.get(&point);
     let mut checks: Vec<Check> = configured.map(|v| v.checks.clone()).unwrap_or_default();
@@ -271,51 +278,153 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
         tracing::info!(%point, checks = %join(&picked), "verify = auto: these hold now and must after");
         checks.extend(picked);
     }
-    let result = dispatch(
-        opts,
-        &session,
-        point,
-        &selection.handler,
-        &uplinks.names,
-        prepared,
-    );
-    let (result, detail) = match result {
-        Ok(ran) => {
-            if configured.is_none() {
-                checks.extend(ran.default_checks);
-            }
-            (Ok(()), ran.detail)
+    let mut chain = Chain::default();
+    let mut failed = None;
+    let mut details = Vec::new();
+    for (step, loaded) in steps.iter().zip(prepared) {
+        let name = step.handler.hook_name().to_string();
+        let mut session = opts.session(opts.mode);
+        if let Some(j) = &journal {
+            let txn = j
+                .begin(point.name(), &name)
+                .map_err(|e| Error::Other(e.to_string()))?;
+            session.txn = Some(Arc::new(Mutex::new(txn)));
+            session.state = Some(Default::default());
         }
-        Err(e) => (Err(e), None),
-    };
-    let result = match result {
-        Ok(()) if opts.mode == Mode::Apply && !checks.is_empty() => {
+        let prepared = loaded.map(|l| (runtime.as_ref().expect("made with the load"), l));
+        let result = dispatch(opts, &session, point, step, &uplinks.names, prepared);
+        let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
+        chain.touched(&name, &effects);
+        let pending = Pending {
+            txn: session.txn.take(),
+            state: session.state.take().unwrap_or_default(),
+        };
+        let result = match result {
+            Ok(ran) => {
+                if configured.is_none() {
+                    checks.extend(ran.default_checks);
+                }
+                details.extend(ran.detail);
+                chain.ran(step, &name, effects, Ok(()));
+                chain.pending.push(pending);
+                continue;
+            }
+            Err(e) => e,
+        };
+        // Plan mode shows the rest of a chain past a script it cannot plan.
+        let skippable = !step.required || matches!(result, Error::NotPlannable(_));
+        if chained && skippable {
+            tracing::warn!(%point, hook = %name, "optional handler failed, the chain goes on: {result}");
+            let result = match &journal {
+                Some(j) => finish(opts, j, vec![pending], point, Err(result)),
+                None => Err(result),
+            };
+            chain.ran(step, &name, effects, result.map_err(|e| e.to_string()));
+            continue;
+        }
+        chain.ran(step, &name, effects, Err(result.to_string()));
+        chain.pending.push(pending);
+        failed = Some(result);
+        break;
+    }
+    for c in &chain.conflicts {
+        tracing::warn!(%point, "conflict: {c}");
+    }
+    let result = match failed {
+        Some(e) => Err(e),
+        None if opts.mode == Mode::Apply && !checks.is_empty() => {
             crate::verify::verify(&mut verifier, &checks, timeout)
                 .map_err(|why| Error::VerifyFailed { point, why })
         }
-        other => other,
+        None => Ok(()),
     };
-    let effects = std::mem::take(&mut *session.effects.lock().expect("effects lock"));
-    let result = match (&journal, session.txn.take()) {
-        (Some(j), Some(txn)) => {
-            let state = session.state.take().unwrap_or_default();
-            finish(opts, j, txn, &state, point, result)
-        }
-        _ => result,
+    let result = match &journal {
+        Some(j) => finish(opts, j, std::mem::take(&mut chain.pending), point, result),
+        None => result,
     };
     let elapsed = started.elapsed();
     match &result {
         Ok(()) => tracing::info!(%point, ?elapsed, "done"),
         Err(e) => tracing::error!(%point, ?elapsed, "{e}"),
     }
+    let detail = (!details.is_empty()).then(|| details.join("; "));
     Ok(Outcome {
         selection,
         elapsed,
         result,
-        effects,
+        effects: chain.steps.iter().flat_map(|s| s.effects.clone()).collect(),
         detail,
         checks: checks.iter().map(ToString::to_string).collect(),
+        steps: match chained {
+            true => chain.steps,
+            false => Vec::new(),
+        },
+        conflicts: chain.conflicts,
     })
+}
+
+/// One handler's transaction, kept open until the whole point ends: a
+/// later required handler's failure rolls it back.
+struct Pending {
+    txn: Option<Arc<Mutex<Txn>>>,
+    state: crate::caps::state::SharedPending,
+}
+
+/// What one handler of a chain did.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    pub hook: String,
+    pub handler: String,
+    pub required: bool,
+    /// Its own result: a failed optional handler's error, rolled back.
+    pub result: std::result::Result<(), String>,
+    pub effects: Vec<Effect>,
+}
+
+/// A chain as it runs.
+#[derive(Default)]
+struct Chain {
+    steps: Vec<StepOutcome>,
+    pending: Vec<Pending>,
+    /// Each object changed so far, and by which handler.
+    objects: Vec<(String, String)>,
+    conflicts: Vec<String>,
+}
+
+impl Chain {
+    /// Note what `hook` changed; a change to an object an earlier handler
+    /// of the chain changed is a conflict.
+    fn touched(&mut self, hook: &str, effects: &[Effect]) {
+        let mut mine = Vec::new();
+        for object in effects.iter().filter_map(|e| e.change.object()) {
+            if let Some((_, other)) = self.objects.iter().find(|(o, h)| *o == object && h != hook) {
+                let c = format!(
+                    "{hook} changes {object}, which {other} changed before it in this chain"
+                );
+                if !self.conflicts.contains(&c) {
+                    self.conflicts.push(c);
+                }
+            }
+            mine.push((object, hook.to_string()));
+        }
+        self.objects.extend(mine);
+    }
+
+    fn ran(
+        &mut self,
+        step: &select::Step,
+        hook: &str,
+        effects: Vec<Effect>,
+        result: std::result::Result<(), String>,
+    ) {
+        self.steps.push(StepOutcome {
+            hook: hook.to_string(),
+            handler: step.handler.to_string(),
+            required: step.required,
+            result,
+            effects,
+        });
+    }
 }
 
 /// One try of an event point's handler for one event, as a transaction:
@@ -333,7 +442,7 @@ pub fn run_event(
     let hook_name = match handler {
         PointConfig::Wasm { hook } => hook.as_str(),
         PointConfig::Script { .. } => script::HOOK_NAME,
-        PointConfig::Builtin | PointConfig::None => return Ok(()),
+        PointConfig::Builtin | PointConfig::None | PointConfig::Chain(_) => return Ok(()),
     };
     let _lock = journal.lock().map_err(|e| Error::Other(e.to_string()))?;
     let mut session = opts.session(Mode::Apply);
@@ -368,11 +477,13 @@ pub fn run_event(
             ];
             script::run_with(&log, script, point, &link, *timeout, &env)
         }
-        PointConfig::Builtin | PointConfig::None => Ok(()),
+        PointConfig::Builtin | PointConfig::None | PointConfig::Chain(_) => Ok(()),
     };
-    let txn = session.txn.take().expect("begun above");
-    let state = session.state.take().unwrap_or_default();
-    finish(opts, journal, txn, &state, point, result)
+    let pending = Pending {
+        txn: session.txn.take(),
+        state: session.state.take().unwrap_or_default(),
+    };
+    finish(opts, journal, vec![pending], point, result)
 }
 
 fn join(checks: &[Check]) -> String {
@@ -391,19 +502,16 @@ pub fn open_journal(opts: &Options) -> Result<Journal> {
     Journal::open(&opts.config.state_dir).map_err(|e| Error::Other(e.to_string()))
 }
 
-/// Commit the point's transaction, or roll it back when the handler
-/// failed (and the point's `on_failure` says so).
+/// Commit the point's transactions (one per handler, in order), or roll
+/// them back, newest first, when a handler failed (and the point's
+/// `on_failure` says so).
 fn finish(
     opts: &Options,
     journal: &Journal,
-    txn: Arc<Mutex<Txn>>,
-    state: &crate::caps::state::SharedPending,
+    steps: Vec<Pending>,
     point: HookPoint,
     result: Result<()>,
 ) -> Result<()> {
-    // A guest given up on while blocked in a host call may still hold the
-    // transaction; once closed here, it refuses any change that thread makes.
-    let mut txn = txn.lock().unwrap_or_else(|e| e.into_inner());
     let other = |e: crate::caps::CapError| Error::Other(e.to_string());
     let rollback = matches!(
         result,
@@ -412,36 +520,55 @@ fn finish(
             | Error::HookTimedOut { .. }
             | Error::VerifyFailed { .. })
     ) && opts.config.on_failure(point) == OnFailure::Rollback;
+    // A guest given up on while blocked in a host call may still hold a
+    // transaction; once closed here, it refuses any change that thread makes.
+    fn lock(txn: &Arc<Mutex<Txn>>) -> std::sync::MutexGuard<'_, Txn> {
+        txn.lock().unwrap_or_else(|e| e.into_inner())
+    }
     if !rollback {
-        // The state the point changed is written before it is committed.
-        crate::caps::state::flush(state, &opts.config.state_dir).map_err(other)?;
-        txn.commit().map_err(other)?;
+        for step in &steps {
+            // The state a handler changed is written before it is committed.
+            crate::caps::state::flush(&step.state, &opts.config.state_dir).map_err(other)?;
+            if let Some(txn) = &step.txn {
+                lock(txn).commit().map_err(other)?;
+            }
+        }
         if result.is_ok() {
             journal.trim(point.is_undo()).map_err(other)?;
         }
         return result;
     }
     let cause = result.expect_err("rolling back a failure");
-    let Some(path) = txn.path().map(Path::to_path_buf) else {
-        // It changed nothing: nothing to roll back.
-        return Err(cause);
-    };
-    let log = journal.log(&path).map_err(other)?;
-    let done = opts
-        .undoer(&log.hook, point)
-        .undo_logged(journal, &log, |_| true)
-        .map_err(other)?;
-    // Closed through the run's own handle: a straggling guest thread can
-    // journal nothing more.
-    txn.rolled_back(done.left.clone()).map_err(other)?;
-    journal.forget(&path).map_err(other)?;
-    if done.left.is_empty() {
-        tracing::warn!(%point, changes = done.count, "rolled back");
+    let (mut count, mut left) = (0, Vec::new());
+    for step in steps.iter().rev() {
+        let Some(txn) = &step.txn else { continue };
+        let mut txn = lock(txn);
+        let Some(path) = txn.path().map(Path::to_path_buf) else {
+            // It changed nothing: nothing to roll back.
+            txn.rolled_back(Vec::new()).map_err(other)?;
+            continue;
+        };
+        let log = journal.log(&path).map_err(other)?;
+        let done = opts
+            .undoer(&log.hook, point)
+            .undo_logged(journal, &log, |_| true)
+            .map_err(other)?;
+        // Closed through the run's own handle: a straggling guest thread can
+        // journal nothing more.
+        txn.rolled_back(done.left.clone()).map_err(other)?;
+        journal.forget(&path).map_err(other)?;
+        count += done.count;
+        left.extend(done.left);
+    }
+    if left.is_empty() {
+        if count > 0 {
+            tracing::warn!(%point, changes = count, "rolled back");
+        }
         Err(cause)
     } else {
         Err(Error::RollbackIncomplete {
             cause: Box::new(cause),
-            left: done.left,
+            left,
         })
     }
 }
@@ -491,10 +618,11 @@ fn dispatch(
     opts: &Options,
     session: &Session,
     point: HookPoint,
-    handler: &Handler,
+    step: &select::Step,
     uplinks: &[IfName],
-    prepared: Option<(Runtime, Loaded)>,
+    prepared: Option<(&Runtime, Loaded)>,
 ) -> Result<Ran> {
+    let handler = &step.handler;
     let ran = |detail| Ran {
         detail,
         default_checks: Vec::new(),
@@ -510,7 +638,7 @@ fn dispatch(
                 builtin::HOOK_NAME,
                 point,
                 opts.builtin_grants(),
-                crate::config::DEFAULT_TIMEOUT,
+                step.timeout,
             );
             let settings = opts.builtin_settings();
             let detection = builtin::run(&mut host, point, uplinks, &settings)?;
@@ -535,6 +663,8 @@ fn dispatch(
             let log = crate::caps::log::Log::new(caller(script::HOOK_NAME, point));
             script::run(&log, script, point, uplinks, *timeout).map(|()| ran(None))
         }
+        // A chain is run by run_point, handler by handler.
+        Handler::Chain(_) => Err(Error::Other("a chain inside a chain".into())),
         Handler::Wasm(hook) => {
             let (runtime, loaded) = prepared.expect("loaded before the transaction");
             if let CacheOutcome::Hit(_) = loaded.cache {
@@ -607,29 +737,169 @@ pub struct CheckLine {
     pub selection: Selection,
     pub dataplane: String,
     pub status: Result<String>,
+    /// A chain's handlers, each checked; empty for one handler.
+    pub steps: Vec<StepCheck>,
+    /// What two handlers of the chain may both change, from their grants.
+    pub conflicts: Vec<String>,
+    /// What was loaded of each component the point runs.
+    pub components: Vec<Component>,
+}
+
+/// One handler of a chain, checked.
+pub struct StepCheck {
+    pub step: select::Step,
+    pub status: Result<String>,
+}
+
+/// A component as `check` loaded it: what a fleet operator compares.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub hook: String,
+    pub sha256: String,
+    pub targets: String,
+    pub pinned: bool,
 }
 
 impl fmt::Display for CheckLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let handler = match &self.selection.handler {
             Handler::Builtin => format!("builtin: {}", builtin::DESCRIPTION),
+            Handler::Chain(steps) => format!("chain of {} handlers", steps.len()),
             other => other.to_string(),
         };
-        let status = match &self.status {
+        let status = |s: &Result<String>| match s {
             Ok(s) => s.clone(),
             Err(e) => format!("ERROR: {e}"),
         };
+        write!(f, "{:<15} {handler}", self.selection.point.name())?;
+        for (i, s) in self.steps.iter().enumerate() {
+            write!(
+                f,
+                "\n{:<15} {}. {}{}: {}",
+                "",
+                i + 1,
+                s.step.handler,
+                if s.step.required { "" } else { " (optional)" },
+                status(&s.status)
+            )?;
+        }
+        for c in &self.conflicts {
+            write!(f, "\n{:<15} WARNING: conflict: {c}", "")?;
+        }
         write!(
             f,
-            "{:<15} {handler}\n{:<15} why: {}\n{:<15} dataplane: {}\n{:<15} status: {status}",
-            self.selection.point.name(),
+            "\n{:<15} why: {}\n{:<15} dataplane: {}\n{:<15} status: {}",
             "",
             self.selection.reason,
             "",
             self.dataplane,
-            ""
+            "",
+            status(&self.status)
         )
     }
+}
+
+/// Loads components once for all of `check`.
+struct Checker<'a> {
+    opts: &'a Options,
+    runtime: Option<Runtime>,
+    components: Vec<Component>,
+}
+
+impl Checker<'_> {
+    /// Whether `handler` can run: at a dataplane point, or an event point.
+    fn handler(&mut self, handler: &Handler, event: bool) -> Result<String> {
+        match handler {
+            Handler::Wasm(hook) => {
+                let rt = match &mut self.runtime {
+                    Some(rt) => rt,
+                    none => none.insert(Runtime::new(&self.opts.config.cache_dir)?),
+                };
+                let l = rt.load(hook)?;
+                let pin = match hook.sha256.is_some() {
+                    true => " (matches pin)",
+                    false => " (not pinned)",
+                };
+                self.components.push(Component {
+                    hook: hook.name.clone(),
+                    sha256: hex::encode(l.sha256),
+                    targets: l.targets.clone(),
+                    pinned: hook.sha256.is_some(),
+                });
+                match (event, l.is_hook(), l.is_event_hook()) {
+                    (false, false, _) => Err(Error::component(&hook.component, NOT_A_POINT_HOOK)),
+                    (true, _, false) => Err(Error::component(
+                        &hook.component,
+                        "exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!",
+                    )),
+                    (false, true, _) => Ok(format!(
+                        "ok: component targets nethook:hooks@{}, sha256 {}{pin}",
+                        l.targets,
+                        hex::encode(l.sha256),
+                    )),
+                    (true, _, true) => Ok(format!(
+                        "ok: event hook, targets nethook:hooks@{}, sha256 {}{pin}",
+                        l.targets,
+                        hex::encode(l.sha256),
+                    )),
+                }
+            }
+            Handler::Script { timeout, .. } => Ok(format!(
+                "ok: legacy script, not sandboxed, timeout {}",
+                humantime::format_duration(*timeout)
+            )),
+            Handler::Builtin if !event => Ok(match self.opts.env.compat_setting() {
+                Some(setting) => format!("ok: {setting}: {}", builtin::COMPAT),
+                None => "ok".to_string(),
+            }),
+            _ => Ok("ok".to_string()),
+        }
+    }
+
+    /// A chain's handlers, each checked on its own.
+    fn steps(&mut self, handler: &Handler) -> Vec<StepCheck> {
+        let Handler::Chain(steps) = handler else {
+            return Vec::new();
+        };
+        steps
+            .iter()
+            .map(|step| StepCheck {
+                step: step.clone(),
+                status: self.handler(&step.handler, false),
+            })
+            .collect()
+    }
+}
+
+/// What two handlers of a chain may both change, judged from their grants.
+/// A script is not sandboxed: it may change anything, so it is not judged.
+pub fn conflicts(opts: &Options, handler: &Handler) -> Vec<String> {
+    let Handler::Chain(steps) = handler else {
+        return Vec::new();
+    };
+    let grants = |h: &Handler| match h {
+        Handler::Builtin => Some(opts.builtin_grants()),
+        Handler::Wasm(hook) => Some(hook.grants.clone()),
+        _ => None,
+    };
+    let mut found = Vec::new();
+    for (i, a) in steps.iter().enumerate() {
+        for (j, b) in steps.iter().enumerate().skip(i + 1) {
+            let (Some(ga), Some(gb)) = (grants(&a.handler), grants(&b.handler)) else {
+                continue;
+            };
+            for what in ga.overlaps(&gb) {
+                found.push(format!(
+                    "handlers {} ({}) and {} ({}) may both change {what}",
+                    i + 1,
+                    a.handler.hook_name(),
+                    j + 1,
+                    b.handler.hook_name()
+                ));
+            }
+        }
+    }
+    found
 }
 
 /// What the built-in module would find on the node (reads only).
@@ -645,74 +915,36 @@ pub fn detect(opts: &Options) -> std::result::Result<builtin::Detection, crate::
 
 /// Validate every point's handler without running any of them.
 pub fn check(opts: &Options) -> Result<Vec<CheckLine>> {
-    let mut runtime: Option<Runtime> = None;
+    let mut checker = Checker {
+        opts,
+        runtime: None,
+        components: Vec::new(),
+    };
     let mut lines = Vec::new();
     for point in HookPoint::ALL {
         let selection = opts.select(point)?;
-        let status = match &selection.handler {
-            Handler::Wasm(hook) => {
-                if runtime.is_none() {
-                    runtime = Some(Runtime::new(&opts.config.cache_dir)?);
-                }
-                let rt = runtime.as_ref().expect("created above");
-                rt.load(hook).and_then(|l| match l.is_hook() {
-                    false => Err(Error::component(&hook.component, NOT_A_POINT_HOOK)),
-                    true => Ok(format!(
-                        "ok: component targets nethook:hooks@{}, sha256 {}{}",
-                        l.targets,
-                        hex::encode(l.sha256),
-                        if hook.sha256.is_some() {
-                            " (matches pin)"
-                        } else {
-                            " (not pinned)"
-                        }
-                    )),
-                })
-            }
-            Handler::Script { timeout, .. } => Ok(format!(
-                "ok: legacy script, not sandboxed, timeout {}",
-                humantime::format_duration(*timeout)
-            )),
-            Handler::Builtin => Ok(match opts.env.compat_setting() {
-                Some(setting) => format!("ok: {setting}: {}", builtin::COMPAT),
-                None => "ok".to_string(),
-            }),
-            Handler::None => Ok("ok".to_string()),
+        let steps = checker.steps(&selection.handler);
+        let status = match steps.iter().position(|s| s.status.is_err()) {
+            _ if steps.is_empty() => checker.handler(&selection.handler, false),
+            // The step's own error is what first_error returns.
+            Some(i) => Err(Error::Other(format!(
+                "handler {} of the chain cannot run: nothing of the chain runs",
+                i + 1
+            ))),
+            None => Ok(format!("ok: {} handlers, in order", steps.len())),
         };
-        let dataplane = dataplane_route(&opts.env, point);
         lines.push(CheckLine {
+            dataplane: dataplane_route(&opts.env, point),
+            conflicts: conflicts(opts, &selection.handler),
+            components: std::mem::take(&mut checker.components),
             selection,
-            dataplane,
             status,
+            steps,
         });
     }
     for (point, ep) in &opts.config.events {
         let handler = Handler::of(&ep.handler, &opts.config);
-        let status = match &handler {
-            Handler::Wasm(hook) => {
-                if runtime.is_none() {
-                    runtime = Some(Runtime::new(&opts.config.cache_dir)?);
-                }
-                let rt = runtime.as_ref().expect("created above");
-                rt.load(hook).and_then(|l| match l.is_event_hook() {
-                    false => Err(Error::component(
-                        &hook.component,
-                        "exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!",
-                    )),
-                    true => Ok(format!(
-                        "ok: event hook, targets nethook:hooks@{}, sha256 {}{}",
-                        l.targets,
-                        hex::encode(l.sha256),
-                        if hook.sha256.is_some() { " (matches pin)" } else { " (not pinned)" }
-                    )),
-                })
-            }
-            Handler::Script { timeout, .. } => Ok(format!(
-                "ok: legacy script, not sandboxed, timeout {}",
-                humantime::format_duration(*timeout)
-            )),
-            _ => Ok("ok".to_string()),
-        };
+        let status = checker.handler(&handler, true);
         lines.push(CheckLine {
             selection: Selection {
                 point: *point,
@@ -724,6 +956,9 @@ pub fn check(opts: &Options) -> Result<Vec<CheckLine>> {
                 ep.filter.describe()
             ),
             status,
+            steps: Vec::new(),
+            conflicts: Vec::new(),
+            components: std::mem::take(&mut checker.components),
         });
     }
     Ok(lines)
@@ -753,5 +988,8 @@ fn dataplane_route(env: &Environment, point: HookPoint) -> String {
 
 /// The first error among check lines, for the exit code.
 pub fn first_error(lines: Vec<CheckLine>) -> Option<Error> {
-    lines.into_iter().find_map(|l| l.status.err())
+    lines.into_iter().find_map(|l| {
+        let step = l.steps.into_iter().find_map(|s| s.status.err());
+        step.or(l.status.err())
+    })
 }

@@ -37,8 +37,23 @@ pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 pub enum Handler {
     Builtin,
     Wasm(Box<HookConfig>),
-    Script { script: String, timeout: Duration },
+    Script {
+        script: String,
+        timeout: Duration,
+    },
     None,
+    /// Handlers run in order: `[[points.<point>.handlers]]`.
+    Chain(Vec<Step>),
+}
+
+/// One handler of a chain, with its deadline already applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub handler: Handler,
+    pub required: bool,
+    /// The built-in module's deadline (a hook's or a script's is in its
+    /// handler).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -333,6 +348,34 @@ impl Handler {
                 Some(h) => Handler::Wasm(Box::new(h.clone())),
                 None => Handler::None,
             },
+            PointConfig::Chain(steps) => Handler::Chain(
+                steps
+                    .iter()
+                    .map(|s| {
+                        let mut handler = Handler::of(&s.handler, config);
+                        if let (Handler::Wasm(h), Some(t)) = (&mut handler, s.timeout) {
+                            h.timeout = t;
+                        }
+                        Step {
+                            handler,
+                            required: s.required,
+                            timeout: s.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                        }
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// What runs, in order: a chain's handlers, or this one, required.
+    pub fn steps(&self) -> Vec<Step> {
+        match self {
+            Handler::Chain(steps) => steps.clone(),
+            one => vec![Step {
+                handler: one.clone(),
+                required: true,
+                timeout: DEFAULT_TIMEOUT,
+            }],
         }
     }
 
@@ -343,6 +386,7 @@ impl Handler {
             Handler::Wasm(h) => &h.name,
             Handler::Script { .. } => crate::script::HOOK_NAME,
             Handler::None => "none",
+            Handler::Chain(_) => "chain",
         }
     }
 }
@@ -354,6 +398,19 @@ impl fmt::Display for Handler {
             Handler::Wasm(h) => write!(f, "wasm {} ({})", h.name, h.component.display()),
             Handler::Script { script, .. } => write!(f, "script {script:?}"),
             Handler::None => f.write_str("none"),
+            Handler::Chain(steps) => {
+                f.write_str("chain: ")?;
+                for (i, s) in steps.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" -> ")?;
+                    }
+                    write!(f, "{}", s.handler)?;
+                    if !s.required {
+                        f.write_str(" (optional)")?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -168,6 +168,49 @@ pub enum Change {
 }
 
 impl Change {
+    /// The node object it changes: what two handlers of one chain must not
+    /// both change. None for what has no lasting object (a reload, a
+    /// trigger, a wait) or is the hook's own (its state).
+    pub fn object(&self) -> Option<String> {
+        use Change::*;
+        Some(match self {
+            LinkSetUp { link, .. } => format!("link {link} up/down"),
+            LinkSetMtu { link, .. } => format!("link {link} mtu"),
+            LinkRename { link, .. } => format!("link {link} name"),
+            LinkMoveNetns { link, .. } | LinkMove { link, .. } => format!("link {link} namespace"),
+            AddressAdd {
+                link,
+                address,
+                prefix_len,
+            }
+            | AddressDel {
+                link,
+                address,
+                prefix_len,
+            } => format!("address {address}/{prefix_len} on {link}"),
+            RouteAdd { .. } | RouteDel { .. } | RuleAdd { .. } | RuleDel { .. } => {
+                format!("{} {}", self.capability(), self.args())
+            }
+            NeighAdd { .. } | NeighDel { .. } => format!("neighbour {}", self.args()),
+            L3Apply { link, .. } => format!("link {link} layer 3"),
+            FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
+                format!("file {path}")
+            }
+            UnitStart { unit }
+            | UnitStop { unit }
+            | UnitRestart { unit }
+            | UnitReload { unit }
+            | UnitResetFailed { unit } => format!("unit {unit}"),
+            NmModify { id, .. } | NmUp { id } | NmDown { id } => format!("connection {id}"),
+            SysctlSet { key, .. } => format!("sysctl {key}"),
+            InNetns { netns, inner } => format!("{} in netns {netns}", inner.object()?),
+            DaemonReload | NmReload | UdevReloadRules | UdevTrigger { .. } => return None,
+            UnitWaitActive { .. } | UdevSettle { .. } | StateSet { .. } | StateDelete { .. } => {
+                return None
+            }
+        })
+    }
+
     /// The WIT interface it belongs to, as audited.
     pub fn capability(&self) -> &'static str {
         use Change::*;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::CapError;
 
@@ -35,6 +35,15 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// Whether some name may match both: each matches the other's text
+    /// (exact for literals; for two wildcards, a cover of the common case
+    /// that one pattern contains the other).
+    pub fn overlaps(&self, other: &Glob) -> bool {
+        self.matches(other.as_str()) || other.matches(self.as_str())
+    }
+}
+
 impl PartialEq for Glob {
     fn eq(&self, other: &Self) -> bool {
         self.0.as_str() == other.0.as_str()
@@ -47,13 +56,19 @@ impl fmt::Debug for Glob {
     }
 }
 
+impl Serialize for Glob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl<'de> Deserialize<'de> for Glob {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Glob, D::Error> {
         Glob::new(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetlinkAccess {
     #[default]
@@ -63,7 +78,7 @@ pub enum NetlinkAccess {
 }
 
 /// `[hooks.<name>.grants]` in the config.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Read the node's links, addresses, routes and rules; or also change them.
@@ -110,6 +125,32 @@ pub struct Grants {
     /// layer-3 configuration, whose tables are whatever the node used.
     #[serde(skip)]
     pub any_table: bool,
+}
+
+impl Grants {
+    /// What both may change, by kind: what two handlers of one chain
+    /// holding these grants could both write.
+    pub fn overlaps(&self, other: &Grants) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut pairs = |what: &str, a: &[Glob], b: &[Glob]| {
+            for x in a {
+                for y in b.iter().filter(|y| x.overlaps(y)) {
+                    found.push(match x == y {
+                        true => format!("{what} {}", x.as_str()),
+                        false => format!("{what} {} / {}", x.as_str(), y.as_str()),
+                    });
+                }
+            }
+        };
+        pairs("files", &self.write_paths, &other.write_paths);
+        pairs("units", &self.units, &other.units);
+        pairs("connections", &self.connections, &other.connections);
+        pairs("sysctls", &self.sysctls, &other.sysctls);
+        if self.netlink == NetlinkAccess::Write && other.netlink == NetlinkAccess::Write {
+            pairs("links", &self.links, &other.links);
+        }
+        found
+    }
 }
 
 fn listed(globs: &[Glob], value: &str, what: &str, key: &str) -> Result<(), CapError> {
