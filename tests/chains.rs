@@ -315,6 +315,39 @@ fn a_chain_that_cannot_load_runs_nothing() {
     assert_eq!(bed.read("etc/chain/a.conf"), None);
 }
 
+#[test]
+fn a_chain_killed_half_way_is_recovered_newest_first() {
+    let mut second = writer("second", &["/etc/chain/admin.conf"], "second");
+    second = second.replace(
+        "[hooks.second.grants]",
+        "c02 = \"time.sleep|60000\"\n[hooks.second.grants]",
+    );
+    let bed = Bed::new(
+        &[step("first", ""), step("second", "timeout = \"120s\"")].concat(),
+        &[writer("first", &["/etc/chain/admin.conf"], "first"), second].concat(),
+    );
+    let mut cmd = nethook();
+    cmd.args(["run", "vpp-running", "--config"])
+        .arg(&bed.config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while bed.read(ADMIN).as_deref() != Some("second") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(bed.journal().len(), 2);
+    // Oldest first would find the file no longer holding what the first
+    // handler wrote, and leave the second's bytes.
+    let r = bed.nethook(&["recover"]);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    assert_eq!(bed.read(ADMIN).as_deref(), Some("the admin's\n"), "{r:?}");
+    assert!(bed.journal().is_empty());
+}
+
 fn sha256_hex(path: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))

@@ -573,13 +573,14 @@ fn finish(
     }
 }
 
-/// Roll back every transaction a killed nethook left open, oldest first,
+/// Roll back every transaction a killed nethook left open, newest first
+/// (a chain's later handler may have changed what an earlier one did),
 /// exactly once: each undone change is marked durably, so a recovery that
 /// is itself killed resumes where it stopped. Returns what it did.
 fn recover_with(opts: &Options, journal: &Journal) -> Result<Vec<String>> {
     let other = |e: crate::caps::CapError| Error::Other(e.to_string());
     let mut report = Vec::new();
-    for log in journal.logs().map_err(other)? {
+    for log in journal.logs().map_err(other)?.into_iter().rev() {
         if log.state != TxnState::Open {
             continue;
         }
