@@ -33,6 +33,19 @@ impl Bed {
         ns.exec(&["ip", "link", "set", "tx1", "up"]);
         ns.exec(&["ip", "link", "set", "tx0", "up"]);
         ns.exec(&["ip", "link", "set", "tx0", "down"]);
+        // The kernel adds tx1's IPv6 multicast route after "up" returns:
+        // waited for, so no dump is taken before it.
+        let started = std::time::Instant::now();
+        while !ns
+            .exec(&["ip", "-6", "route", "show", "table", "local", "dev", "tx1"])
+            .contains("ff00::/8")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no ff00::/8 on tx1"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let scratch = Scratch::new();
         let root = scratch.path("host");
         let etc = root.join("etc/nethook-test");
