@@ -127,6 +127,8 @@ fn adhoc_hook(path: &str) -> std::result::Result<HookConfig, String> {
     Ok(HookConfig {
         name: stem.to_string(),
         component: path.clone(),
+        source: crate::config::HookSource::File(path.clone()),
+        verify_key: None,
         sha256: None,
         timeout: DEFAULT_TIMEOUT,
         memory: DEFAULT_MEMORY,
