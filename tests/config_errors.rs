@@ -122,3 +122,27 @@ fn a_missing_config_file_is_a_config_error() {
         "{r:?}"
     );
 }
+
+#[test]
+fn an_oci_tag_without_a_pin_is_refused_naming_the_hook_and_key() {
+    assert_refused(
+        "[hooks.vendor]\ncomponent = \"oci://127.0.0.1:5000/vendor/v010:1.0\"\n",
+        "7:13: [hooks.vendor] component: oci://127.0.0.1:5000/vendor/v010:1.0 names a tag, and a tag moves: pin it by digest (@sha256:…) or give sha256",
+    );
+}
+
+#[test]
+fn a_malformed_oci_reference_is_refused() {
+    assert_refused(
+        "[hooks.vendor]\ncomponent = \"oci://127.0.0.1:5000/Vendor:1.0\"\n",
+        "7:13: [hooks.vendor] component: \"oci://127.0.0.1:5000/Vendor:1.0\" is not an OCI reference: repository \"Vendor\" must be lowercase letters, digits and . _ - between / (write oci://REGISTRY[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST])",
+    );
+}
+
+#[test]
+fn a_signature_key_on_a_file_component_is_refused() {
+    assert_refused(
+        "[hooks.vendor]\ncomponent = \"v.wasm\"\n[hooks.vendor.verify]\nkey = \"cosign.pub\"\n",
+        "8:1: [hooks.vendor.verify]: signatures are checked on oci:// components; a file is pinned with sha256",
+    );
+}
