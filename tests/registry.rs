@@ -27,33 +27,8 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
-        let storage = tempfile::Builder::new()
-            .prefix("nethook-registry.")
-            .tempdir()
-            .unwrap();
         let port = free_port();
-        let config = storage.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                storage.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{REGISTRY_BIN}: {e} (apt-get install docker-registry)"));
-        let registry = Registry {
-            child: Some(child),
-            port,
-            storage,
-        };
+        let registry = Registry::spawn(Command::new(REGISTRY_BIN), "127.0.0.1", port);
         let started = Instant::now();
         while http(port, "GET", "/v2/", &[], b"").map(|r| r.0) != Some(200) {
             assert!(
@@ -63,6 +38,58 @@ impl Registry {
             std::thread::sleep(Duration::from_millis(50));
         }
         registry
+    }
+
+    /// A registry on `ip`:5000 inside `netns`.
+    fn start_in(netns: &Netns, ip: &str) -> Registry {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &netns.name, REGISTRY_BIN]);
+        let registry = Registry::spawn(cmd, ip, 5000);
+        let started = Instant::now();
+        let probe = format!("exec 3<>/dev/tcp/{ip}/5000");
+        while !Command::new("ip")
+            .args(["netns", "exec", &netns.name, "bash", "-c", &probe])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "docker-registry did not answer on {ip}:5000"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    fn spawn(mut cmd: Command, ip: &str, port: u16) -> Registry {
+        let storage = tempfile::Builder::new()
+            .prefix("nethook-registry.")
+            .tempdir()
+            .unwrap();
+        let config = storage.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n",
+                storage.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = cmd
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{REGISTRY_BIN}: {e} (apt-get install docker-registry)"));
+        Registry {
+            child: Some(child),
+            port,
+            storage,
+        }
     }
 
     fn addr(&self) -> String {
@@ -607,4 +634,58 @@ fn push_refuses_what_is_not_a_component() {
     );
     let (status, _, _) = http(registry.port, "GET", "/v2/vendor/core/tags/list", &[], b"").unwrap();
     assert_eq!(status, 404, "something was pushed");
+}
+
+#[test]
+fn a_remote_registry_is_reached_over_https_unless_listed_insecure() {
+    // A non-loopback address of our own, in a namespace of our own.
+    let netns = Netns::new();
+    netns.exec(&["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"]);
+    let _registry = Registry::start_in(&netns, "10.99.0.1");
+    let tag_ref = "oci://10.99.0.1:5000/vendor/v010:1.0";
+    let not_https = "registry 10.99.0.1:5000 did not answer over HTTPS (";
+    let listed =
+        "plain HTTP is used only for loopback registries and those listed in [registries] insecure";
+
+    let mut cmd = netns.nethook();
+    cmd.arg("push").arg(hook_wasm()).arg(tag_ref);
+    let r = run(cmd);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("nethook: error: {tag_ref}: {not_https}"))
+            && r.stderr.contains(listed),
+        "{r:?}"
+    );
+
+    let scratch = Scratch::new();
+    let insecure = scratch.write(
+        "insecure.toml",
+        "[registries]\ninsecure = [\"10.99.0.1:5000\"]\n",
+    );
+    let mut cmd = netns.nethook();
+    cmd.arg("push")
+        .arg(hook_wasm())
+        .arg(tag_ref)
+        .arg("--config")
+        .arg(&insecure);
+    let r = run(cmd);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let pinned = r.stdout.trim().to_string();
+
+    let plain = config(&scratch, &pinned, "");
+    let mut cmd = netns.nethook();
+    cmd.args(["run", "vpp-running", "--config"]).arg(&plain);
+    let r = run(cmd);
+    assert_refused(&r, &scratch, &format!("{pinned}: {not_https}"));
+
+    let listed_config = config(
+        &scratch,
+        &pinned,
+        "[registries]\ninsecure = [\"10.99.0.1:5000\"]",
+    );
+    let mut cmd = netns.nethook();
+    cmd.args(["run", "vpp-running", "--config"])
+        .arg(&listed_config);
+    assert_ran(&run(cmd));
 }
