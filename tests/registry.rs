@@ -27,10 +27,15 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with("", 200)
+    }
+
+    /// A registry with `extra` config; up when `/v2/` answers `status`.
+    fn start_with(extra: &str, status: u16) -> Registry {
         let port = free_port();
-        let registry = Registry::spawn(Command::new(REGISTRY_BIN), "127.0.0.1", port);
+        let registry = Registry::spawn_with(Command::new(REGISTRY_BIN), "127.0.0.1", port, extra);
         let started = Instant::now();
-        while http(port, "GET", "/v2/", &[], b"").map(|r| r.0) != Some(200) {
+        while http(port, "GET", "/v2/", &[], b"").map(|r| r.0) != Some(status) {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "docker-registry did not answer on 127.0.0.1:{port}"
@@ -63,16 +68,22 @@ impl Registry {
         registry
     }
 
-    fn spawn(mut cmd: Command, ip: &str, port: u16) -> Registry {
+    fn spawn(cmd: Command, ip: &str, port: u16) -> Registry {
+        Registry::spawn_with(cmd, ip, port, "")
+    }
+
+    /// `extra`: more of the registry's YAML config, at top level.
+    fn spawn_with(mut cmd: Command, ip: &str, port: u16, extra: &str) -> Registry {
         let storage = tempfile::Builder::new()
             .prefix("nethook-registry.")
             .tempdir()
             .unwrap();
         let config = storage.path().join("config.yml");
+        let extra = extra.replace("STORAGE", &storage.path().display().to_string());
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n{extra}",
                 storage.path().join("data").display()
             ),
         )
@@ -688,4 +699,78 @@ fn a_remote_registry_is_reached_over_https_unless_listed_insecure() {
     cmd.args(["run", "vpp-running", "--config"])
         .arg(&listed_config);
     assert_ran(&run(cmd));
+}
+
+/// htpasswd of user `vendor`, password `pa55` (bcrypt, cost 4).
+const HTPASSWD: &str = "vendor:$2b$04$dqZMzdJIxUs8S8Ur.6ArFO0MgBNOoHpYltbiWqz0vnfHTYrsQU2Qu\n";
+
+#[test]
+fn credentials_come_from_registries_auth() {
+    let scratch = Scratch::new();
+    let htpasswd = scratch.write("htpasswd", HTPASSWD);
+    let registry = Registry::start_with(
+        &format!(
+            "auth:\n  htpasswd:\n    realm: nethook-test\n    path: {}\n",
+            htpasswd.display()
+        ),
+        401,
+    );
+    let tag_ref = format!("oci://{}/vendor/v010:1.0", registry.addr());
+    let want = format!(
+        "registry {}: not authorized; give credentials for {} in [registries] auth (",
+        registry.addr(),
+        registry.addr()
+    );
+
+    let mut cmd = nethook();
+    cmd.arg("push").arg(hook_wasm()).arg(&tag_ref);
+    let r = run(cmd);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains(&want), "{r:?}");
+    assert!(r.stderr.contains("none is set)"), "{r:?}");
+
+    // base64("vendor:pa55")
+    scratch.write(
+        "auth.json",
+        &format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"dmVuZG9yOnBhNTU=\"}}}}}}",
+            registry.addr()
+        ),
+    );
+    let registries = "[registries]\nauth = \"auth.json\"\n";
+    let settings = scratch.write("registries.toml", registries);
+    let mut cmd = nethook();
+    cmd.arg("push")
+        .arg(hook_wasm())
+        .arg(&tag_ref)
+        .arg("--config")
+        .arg(&settings);
+    let r = run(cmd);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let pinned = r.stdout.trim().to_string();
+
+    // Signing and verifying go through the same credentials.
+    let keys = Scratch::new();
+    key_pair(keys.dir.path());
+    let mut cmd = nethook();
+    cmd.args(["sign", &pinned, "--key"])
+        .arg(keys.path("cosign.key"))
+        .arg("--config")
+        .arg(&settings)
+        .env("COSIGN_PASSWORD", "s3cret");
+    let s = run(cmd);
+    assert_eq!(s.code, EXIT_OK, "{s:?}");
+    let verified = config(
+        &scratch,
+        &pinned,
+        &format!(
+            "[hooks.vendor.verify]\nkey = {:?}\n{registries}",
+            keys.path("cosign.pub")
+        ),
+    );
+    assert_ran(&run_point(&verified));
+
+    let anonymous = Scratch::new();
+    let r = run_point(&config(&anonymous, &pinned, ""));
+    assert_refused(&r, &anonymous, &format!("{pinned}: {want}"));
 }

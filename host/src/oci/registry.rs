@@ -156,12 +156,19 @@ pub(super) fn explain(
             reason: "404 not found".into(),
         },
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => OciError::Registry {
+        | OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        } => OciError::Registry {
             reference: reference.clone(),
             registry,
             reason: format!(
-                "not authorized ({e}); give credentials for {} in [registries] auth",
-                reference.registry()
+                "not authorized; give credentials for {} in [registries] auth ({})",
+                reference.registry(),
+                match &settings.auth {
+                    Some(p) => format!("{} has none that work", p.display()),
+                    None => "none is set".into(),
+                }
             ),
         },
         other => OciError::Registry {
