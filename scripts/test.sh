@@ -9,8 +9,9 @@ cd "$repo"
 # shellcheck source=wasm-toolchain.sh
 source scripts/wasm-toolchain.sh
 
-# ip (netns, veth) and sysctl for the suites' namespaces.
-apt_install_host iproute2 procps
+# ip (netns, veth) and sysctl for the suites' namespaces; the registry that
+# tests/registry.rs pushes to and pulls from.
+apt_install_host iproute2 procps docker-registry
 
 scripts/build-guests.sh
 # What Python and JavaScript hooks build with (guest-hooks/*-py, *-js and

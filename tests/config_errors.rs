@@ -132,6 +132,14 @@ fn a_point_with_both_a_handler_and_a_chain_is_refused() {
 }
 
 #[test]
+fn an_oci_tag_without_a_pin_is_refused_naming_the_hook_and_key() {
+    assert_refused(
+        "[hooks.vendor]\ncomponent = \"oci://127.0.0.1:5000/vendor/v010:1.0\"\n",
+        "7:13: [hooks.vendor] component: oci://127.0.0.1:5000/vendor/v010:1.0 names a tag, and a tag moves: pin it by digest (@sha256:…) or give sha256",
+    );
+}
+
+#[test]
 fn a_chain_entry_is_checked_like_a_handler_and_named_by_its_place() {
     assert_refused(
         "[[points.vpp-done-ok.handlers]]\nhandler = \"builtin\"\n[[points.vpp-done-ok.handlers]]\nhandler = \"wasm\"\nhook = \"nope\"\n",
@@ -144,9 +152,25 @@ fn a_chain_entry_is_checked_like_a_handler_and_named_by_its_place() {
 }
 
 #[test]
+fn a_malformed_oci_reference_is_refused() {
+    assert_refused(
+        "[hooks.vendor]\ncomponent = \"oci://127.0.0.1:5000/Vendor:1.0\"\n",
+        "7:13: [hooks.vendor] component: \"oci://127.0.0.1:5000/Vendor:1.0\" is not an OCI reference: repository \"Vendor\" must be lowercase letters, digits and . _ - between / (write oci://REGISTRY[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST])",
+    );
+}
+
+#[test]
 fn a_chain_at_an_event_point_is_refused() {
     assert_refused(
         "[[points.link-added.handlers]]\nhandler = \"none\"\n",
         "6:1: [points.link-added]: a chain of handlers runs at the dataplane's points only; an event point has one handler",
+    );
+}
+
+#[test]
+fn a_signature_key_on_a_file_component_is_refused() {
+    assert_refused(
+        "[hooks.vendor]\ncomponent = \"v.wasm\"\n[hooks.vendor.verify]\nkey = \"cosign.pub\"\n",
+        "8:1: [hooks.vendor.verify]: signatures are checked on oci:// components; a file is pinned with sha256",
     );
 }

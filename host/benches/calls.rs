@@ -37,6 +37,8 @@ fn calls(c: &mut Criterion) {
                 let hook = HookConfig {
                     name: "bench".into(),
                     component: guest(),
+                    source: nethook::config::HookSource::File(guest()),
+                    verify_key: None,
                     sha256: None,
                     timeout: Duration::from_secs(600),
                     memory: 256 << 20,

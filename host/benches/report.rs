@@ -116,6 +116,8 @@ fn hook(op: &str, n: u32) -> HookConfig {
     HookConfig {
         name: "bench".into(),
         component: guest(),
+        source: nethook::config::HookSource::File(guest()),
+        verify_key: None,
         sha256: None,
         timeout: Duration::from_secs(600),
         memory: 1 << 30,

@@ -79,6 +79,8 @@ pub struct Config {
     pub events: BTreeMap<HookPoint, EventPoint>,
     /// `[watch]`: how `nethook watch` turns netlink messages into events.
     pub watch: crate::watch::Settings,
+    /// `[registries]`: how `oci://` components are fetched.
+    pub registries: crate::oci::RegistrySettings,
 }
 
 /// An event point's handler and the links it fires for.
@@ -140,13 +142,30 @@ pub struct HookConfig {
     pub name: String,
     /// Absolute, or relative to the current directory when the config came
     /// from the command line; paths in the file are relative to the file.
+    /// For an `oci://` source, where the cached blob is (or will be, once
+    /// `oci::resolve_sources` has fetched it).
     pub component: PathBuf,
+    /// Where `component` comes from.
+    pub source: HookSource,
+    /// `[hooks.<name>.verify] key`: the cosign public key that must have
+    /// signed an `oci://` source.
+    pub verify_key: Option<PathBuf>,
+    /// What fetching an `oci://` source found (manifest, signature), once
+    /// fetched.
+    pub fetched: Option<Box<crate::oci::Fetched>>,
     pub sha256: Option<[u8; 32]>,
     pub timeout: Duration,
     pub memory: u64,
     pub config: Vec<(String, String)>,
     pub grants: Grants,
     pub on_failure: Option<OnFailure>,
+}
+
+/// A hook's component: a file, or an artifact in an OCI registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookSource {
+    File(PathBuf),
+    Oci(crate::oci::OciRef),
 }
 
 impl Default for Config {
@@ -166,6 +185,7 @@ impl Default for Config {
             hooks: BTreeMap::new(),
             events: BTreeMap::new(),
             watch: Default::default(),
+            registries: Default::default(),
         }
     }
 }
@@ -271,6 +291,22 @@ struct RawConfig {
     hooks: BTreeMap<Spanned<String>, RawHook>,
     #[serde(default)]
     watch: crate::watch::Settings,
+    #[serde(default)]
+    registries: RawRegistries,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRegistries {
+    auth: Option<PathBuf>,
+    #[serde(default)]
+    insecure: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHookVerify {
+    key: PathBuf,
 }
 
 #[derive(Deserialize, Default)]
@@ -362,6 +398,7 @@ struct RawHook {
     #[serde(default)]
     grants: Grants,
     on_failure: Option<OnFailure>,
+    verify: Option<Spanned<RawHookVerify>>,
 }
 
 impl RawConfig {
@@ -372,12 +409,17 @@ impl RawConfig {
             .script_timeout
             .unwrap_or(crate::select::DEFAULT_SCRIPT_TIMEOUT);
 
+        let cache_dir = self
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CACHE_DIR.into());
+        let registries = self.registries.resolve(base)?;
         let mut hooks = BTreeMap::new();
         for (name, raw) in self.hooks {
             let span = name.span();
             let name = name.into_inner();
             check_hook_name(&name).map_err(|m| (span, m))?;
-            let hook = raw.resolve(name.clone(), base, timeout, memory)?;
+            let hook = raw.resolve(name.clone(), base, &cache_dir, timeout, memory)?;
             hooks.insert(name, hook);
         }
 
@@ -466,7 +508,7 @@ impl RawConfig {
             file: None,
             state_dir,
             script_timeout,
-            cache_dir: self.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into()),
+            cache_dir,
             uplinks,
             node,
             builtin: self.builtin,
@@ -476,6 +518,27 @@ impl RawConfig {
             hooks,
             events,
             watch: self.watch,
+            registries,
+        })
+    }
+}
+
+impl RawRegistries {
+    fn resolve(self, base: &Path) -> Located<crate::oci::RegistrySettings> {
+        let mut insecure = Vec::new();
+        for i in self.insecure {
+            let text = i.get_ref();
+            if text.is_empty() || text.contains('/') || text.contains('@') {
+                return Err((
+                    i.span(),
+                    format!("[registries] insecure: {text:?} must be host[:port], as in oci://host[:port]/..."),
+                ));
+            }
+            insecure.push(i.into_inner());
+        }
+        Ok(crate::oci::RegistrySettings {
+            auth: self.auth.map(|a| base.join(a)),
+            insecure,
         })
     }
 }
@@ -751,6 +814,7 @@ impl RawHook {
         self,
         name: String,
         base: &Path,
+        cache_dir: &Path,
         timeout: Duration,
         memory: u64,
     ) -> Located<HookConfig> {
@@ -781,13 +845,49 @@ impl RawHook {
             };
             config.push((key, text));
         }
-        let component = self.component.into_inner();
+        let (span, component) = (self.component.span(), self.component.into_inner());
+        let (source, component) = match component.to_str().filter(|c| c.starts_with("oci://")) {
+            Some(text) => {
+                let reference = crate::oci::OciRef::parse(text)
+                    .map_err(|e| (span.clone(), format!("[hooks.{name}] component: {e}")))?;
+                if reference.digest().is_none() && sha256.is_none() {
+                    return Err((
+                        span,
+                        format!("[hooks.{name}] component: {reference} names a tag, and a tag moves: pin it by digest (@sha256:…) or give sha256"),
+                    ));
+                }
+                // Where the blob will be in the cache once fetched; only the
+                // component's own digest names it.
+                let cached = match sha256 {
+                    Some(pin) => cache_dir.join("oci/blobs/sha256").join(hex::encode(pin)),
+                    None => cache_dir.join("oci/unresolved").join(&name),
+                };
+                (HookSource::Oci(reference), cached)
+            }
+            None => {
+                let path = if component.is_absolute() {
+                    component
+                } else {
+                    base.join(component)
+                };
+                (HookSource::File(path.clone()), path)
+            }
+        };
+        let verify_key = match self.verify {
+            None => None,
+            Some(v) if matches!(source, HookSource::File(_)) => {
+                return Err((
+                    v.span(),
+                    format!("[hooks.{name}.verify]: signatures are checked on oci:// components; a file is pinned with sha256"),
+                ))
+            }
+            Some(v) => Some(base.join(v.into_inner().key)),
+        };
         Ok(HookConfig {
-            component: if component.is_absolute() {
-                component
-            } else {
-                base.join(component)
-            },
+            component,
+            source,
+            verify_key,
+            fetched: None,
             name,
             sha256,
             timeout: self.timeout.unwrap_or(timeout),
@@ -983,6 +1083,45 @@ mod tests {
         assert_eq!(
             e.message,
             "[hooks.h.config] x: values must be strings, numbers or booleans, not array"
+        );
+    }
+
+    #[test]
+    fn an_oci_component_points_into_the_cache() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let c = parse(&format!(
+            "cache_dir = \"/c\"\n[registries]\nauth = \"auth.json\"\ninsecure = [\"reg:5000\"]\n[hooks.a]\ncomponent = \"oci://reg:5000/v/a@{digest}\"\n[hooks.a.verify]\nkey = \"k.pub\"\n[hooks.b]\ncomponent = \"oci://reg:5000/v/b:1\"\nsha256 = \"{}\"\n",
+            "cd".repeat(32)
+        ))
+        .unwrap();
+        let a = &c.hooks["a"];
+        assert_eq!(
+            a.source,
+            HookSource::Oci(
+                crate::oci::OciRef::parse(&format!("oci://reg:5000/v/a@{digest}")).unwrap()
+            )
+        );
+        assert_eq!(
+            a.verify_key.as_deref(),
+            Some(Path::new("/etc/nethook/k.pub"))
+        );
+        assert_eq!(a.component, Path::new("/c/oci/unresolved/a"));
+        let b = &c.hooks["b"];
+        assert_eq!(
+            b.component,
+            Path::new("/c/oci/blobs/sha256").join("cd".repeat(32))
+        );
+        assert_eq!(
+            c.registries,
+            crate::oci::RegistrySettings {
+                auth: Some("/etc/nethook/auth.json".into()),
+                insecure: vec!["reg:5000".into()],
+            }
+        );
+        let e = parse("[registries]\ninsecure = [\"http://reg\"]\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "[registries] insecure: \"http://reg\" must be host[:port], as in oci://host[:port]/..."
         );
     }
 

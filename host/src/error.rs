@@ -18,6 +18,8 @@ pub mod exit {
     pub const HOOK_TIMED_OUT: u8 = 7;
     pub const VERIFY_FAILED: u8 = 8;
     pub const ROLLBACK_INCOMPLETE: u8 = 9;
+    /// An `oci://` component could not be fetched or verified.
+    pub const SOURCE: u8 = 10;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,14 @@ pub enum Error {
     /// wrong world or version, or not the pinned bytes.
     #[error("component {}: {reason}", path.display())]
     Component { path: PathBuf, reason: String },
+
+    /// A hook's `oci://` component that could not be fetched, or was
+    /// refused: unreachable and not cached, tampered, unsigned, ...
+    #[error("hook {hook:?}: {reason}")]
+    Source {
+        hook: String,
+        reason: Box<crate::oci::OciError>,
+    },
 
     #[error("{hook} at {point}: hook returned an error: {message}")]
     HookFailed {
@@ -89,6 +99,7 @@ impl Error {
                 exit::CONFIG
             }
             Error::Component { .. } => exit::COMPONENT,
+            Error::Source { .. } => exit::SOURCE,
             Error::HookFailed { .. } => exit::HOOK_FAILED,
             Error::HookTrapped { .. } => exit::HOOK_TRAPPED,
             Error::HookTimedOut { .. } => exit::HOOK_TIMED_OUT,

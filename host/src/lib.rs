@@ -11,6 +11,7 @@ pub mod demo;
 pub mod durable;
 pub mod error;
 pub mod names;
+pub mod oci;
 pub mod point;
 pub mod proc;
 pub mod run;

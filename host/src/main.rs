@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use nethook::caps::{Audit, Mode};
-use nethook::config::Config;
+use nethook::config::{Config, HookSource};
 use nethook::error::exit;
 use nethook::names::IfName;
 use nethook::run::{self, Options};
@@ -152,6 +152,40 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Publish a component as an OCI artifact (config
+    /// application/vnd.wasm.config.v0+json, one application/wasm layer) and
+    /// print its pinned reference, oci://REGISTRY/REPOSITORY@sha256:DIGEST.
+    Push {
+        wasm: PathBuf,
+        /// oci://REGISTRY[:PORT]/REPOSITORY:TAG
+        reference: String,
+        /// Registry settings ([registries]) from this config.
+        #[arg(long, env = "NETHOOK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Fetch every hook's oci:// component into the cache (e.g. in an init
+    /// container), verifying digests, pins and signatures; print one line
+    /// per hook.
+    Pull {
+        #[arg(long, env = "NETHOOK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Sign a pushed component with a cosign private key (password from
+    /// $COSIGN_PASSWORD) and push the signature as cosign does.
+    Sign {
+        /// oci://REGISTRY/REPOSITORY@sha256:DIGEST, as `push` prints it.
+        reference: String,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, env = "NETHOOK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Write cosign.key (encrypted with $COSIGN_PASSWORD) and cosign.pub in
+    /// DIR, in cosign's formats.
+    GenerateKeyPair {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -181,7 +215,9 @@ fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NETHOOK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The sigstore crate narrates each signature lookup; nethook's own
+        // error says what was wrong.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sigstore=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -195,6 +231,16 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
     let apply = |selection: &Selection, uplinks| {
         options(selection, uplinks, None, Mode::Apply, audit.clone())
     };
+    // What runs one point fetches only the components that point runs.
+    let at_point = |selection: &Selection, uplinks, uplink0, mode, point| {
+        let mut opts = options_as_configured(selection, uplinks, uplink0, mode, audit.clone())?;
+        let handler = opts.select(point)?.handler;
+        let wanted: Vec<String> = handler.hooks().into_iter().map(String::from).collect();
+        nethook::oci::resolve_sources_of(&mut opts.config, |h| wanted.iter().any(|w| w == h))?;
+        Ok::<_, Error>(opts)
+    };
+    let oci_ref =
+        |text: &str| nethook::oci::OciRef::parse(text).map_err(|e| Error::Setting(e.to_string()));
     match command {
         Command::Hook {
             point,
@@ -207,7 +253,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
                 .map(|u| IfName::parse(&u))
                 .transpose()
                 .map_err(|m| Error::Setting(format!("the dataplane's $1 (UPLINK0): {m}")))?;
-            let opts = options(&selection, Vec::new(), uplink0, Mode::Apply, audit.clone())?;
+            let opts = at_point(&selection, Vec::new(), uplink0, Mode::Apply, point)?;
             let outcome = run::run_point(&opts, point)?;
             outcome.result?;
             Ok(exit::OK)
@@ -218,7 +264,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             uplinks,
         } => {
             let (point, uplinks) = parse_point(&point, &uplinks)?;
-            let opts = apply(&selection, uplinks)?;
+            let opts = at_point(&selection, uplinks, None, Mode::Apply, point)?;
             let outcome = run::run_point(&opts, point)?;
             outcome.result?;
             Ok(exit::OK)
@@ -230,7 +276,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             json,
         } => {
             let (point, uplinks) = parse_point(&point, &uplinks)?;
-            let opts = options(&selection, uplinks, None, Mode::Plan, audit.clone())?;
+            let opts = at_point(&selection, uplinks, None, Mode::Plan, point)?;
             let outcome = run::run_point(&opts, point)?;
             print_plan(&outcome, json);
             outcome.result?;
@@ -319,7 +365,9 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             Ok(code)
         }
         Command::Recover { selection } => {
-            let opts = apply(&selection, Vec::new())?;
+            // Undoing what was left needs no component: never a registry.
+            let opts =
+                options_as_configured(&selection, Vec::new(), None, Mode::Apply, audit.clone())?;
             let report = run::recover(&opts)?;
             if report.is_empty() {
                 println!("nothing to recover");
@@ -336,9 +384,13 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
                     .exists()
                     .then(|| PathBuf::from(DEFAULT_CONFIG))
             });
-            let reload = || match &file {
-                Some(f) => Config::load(f).map_err(Error::from),
-                None => Ok(Config::default()),
+            let reload = || {
+                let mut config = match &file {
+                    Some(f) => Config::load(f)?,
+                    None => Config::default(),
+                };
+                fetch_sources(&mut config)?;
+                Ok(config)
             };
             nethook::watch::watch(opts, reload)?;
             Ok(exit::OK)
@@ -356,7 +408,8 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             json,
         } => {
             let (point, _) = parse_point(&point, &[])?;
-            let config = test_config(&target, point)?;
+            let mut config = test_config(&target, point)?;
+            fetch_sources(&mut config)?;
             let opts = Options {
                 config,
                 cli: Vec::new(),
@@ -386,7 +439,87 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
                 .with_context(|| format!("writing {}", output.display()))?;
             Ok(exit::OK)
         }
+        Command::Push {
+            wasm,
+            reference,
+            config,
+        } => {
+            let reference = oci_ref(&reference)?;
+            let registries = load_config(config.as_deref())?.registries;
+            let digest = nethook::oci::push(&wasm, &reference, &registries)?;
+            println!("{}", reference.with_digest(&digest));
+            Ok(exit::OK)
+        }
+        Command::Pull { config } => {
+            let mut config = load_config(config.as_deref())?;
+            let fetched = fetch_sources(&mut config)?;
+            if fetched.is_empty() {
+                println!("no hook in {} has an oci:// component", config.source());
+            }
+            for (name, f) in &fetched {
+                let Some(HookSource::Oci(reference)) = config.hooks.get(name).map(|h| &h.source)
+                else {
+                    continue;
+                };
+                println!(
+                    "{name} {} wasm sha256:{} signature: {}{}",
+                    reference.with_digest(&f.manifest_digest),
+                    hex::encode(f.blob_sha256),
+                    f.signature,
+                    if f.from_cache { " [cached]" } else { "" }
+                );
+            }
+            Ok(exit::OK)
+        }
+        Command::Sign {
+            reference,
+            key,
+            config,
+        } => {
+            let reference = oci_ref(&reference)?;
+            let registries = load_config(config.as_deref())?.registries;
+            let signature = nethook::oci::sign(&reference, &key, &cosign_password()?, &registries)?;
+            println!("{signature}");
+            Ok(exit::OK)
+        }
+        Command::GenerateKeyPair { dir } => {
+            let (private, public) = nethook::oci::generate_key_pair(&dir, &cosign_password()?)?;
+            println!(
+                "private key: {}\npublic key: {}",
+                private.display(),
+                public.display()
+            );
+            Ok(exit::OK)
+        }
     }
+}
+
+/// As cosign: the key's password from $COSIGN_PASSWORD (which may be empty).
+fn cosign_password() -> Result<Vec<u8>, Error> {
+    use std::os::unix::ffi::OsStringExt as _;
+    std::env::var_os("COSIGN_PASSWORD")
+        .map(|p| p.into_vec())
+        .ok_or_else(|| {
+            Error::Setting(
+                "set COSIGN_PASSWORD to the key's password (COSIGN_PASSWORD= for none)".into(),
+            )
+        })
+}
+
+/// Fetch the hooks' oci:// components (from the cache when there) and
+/// point the hooks at them.
+fn fetch_sources(config: &mut Config) -> Result<Vec<(String, nethook::oci::Fetched)>, Error> {
+    let fetched = nethook::oci::resolve_sources(config)?;
+    for (hook, f) in &fetched {
+        tracing::debug!(
+            hook,
+            manifest = f.manifest_digest,
+            from_cache = f.from_cache,
+            signature = %f.signature,
+            "component fetched"
+        );
+    }
+    Ok(fetched)
 }
 
 /// The point, and the `--uplink` names, parsed.
@@ -696,6 +829,17 @@ fn effect_row(i: usize, e: &nethook::caps::Effect) -> String {
     )
 }
 
+/// The config file given, else the default one if it exists, else the
+/// embedded default.
+fn load_config(path: Option<&Path>) -> Result<Config, Error> {
+    Ok(match path {
+        Some(path) => Config::load(path)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG))?,
+        None => Config::default(),
+    })
+}
+
+/// Options for a command that runs hooks: their oci:// components fetched.
 fn options(
     selection: &Selection,
     uplinks: Vec<IfName>,
@@ -703,11 +847,19 @@ fn options(
     mode: Mode,
     audit: Audit,
 ) -> Result<Options, Error> {
-    let config = match &selection.config {
-        Some(path) => Config::load(path)?,
-        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG))?,
-        None => Config::default(),
-    };
+    let mut opts = options_as_configured(selection, uplinks, uplink_arg, mode, audit)?;
+    fetch_sources(&mut opts.config)?;
+    Ok(opts)
+}
+
+fn options_as_configured(
+    selection: &Selection,
+    uplinks: Vec<IfName>,
+    uplink_arg: Option<IfName>,
+    mode: Mode,
+    audit: Audit,
+) -> Result<Options, Error> {
+    let config = load_config(selection.config.as_deref())?;
     let cli = selection
         .handlers
         .iter()

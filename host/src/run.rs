@@ -817,9 +817,18 @@ impl Checker<'_> {
                     none => none.insert(Runtime::new(&self.opts.config.cache_dir)?),
                 };
                 let l = rt.load(hook)?;
-                let pin = match hook.sha256.is_some() {
-                    true => " (matches pin)",
-                    false => " (not pinned)",
+                let pin = match (&hook.fetched, hook.sha256.is_some()) {
+                    (Some(f), _) => format!(
+                        " (from {}, manifest {}, signature {})",
+                        match &hook.source {
+                            crate::config::HookSource::Oci(r) => r.to_string(),
+                            crate::config::HookSource::File(p) => p.display().to_string(),
+                        },
+                        f.manifest_digest,
+                        f.signature
+                    ),
+                    (None, true) => " (matches pin)".into(),
+                    (None, false) => " (not pinned)".into(),
                 };
                 self.components.push(Component {
                     hook: hook.name.clone(),

@@ -142,6 +142,9 @@ fn adhoc_hook(path: &str) -> std::result::Result<HookConfig, String> {
     Ok(HookConfig {
         name: stem.to_string(),
         component: path.clone(),
+        source: crate::config::HookSource::File(path.clone()),
+        verify_key: None,
+        fetched: None,
         sha256: None,
         timeout: DEFAULT_TIMEOUT,
         memory: DEFAULT_MEMORY,
@@ -364,6 +367,15 @@ impl Handler {
                     })
                     .collect(),
             ),
+        }
+    }
+
+    /// The wasm hooks it runs, by name.
+    pub fn hooks(&self) -> Vec<&str> {
+        match self {
+            Handler::Wasm(h) => vec![h.name.as_str()],
+            Handler::Chain(steps) => steps.iter().flat_map(|s| s.handler.hooks()).collect(),
+            _ => Vec::new(),
         }
     }
 
