@@ -511,6 +511,26 @@ fn a_registry_down_before_any_pull_is_a_clear_error() {
     assert!(p.stdout.is_empty(), "{p:?}");
 }
 
+#[test]
+fn a_point_that_runs_no_registry_hook_needs_no_registry() {
+    let port = free_port();
+    let reference = format!(
+        "oci://127.0.0.1:{port}/vendor/v010@sha256:{}",
+        "1".repeat(64)
+    );
+    let scratch = Scratch::new();
+    let config = config(
+        &scratch,
+        &reference,
+        "[points.vpp-done-ok]\nhandler = \"none\"\n",
+    );
+    let mut cmd = nethook();
+    cmd.args(["run", "vpp-done-ok", "--config"]).arg(&config);
+    let r = run(cmd);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    assert_eq!(run_point(&config).code, EXIT_SOURCE);
+}
+
 /// `nethook generate-key-pair` in `dir`; the public key's sha256 (hex).
 fn key_pair(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
@@ -574,6 +594,25 @@ fn signatures_are_verified_with_the_configured_key() {
         )
     );
     assert_ran(&run_point(&ok));
+    // The fleet view names where it came from and what was verified.
+    let mut cmd = nethook();
+    cmd.args(["check", "--json", "--config"]).arg(&ok);
+    let c = run(cmd);
+    assert_eq!(c.code, EXIT_OK, "{c:?}");
+    let doc: serde_json::Value = serde_json::from_str(&c.stdout).unwrap();
+    let component = &doc["points"][2]["chain"][0]["component"];
+    assert_eq!(
+        component,
+        &serde_json::json!({
+            "source": signed,
+            "sha256": wasm_sha256(),
+            "pinned": true,
+            "targets": "nethook:hooks@0.1.0",
+            "manifest": format!("sha256:{signed_hex}"),
+            "signature": format!("verified (key sha256:{ours})"),
+        }),
+        "{c:?}"
+    );
 
     // Not signed at all: refused before the component is downloaded.
     let scratch = Scratch::new();

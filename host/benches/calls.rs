@@ -39,6 +39,7 @@ fn calls(c: &mut Criterion) {
                     component: guest(),
                     source: nethook::config::HookSource::File(guest()),
                     verify_key: None,
+                    fetched: None,
                     sha256: None,
                     timeout: Duration::from_secs(600),
                     memory: 256 << 20,

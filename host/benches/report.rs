@@ -118,6 +118,7 @@ fn hook(op: &str, n: u32) -> HookConfig {
         component: guest(),
         source: nethook::config::HookSource::File(guest()),
         verify_key: None,
+        fetched: None,
         sha256: None,
         timeout: Duration::from_secs(600),
         memory: 1 << 30,

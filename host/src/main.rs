@@ -690,10 +690,16 @@ fn fleet_view(opts: &Options, lines: &[run::CheckLine]) -> serde_json::Value {
                     fields.insert(
                         "component".into(),
                         serde_json::json!({
-                            "source": hook.component.display().to_string(),
+                            "source": match &hook.source {
+                                HookSource::File(p) => p.display().to_string(),
+                                HookSource::Oci(r) => r.to_string(),
+                            },
                             "sha256": loaded.map(|c| c.sha256.clone()),
                             "pinned": hook.sha256.is_some(),
                             "targets": loaded.map(|c| format!("nethook:hooks@{}", c.targets)),
+                            // Registry hooks only: what was fetched and verified.
+                            "manifest": hook.fetched.as_ref().map(|f| f.manifest_digest.clone()),
+                            "signature": hook.fetched.as_ref().map(|f| f.signature.to_string()),
                         }),
                     );
                     fields.insert("grants".into(), serde_json::json!(hook.grants));
