@@ -338,5 +338,17 @@ fn the_readme_and_the_deploy_overlay_give_the_values_the_tests_use() {
             .any(|l| l.starts_with("state: ") && l.contains("/var/lib/nethook")),
         "{r:?}"
     );
-    assert!(read("deploy/calico-vpp/daemonset.yaml").contains("mountPath: /var/lib/nethook\n"));
+    let daemonset = read("deploy/calico-vpp/daemonset.yaml");
+    assert!(daemonset.contains("mountPath: /var/lib/nethook\n"));
+    // Registry hooks are fetched and every component checked (and
+    // compiled) before the dataplane starts, into a cache all share.
+    for init in ["pull", "check"] {
+        assert!(
+            daemonset.contains(&format!(
+                "command: [\"/usr/local/bin/nethook\", \"{init}\", \"--config\", \"/etc/nethook/nethook.toml\"]"
+            )),
+            "no init container runs nethook {init}"
+        );
+    }
+    assert_eq!(daemonset.matches("mountPath: /var/cache/nethook").count(), 4);
 }
