@@ -350,5 +350,8 @@ fn the_readme_and_the_deploy_overlay_give_the_values_the_tests_use() {
             "no init container runs nethook {init}"
         );
     }
-    assert_eq!(daemonset.matches("mountPath: /var/cache/nethook").count(), 4);
+    assert_eq!(
+        daemonset.matches("mountPath: /var/cache/nethook").count(),
+        4
+    );
 }
