@@ -168,6 +168,15 @@ pub enum HookSource {
     Oci(crate::oci::OciRef),
 }
 
+impl std::fmt::Display for HookSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookSource::File(path) => write!(f, "{}", path.display()),
+            HookSource::Oci(reference) => write!(f, "{reference}"),
+        }
+    }
+}
+
 impl Default for Config {
     /// The embedded default: the built-in module at every point.
     fn default() -> Self {
@@ -904,7 +913,7 @@ pub fn check_hook_name(name: &str) -> Result<(), String> {
     HookName::parse(name).map(drop).map_err(|e| e.0)
 }
 
-fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
+pub(crate) fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(s, &mut out).map_err(|_| format!("{s:?} is not 64 hexadecimal digits"))?;
     Ok(out)

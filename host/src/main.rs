@@ -690,10 +690,7 @@ fn fleet_view(opts: &Options, lines: &[run::CheckLine]) -> serde_json::Value {
                     fields.insert(
                         "component".into(),
                         serde_json::json!({
-                            "source": match &hook.source {
-                                HookSource::File(p) => p.display().to_string(),
-                                HookSource::Oci(r) => r.to_string(),
-                            },
+                            "source": hook.source.to_string(),
                             "sha256": loaded.map(|c| c.sha256.clone()),
                             "pinned": hook.sha256.is_some(),
                             "targets": loaded.map(|c| format!("nethook:hooks@{}", c.targets)),

@@ -758,7 +758,6 @@ pub struct Component {
     pub hook: String,
     pub sha256: String,
     pub targets: String,
-    pub pinned: bool,
 }
 
 impl fmt::Display for CheckLine {
@@ -820,12 +819,7 @@ impl Checker<'_> {
                 let pin = match (&hook.fetched, hook.sha256.is_some()) {
                     (Some(f), _) => format!(
                         " (from {}, manifest {}, signature {})",
-                        match &hook.source {
-                            crate::config::HookSource::Oci(r) => r.to_string(),
-                            crate::config::HookSource::File(p) => p.display().to_string(),
-                        },
-                        f.manifest_digest,
-                        f.signature
+                        hook.source, f.manifest_digest, f.signature
                     ),
                     (None, true) => " (matches pin)".into(),
                     (None, false) => " (not pinned)".into(),
@@ -834,7 +828,6 @@ impl Checker<'_> {
                     hook: hook.name.clone(),
                     sha256: hex::encode(l.sha256),
                     targets: l.targets.clone(),
-                    pinned: hook.sha256.is_some(),
                 });
                 match (event, l.is_hook(), l.is_event_hook()) {
                     (false, false, _) => Err(Error::component(&hook.component, NOT_A_POINT_HOOK)),

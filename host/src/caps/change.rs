@@ -178,16 +178,7 @@ impl Change {
             LinkSetMtu { link, .. } => format!("link {link} mtu"),
             LinkRename { link, .. } => format!("link {link} name"),
             LinkMoveNetns { link, .. } | LinkMove { link, .. } => format!("link {link} namespace"),
-            AddressAdd {
-                link,
-                address,
-                prefix_len,
-            }
-            | AddressDel {
-                link,
-                address,
-                prefix_len,
-            } => format!("address {address}/{prefix_len} on {link}"),
+            AddressAdd { .. } | AddressDel { .. } => format!("address {}", self.args()),
             RouteAdd { .. } | RouteDel { .. } | RuleAdd { .. } | RuleDel { .. } => {
                 format!("{} {}", self.capability(), self.args())
             }

@@ -126,16 +126,14 @@ async fn from_registry(
     let (manifest, _) = client
         .pull_manifest_raw(&reference.to_client(), &auth, &accepted)
         .await
-        .map_err(|e| match e {
-            OciDistributionError::DigestError(DigestError::VerificationError {
-                expected,
-                actual,
-            }) => OciError::ManifestDigestMismatch {
-                reference: reference.clone(),
-                expected,
-                actual,
-            },
-            e => registry::explain(reference, settings, e),
+        .map_err(|e| {
+            explain(reference, settings, e, |expected, actual| {
+                OciError::ManifestDigestMismatch {
+                    reference: reference.clone(),
+                    expected,
+                    actual,
+                }
+            })
         })?;
     // The bytes decide the digest, whatever the registry's headers said.
     let manifest_digest = sha256_digest(&manifest);
@@ -186,16 +184,14 @@ async fn from_registry(
     client
         .pull_blob(&pinned.to_client(), &layer, &mut blob)
         .await
-        .map_err(|e| match e {
-            OciDistributionError::DigestError(DigestError::VerificationError {
-                expected,
-                actual,
-            }) => OciError::BlobTampered {
-                reference: reference.clone(),
-                expected,
-                actual,
-            },
-            e => registry::explain(reference, settings, e),
+        .map_err(|e| {
+            explain(reference, settings, e, |expected, actual| {
+                OciError::BlobTampered {
+                    reference: reference.clone(),
+                    expected,
+                    actual,
+                }
+            })
         })?;
     let actual = sha256_digest(&blob);
     if actual != layer.digest {
@@ -262,8 +258,22 @@ fn wasm_layer(reference: &OciRef, digest: &str, bytes: &[u8]) -> Result<OciDescr
     Ok(layer)
 }
 
+/// A registry error; a digest the client found wrong becomes `mismatch`
+/// of what was expected and what arrived.
+fn explain(
+    reference: &OciRef,
+    settings: &RegistrySettings,
+    e: OciDistributionError,
+    mismatch: impl FnOnce(String, String) -> OciError,
+) -> OciError {
+    match e {
+        OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
+            mismatch(expected, actual)
+        }
+        e => registry::explain(reference, settings, e),
+    }
+}
+
 fn digest_bytes(digest: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(digest.strip_prefix("sha256:")?, &mut out).ok()?;
-    Some(out)
+    crate::config::parse_sha256(digest.strip_prefix("sha256:")?).ok()
 }
