@@ -123,7 +123,12 @@ fn a_required_handler_that_fails_rolls_back_the_handlers_before_it() {
         .filter(|v| v["target"] == "nethook::audit" && v["fields"]["capability"] == "host-fs")
         .filter_map(|v| v["fields"]["args"].as_str().map(str::to_string))
         .collect();
-    let pos = |f: &str| undone.iter().rposition(|a| a.contains(f));
+    let pos = |f: &str| {
+        undone
+            .iter()
+            .rposition(|a| a.contains(f))
+            .unwrap_or_else(|| panic!("no audit of {f}: {undone:?}"))
+    };
     assert!(pos("b.conf") < pos("a.conf"), "{undone:?}");
     assert!(
         r.hook_messages("never").is_empty() && !undone.iter().any(|a| a.contains("c.conf")),

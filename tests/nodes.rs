@@ -371,6 +371,18 @@ fn shipped(node: &Node, scratch: &Scratch, hook: &str) -> PathBuf {
     node.config(scratch, &body)
 }
 
+/// What the openshift hook sets: the uplink connection's DHCP timeout.
+fn dhcp_timeout(node: &Node) -> String {
+    node.sh(&[
+        "nmcli",
+        "-g",
+        "ipv4.dhcp-timeout",
+        "connection",
+        "show",
+        "ens5",
+    ])
+}
+
 #[test]
 fn openshift_hook_on_a_networkmanager_node() {
     // The Rust hook, then its Python twin (guest-hooks/openshift-py): the
@@ -381,16 +393,7 @@ fn openshift_hook_on_a_networkmanager_node() {
         let node = Node::boot("nm-node");
         let scratch = Scratch::new();
         let config = shipped(&node, &scratch, hook);
-        let get = || {
-            node.sh(&[
-                "nmcli",
-                "-g",
-                "ipv4.dhcp-timeout",
-                "connection",
-                "show",
-                "ens5",
-            ])
-        };
+        let get = || dhcp_timeout(&node);
         assert_eq!(get(), "0");
         let before = node.unit("NetworkManager.service", "InvocationID");
 
@@ -434,16 +437,6 @@ fn a_chain_runs_the_builtin_module_then_a_vendor_hook_on_a_networkmanager_node()
         ),
     );
     let nm = "NetworkManager.service";
-    let timeout = || {
-        node.sh(&[
-            "nmcli",
-            "-g",
-            "ipv4.dhcp-timeout",
-            "connection",
-            "show",
-            "ens5",
-        ])
-    };
     // Both may restart NetworkManager: check says so from their grants.
     let r = node.nethook(&["check"], &config);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
@@ -460,7 +453,7 @@ fn a_chain_runs_the_builtin_module_then_a_vendor_hook_on_a_networkmanager_node()
     let before = node.unit(nm, "InvocationID");
     let r = node.run("vpp-running", &config);
     // The built-in module's part, then the vendor's, in that order.
-    assert_eq!(timeout(), "2147483647");
+    assert_eq!(dhcp_timeout(&node), "2147483647");
     assert_ne!(node.unit(nm, "InvocationID"), before);
     assert_eq!(node.unit(nm, "ActiveState"), "active");
     assert!(node.exists(DROP_IN) && node.exists(RULES));
