@@ -9,7 +9,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 # shellcheck source=wasm-toolchain.sh
 source scripts/wasm-toolchain.sh
-apt_install_host iproute2 bash
+require demo
 
 scripts/build-guests.sh
 cargo bench -p nethook --bench report

@@ -7,5 +7,6 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+scripts/setup.sh demo
 scripts/build-guests.sh
 exec target/debug/nethook demo --config examples/demo.toml "$@"

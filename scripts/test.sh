@@ -6,12 +6,15 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# A run leaves the repository's files as it found them (checked last).
+mkdir -p target
+scripts/tree-state.sh save target/tree-state.before
 # shellcheck source=wasm-toolchain.sh
 source scripts/wasm-toolchain.sh
 
-# ip (netns, veth) and sysctl for the suites' namespaces; the registry that
-# tests/registry.rs pushes to and pulls from.
-apt_install_host iproute2 procps docker-registry
+# Every command the suites call (scripts/requirements.txt), installed when
+# missing and then checked by command: a missing one stops here, named.
+scripts/setup.sh
 
 scripts/build-guests.sh
 # What Python and JavaScript hooks build with (guest-hooks/*-py, *-js and
@@ -32,3 +35,4 @@ rustfmt --check --edition 2021 guest-hooks/*/src/*.rs tests/guests/*/src/*.rs
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 tests/nodes/assert-clean.sh
+scripts/tree-state.sh compare target/tree-state.before

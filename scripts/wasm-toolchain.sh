@@ -11,6 +11,7 @@
 set -euo pipefail
 
 NETHOOK_CACHE=${NETHOOK_CACHE:-$HOME/.cache/nethook}
+NETHOOK_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLCHAIN_ROOT=$NETHOOK_CACHE/trixie-toolchain
 # udev: the test suite checks generated rules with its `udevadm verify`
 # (systemd >= 254; bookworm's udevadm lacks it).
@@ -23,15 +24,10 @@ host_has_wasm_target() {
         rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1
 }
 
-apt_install_host() {
-    local missing=()
-    for pkg in "$@"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing host packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# require GROUP...: the commands scripts/requirements.txt lists for these
+# groups, installed when missing and checked by command (scripts/setup.sh).
+require() {
+    "$NETHOOK_SCRIPTS/setup.sh" "$@"
 }
 
 # Install $TOOLCHAIN_PKGS in the root and stamp it with the list.
@@ -55,7 +51,7 @@ build_toolchain_root() {
         install_in_root
         return 0
     fi
-    apt_install_host debootstrap
+    require demo
     log "building trixie toolchain root in $TOOLCHAIN_ROOT (first run only)"
     rm -rf "$TOOLCHAIN_ROOT"
     mkdir -p "$NETHOOK_CACHE"

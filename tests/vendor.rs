@@ -126,6 +126,47 @@ fn nethook_test_reports_the_inventory_hooks_exact_effects_and_a_denial() {
     assert!(b.stdout.contains("host root:\n  (unchanged)"), "{b:?}");
 }
 
+#[test]
+fn nethook_test_removes_its_throwaway_node_unless_kept() {
+    let scratch = Scratch::new();
+    let tmp = scratch.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let left = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut t = nethook();
+    t.env("TMPDIR", &tmp).arg("test").arg(guest("inventory"));
+    let t = run(t);
+    assert_eq!(t.code, EXIT_HOOK_FAILED, "{t:?}");
+    assert!(
+        t.stdout
+            .contains(", removed when the test ends; --keep keeps it)"),
+        "{t:?}"
+    );
+    assert_eq!(left(), Vec::<String>::new(), "{t:?}");
+
+    let mut k = nethook();
+    k.env("TMPDIR", &tmp)
+        .arg("test")
+        .arg(guest("inventory"))
+        .args(["--keep", "--json"]);
+    let k = run(k);
+    assert_eq!(k.code, EXIT_HOOK_FAILED, "{k:?}");
+    let doc = json(&k);
+    assert_eq!(doc["kept"], true);
+    let host_root = Path::new(doc["host_root"].as_str().unwrap());
+    assert!(host_root.join("etc").is_dir(), "{k:?}");
+    let names = left();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("nethook-test."), "{names:?}");
+    assert_eq!(host_root.parent().unwrap(), tmp.join(&names[0]));
+}
+
 /// `nethook new NAME --lang LANG` in a fresh directory outside the
 /// repository, built by its own build.sh with `env`; the project dir.
 fn made_and_built(

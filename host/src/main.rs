@@ -142,6 +142,10 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Keep the throwaway node's files (host root, state) and print
+        /// where they are; by default they are removed when the test ends.
+        #[arg(long)]
+        keep: bool,
     },
     /// Print the WIT reference (docs/wit-reference.md) from the contract
     /// built into this binary.
@@ -406,6 +410,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
             point,
             fixture,
             json,
+            keep,
         } => {
             let (point, _) = parse_point(&point, &[])?;
             let mut config = test_config(&target, point)?;
@@ -419,7 +424,7 @@ fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {
                 mode: Mode::Apply,
                 audit: audit.clone(),
             };
-            let report = nethook::testbed::test(opts, point, fixture.as_deref())?;
+            let report = nethook::testbed::test(opts, point, fixture.as_deref(), keep)?;
             print_test(&report, json);
             match report.applied.result {
                 Ok(()) => Ok(exit::OK),
@@ -577,6 +582,7 @@ fn print_test(r: &nethook::testbed::Report, json: bool) {
             "point": r.applied.selection.point.name(),
             "handler": r.applied.selection.handler.to_string(),
             "host_root": r.host_root,
+            "kept": r.kept.is_some(),
             "plan": r.plan.effects.iter().map(effect).collect::<Vec<_>>(),
             "plan_error": r.plan.result.as_ref().err().map(ToString::to_string),
             "effects": r.applied.effects.iter().map(effect).collect::<Vec<_>>(),
@@ -590,11 +596,16 @@ fn print_test(r: &nethook::testbed::Report, json: bool) {
     }
     let sel = &r.applied.selection;
     println!(
-        "nethook test: {} at {} on a throwaway node (uplink {}, host root {})",
+        "nethook test: {} at {} on a throwaway node (uplink {}, host root {}{})",
         sel.handler,
         sel.point.name(),
         nethook::demo::UPLINK,
-        r.host_root.display()
+        r.host_root.display(),
+        if r.kept.is_some() {
+            ", kept"
+        } else {
+            ", removed when the test ends; --keep keeps it"
+        }
     );
     let list = |title: &str, effects: &[nethook::caps::Effect]| {
         println!("{title}:");

@@ -39,7 +39,11 @@ pub struct Report {
     pub applied: Outcome,
     pub files: Vec<FileChange>,
     pub netns: Vec<NetChange>,
+    /// The throwaway node's directory (host root and state) when the user
+    /// asked to keep it; otherwise it is removed with the report.
+    pub kept: Option<PathBuf>,
     pub host_root: PathBuf,
+    _scratch: Option<tempfile::TempDir>,
 }
 
 const VIEWS: [(&str, &[&str]); 4] = [
@@ -49,7 +53,14 @@ const VIEWS: [(&str, &[&str]); 4] = [
     ("rule", &["-j", "rule", "show"]),
 ];
 
-pub fn test(mut opts: Options, point: HookPoint, fixture: Option<&Path>) -> Result<Report> {
+/// Runs the test; with `keep`, the throwaway node's files outlive the
+/// process (the report names them), otherwise they go with the report.
+pub fn test(
+    mut opts: Options,
+    point: HookPoint,
+    fixture: Option<&Path>,
+    keep: bool,
+) -> Result<Report> {
     if point.is_event() {
         return Err(Error::EventPoint(point));
     }
@@ -70,10 +81,9 @@ pub fn test(mut opts: Options, point: HookPoint, fixture: Option<&Path>) -> Resu
     let scratch = tempfile::Builder::new()
         .prefix("nethook-test.")
         .tempdir()
-        .map_err(|e| Error::Other(format!("nethook test: temporary directory: {e}")))?
-        .keep();
-    let root = scratch.join("host");
-    opts.config.state_dir = scratch.join("state");
+        .map_err(|e| Error::Other(format!("nethook test: temporary directory: {e}")))?;
+    let root = scratch.path().join("host");
+    opts.config.state_dir = scratch.path().join("state");
     // The config's compiled cache is kept: what `check` compiled, `test`
     // does not compile again (a Python component takes seconds).
     opts.config.node.root = root.clone();
@@ -111,12 +121,19 @@ pub fn test(mut opts: Options, point: HookPoint, fixture: Option<&Path>) -> Resu
             })
         })
         .collect();
+    let (kept, scratch) = if keep {
+        (Some(scratch.keep()), None)
+    } else {
+        (None, Some(scratch))
+    };
     Ok(Report {
         plan,
         applied,
         files,
         netns,
+        kept,
         host_root: root,
+        _scratch: scratch,
     })
 }
 

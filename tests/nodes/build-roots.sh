@@ -16,7 +16,7 @@ BASE_PKGS="systemd,systemd-sysv,dbus,udev,iproute2"
 # Bump when the recipe below changes, so cached roots are rebuilt.
 RECIPE=1
 
-apt_install_host debootstrap systemd-container
+require demo nodes
 
 build_root() {
     local name=$1 pkgs=$2 root=$NODES/$1

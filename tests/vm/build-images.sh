@@ -17,13 +17,11 @@ source "$repo/scripts/wasm-toolchain.sh"
 VMS=$NETHOOK_CACHE/vm
 BASE_PKGS="systemd,systemd-sysv,dbus,udev,iproute2,iputils-ping,kmod,linux-image-amd64"
 # Bump when the recipe below changes, so cached images are rebuilt.
-RECIPE=1
+RECIPE=2
 
-# qemu-utils: qemu-img for the per-test overlays; dnsmasq-base: the test
-# network's DHCP and DNS server (the binary, no system service); binutils:
-# strip, for the binaries the tests put in the guest; ping, from the test
-# network to the node.
-apt_install_host debootstrap qemu-system-x86 qemu-utils dnsmasq-base e2fsprogs binutils iputils-ping
+# qemu, qemu-img for the per-test overlays, dnsmasq (the test network's DHCP
+# and DNS server), mkfs.ext4, strip and ping: scripts/requirements.txt.
+require demo vm
 
 build_image() {
     local name=$1 pkgs=$2 dir=$VMS/$1
@@ -45,9 +43,17 @@ build_image() {
     cat >"$root/usr/local/sbin/nethook-vm-start" <<'EOS'
 #!/bin/bash
 mkdir -p /mnt/nethook
-if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 nethook /mnt/nethook; then
-    exec /bin/bash /mnt/nethook/guest.sh
-fi
+# The mount can race the virtio device ("9pnet_virtio: no channels available
+# for device nethook", about one boot in six under TCG): wait for udev, then
+# try again for up to 30 s before calling it "no share".
+udevadm settle --timeout=30 || true
+for try in $(seq 60); do
+    if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 nethook /mnt/nethook 2>/dev/null; then
+        [ "$try" -gt 1 ] && echo "nethook-vm: share mounted at try $try" >/dev/ttyS0
+        exec /bin/bash /mnt/nethook/guest.sh
+    fi
+    sleep 0.5
+done
 echo "nethook-vm: no share" >/dev/ttyS0
 EOS
     chmod 755 "$root/usr/local/sbin/nethook-vm-start"
