@@ -310,6 +310,8 @@ struct RawRegistries {
     auth: Option<PathBuf>,
     #[serde(default)]
     insecure: Vec<Spanned<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    timeout: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -548,6 +550,7 @@ impl RawRegistries {
         Ok(crate::oci::RegistrySettings {
             auth: self.auth.map(|a| base.join(a)),
             insecure,
+            timeout: self.timeout.unwrap_or(crate::oci::DEFAULT_FETCH_TIMEOUT),
         })
     }
 }

@@ -19,6 +19,8 @@ pub mod scaffold;
 pub mod script;
 pub mod select;
 pub mod testbed;
+pub mod text;
+pub mod trust;
 pub mod verify;
 pub mod wasm;
 pub mod watch;

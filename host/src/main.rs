@@ -211,7 +211,11 @@ fn main() -> ExitCode {
             let code = e
                 .downcast_ref::<Error>()
                 .map_or(exit::FAILURE, Error::exit_code);
-            eprintln!("nethook: error: {e:#}");
+            // The error may carry a hook's or the node's text: one line.
+            eprintln!(
+                "nethook: error: {}",
+                nethook::text::escape(&format!("{e:#}"))
+            );
             ExitCode::from(code)
         }
     }
@@ -226,9 +230,29 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
+        // JSON escapes every string itself.
         LogFormat::Json => builder.json().flatten_event(false).init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(escaping_fields())
+            .init(),
     }
+}
+
+/// Text log fields as `key=value`, the message bare, with every value
+/// escaped: a guest's message, a link's name or a returned error cannot
+/// start a line of its own that looks like nethook's.
+fn escaping_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let shown = format!("{value:?}");
+        let shown = nethook::text::escape(&shown);
+        match field.name() {
+            "message" => w.write_str(&shown),
+            name => write!(w, "{name}={shown}"),
+        }
+    })
+    .delimited(" ")
 }
 
 fn execute(command: Command, audit: Audit) -> anyhow::Result<u8> {

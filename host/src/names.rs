@@ -154,8 +154,19 @@ impl IfName {
     }
 }
 
+/// Names nethook's own actors carry in the state store, the journal, the
+/// audit and the log: a hook called so would share the built-in module's
+/// state and its recovery grants, or pass for nethook itself.
+pub const RESERVED_HOOK_NAMES: [&str; 4] = ["builtin", "script", "verify", "nethook"];
+
 impl HookName {
     pub fn parse(name: &str) -> Result<HookName, NameError> {
+        if RESERVED_HOOK_NAMES.contains(&name) {
+            return Err(NameError(format!(
+                "hook name {name:?} is reserved: the built-in module, legacy scripts, verification and nethook itself act under the names {}",
+                RESERVED_HOOK_NAMES.join(", ")
+            )));
+        }
         let ok = !name.is_empty()
             && name.len() <= 64
             && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -216,6 +227,12 @@ mod tests {
     #[test]
     fn hook_names_are_lowercase_words() {
         assert!(HookName::parse("eks").is_ok() && HookName::parse("a_b-1").is_ok());
+        for reserved in RESERVED_HOOK_NAMES {
+            assert!(HookName::parse(reserved)
+                .unwrap_err()
+                .0
+                .contains("is reserved"));
+        }
         for bad in ["", "Eks", "-a", "a b", &"x".repeat(65)] {
             assert!(HookName::parse(bad).is_err(), "{bad:?}");
         }

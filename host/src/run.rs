@@ -548,7 +548,14 @@ fn finish(
             txn.rolled_back(Vec::new()).map_err(other)?;
             continue;
         };
-        let log = journal.log(&path).map_err(other)?;
+        let Some(log) = journal.log(&path).map_err(other)? else {
+            // Not readable as a transaction: quarantined, with a warning.
+            left.push(format!(
+                "the changes journaled in {} (unreadable, moved aside)",
+                path.display()
+            ));
+            continue;
+        };
         let done = opts
             .undoer(&log.hook, point)
             .undo_logged(journal, &log, |_| true)
@@ -580,7 +587,8 @@ fn finish(
 fn recover_with(opts: &Options, journal: &Journal) -> Result<Vec<String>> {
     let other = |e: crate::caps::CapError| Error::Other(e.to_string());
     let mut report = Vec::new();
-    for log in journal.logs().map_err(other)?.into_iter().rev() {
+    for log in journal.newest_first().map_err(other)? {
+        let log = log.map_err(other)?;
         if log.state != TxnState::Open {
             continue;
         }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,9 +21,19 @@ use super::CapError;
 
 const DIR: &str = "journal";
 const LOCK: &str = "lock";
+/// Where files that are not transactions nethook can read are moved.
+const QUARANTINE: &str = "quarantine";
+/// Quarantined files kept, newest first.
+const KEEP_QUARANTINED: usize = 32;
 /// Committed transactions kept at most: a crash loop that never reaches an
 /// undo point must not grow the journal without bound.
 const KEEP_COMMITTED: usize = 256;
+/// Bytes one transaction file may hold: a change whose record would pass
+/// it is refused before anything is journaled or done.
+pub const MAX_TXN_BYTES: u64 = 64 << 20;
+/// Bytes the committed transactions kept may hold together; past it the
+/// oldest are forgotten first.
+pub const MAX_KEPT_BYTES: u64 = 256 << 20;
 
 /// One line of a transaction file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,27 +92,48 @@ impl Journal {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| io("cannot create", &dir, e))?;
+        crate::trust::trusted_dir(&dir).map_err(|e| CapError::Failed(format!("journal: {e}")))?;
         Ok(Journal { dir })
     }
 
     /// The journal of a state dir, if it has one; creates nothing.
-    pub fn existing(state_dir: &Path) -> Option<Journal> {
+    pub fn existing(state_dir: &Path) -> Result<Option<Journal>, CapError> {
         let dir = state_dir.join(DIR);
-        dir.is_dir().then_some(Journal { dir })
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        crate::trust::trusted_dir(&dir).map_err(|e| CapError::Failed(format!("journal: {e}")))?;
+        Ok(Some(Journal { dir }))
     }
 
     /// Held for a whole run: nethook invocations never interleave.
     pub fn lock(&self) -> Result<Flock<File>, CapError> {
         let path = self.dir.join(LOCK);
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| io("cannot open", &path, e))?;
+        let f = match crate::trust::open_own_file(&path) {
+            Ok(f) => f,
+            // Something else took the lock's name: moved aside, made anew.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.quarantine(&path, &e.to_string())?;
+                crate::trust::open_own_file(&path).map_err(|e| io("cannot open", &path, e))?
+            }
+            Err(e) => return Err(io("cannot open", &path, e)),
+        };
         Flock::lock(f, FlockArg::LockExclusive)
             .map_err(|(_, e)| CapError::Failed(format!("journal: cannot lock: {e}")))
+    }
+
+    /// Move `path` out of the way, with a warning: a file nethook did not
+    /// write, or cannot read, is neither followed, nor read as a
+    /// transaction, nor fatal to the runs after it.
+    fn quarantine(&self, path: &Path, why: &str) -> Result<(), CapError> {
+        let to = crate::trust::quarantine(path, &self.dir.join(QUARANTINE), KEEP_QUARANTINED)
+            .map_err(|e| io("cannot move aside", path, e))?;
+        tracing::warn!(
+            file = %path.display(),
+            moved_to = %to.display(),
+            "journal: {why}; moved aside, not read"
+        );
+        Ok(())
     }
 
     /// Start the transaction of one point run. Its file is created with
@@ -126,36 +157,62 @@ impl Journal {
             dir: self.dir.clone(),
             path,
             seq: 0,
+            bytes: 0,
             closed: false,
             dir_synced: false,
         })
     }
 
-    /// Every transaction file's path, oldest first.
-    fn paths(&self) -> Result<Vec<PathBuf>, CapError> {
-        let mut paths: Vec<PathBuf> = fs::read_dir(&self.dir)
-            .map_err(|e| io("cannot list", &self.dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
+    /// Every transaction file's path, oldest first. What only looks like
+    /// one (a directory, a link, a FIFO, another user's file, one larger
+    /// than a transaction can be) is quarantined on the way.
+    pub fn paths(&self) -> Result<Vec<PathBuf>, CapError> {
+        let mut paths = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| io("cannot list", &self.dir, e))? {
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
+            if path.extension().is_none_or(|x| x != "jsonl") {
+                continue;
+            }
+            match crate::trust::own_regular_file(&path, MAX_TXN_BYTES) {
+                Ok(()) => paths.push(path),
+                Err(why) => self.quarantine(&path, &why)?,
+            }
+        }
         paths.sort();
         Ok(paths)
     }
 
-    /// Every transaction file, oldest first.
-    pub fn logs(&self) -> Result<Vec<TxnLog>, CapError> {
-        self.paths()?.iter().map(|p| TxnLog::read(p)).collect()
+    /// One transaction file; none (quarantined, with a warning) when it is
+    /// not one nethook can read.
+    pub fn log(&self, path: &Path) -> Result<Option<TxnLog>, CapError> {
+        match TxnLog::read(path) {
+            Ok(log) => Ok(Some(log)),
+            Err(Unreadable::Io(e)) => Err(io("cannot read", path, e)),
+            Err(Unreadable::Malformed(why)) => {
+                self.quarantine(path, &why)?;
+                Ok(None)
+            }
+        }
     }
 
-    /// One transaction file.
-    pub fn log(&self, path: &Path) -> Result<TxnLog, CapError> {
-        TxnLog::read(path)
+    /// Every transaction nethook can read, newest first, one at a time
+    /// (never all of them in memory at once).
+    pub fn newest_first(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<TxnLog, CapError>> + '_, CapError> {
+        let paths = self.paths()?;
+        Ok(paths
+            .into_iter()
+            .rev()
+            .filter_map(move |p| self.log(&p).transpose()))
     }
 
     /// Reopen a transaction to append to it (a rollback, an undo).
     pub fn reopen(&self, log: &TxnLog) -> Result<Txn, CapError> {
         let file = OpenOptions::new()
             .append(true)
+            .custom_flags(crate::trust::NOFOLLOW_NONBLOCK)
             .open(&log.path)
             .map_err(|e| io("cannot open", &log.path, e))?;
         Ok(Txn {
@@ -164,6 +221,7 @@ impl Journal {
             dir: self.dir.clone(),
             path: log.path.clone(),
             seq: log.changes.last().map_or(0, |c| c.seq),
+            bytes: log.bytes,
             closed: false,
             dir_synced: true,
         })
@@ -177,14 +235,23 @@ impl Journal {
     /// Bound what is kept. Under the run lock, once interrupted runs are
     /// recovered (and forgotten), every file here is a committed
     /// transaction: after an undo point (`all`) none is needed any more,
-    /// otherwise the newest `KEEP_COMMITTED` are kept. By name, nothing read.
+    /// otherwise the newest are kept, at most `KEEP_COMMITTED` of them and
+    /// `MAX_KEPT_BYTES` together. By name and size, nothing read.
     pub fn trim(&self, all: bool) -> Result<(), CapError> {
         let paths = self.paths()?;
-        let excess = match all {
-            true => paths.len(),
-            false => paths.len().saturating_sub(KEEP_COMMITTED),
+        let mut keep = match all {
+            true => 0,
+            false => paths.len().min(KEEP_COMMITTED),
         };
-        for path in &paths[..excess] {
+        let mut bytes = 0;
+        for (i, path) in paths.iter().rev().take(keep).enumerate() {
+            bytes += fs::symlink_metadata(path).map_or(0, |m| m.len());
+            if bytes > MAX_KEPT_BYTES {
+                keep = i;
+                break;
+            }
+        }
+        for path in &paths[..paths.len() - keep] {
             self.forget(path)?;
         }
         Ok(())
@@ -206,7 +273,10 @@ pub struct Txn {
     dir: PathBuf,
     path: PathBuf,
     seq: u32,
-    /// Committed or rolled back: no further change may be journaled.
+    /// Bytes in the file so far.
+    bytes: u64,
+    /// Committed or rolled back: no further change may be journaled (a
+    /// guest given up on at its deadline may still be calling).
     closed: bool,
     /// The file's directory entry is durable.
     dir_synced: bool,
@@ -219,11 +289,18 @@ impl Txn {
     }
 
     fn append(&mut self, record: &Record, durable: bool) -> Result<(), CapError> {
+        let mut line = serde_json::to_string(record).expect("records serialise");
+        line.push('\n');
+        self.append_line(&line, durable)
+    }
+
+    fn append_line(&mut self, line: &str, durable: bool) -> Result<(), CapError> {
         if self.file.is_none() {
             let file = OpenOptions::new()
                 .create_new(true)
                 .append(true)
                 .mode(0o600)
+                .custom_flags(crate::trust::NOFOLLOW_NONBLOCK)
                 .open(&self.path)
                 .map_err(|e| io("cannot create", &self.path, e))?;
             self.file = Some(file);
@@ -231,8 +308,7 @@ impl Txn {
                 self.append(&begin, false)?;
             }
         }
-        let mut line = serde_json::to_string(record).expect("records serialise");
-        line.push('\n');
+        self.bytes += line.len() as u64;
         let file = self.file.as_mut().expect("created above");
         file.write_all(line.as_bytes())
             .map_err(|e| io("cannot append to", &self.path, e))?;
@@ -249,21 +325,39 @@ impl Txn {
         Ok(())
     }
 
-    /// Record a change and its inverse, durably, before it is made.
+    /// Record a change and its inverse, durably, before it is made. A
+    /// closed transaction (its run is over) and one whose file would pass
+    /// `MAX_TXN_BYTES` refuse it: nothing is written, nothing is done.
     pub fn change(
         &mut self,
         hook: &str,
         change: &Change,
         inverse: &Inverse,
     ) -> Result<u32, CapError> {
-        self.seq += 1;
+        if self.closed {
+            return Err(CapError::Denied(
+                "this run's transaction is closed: a hook's calls after its run ended change nothing".into(),
+            ));
+        }
         let record = Record::Change {
-            seq: self.seq,
+            seq: self.seq + 1,
             hook: hook.to_string(),
             change: change.clone(),
             inverse: inverse.clone(),
         };
-        self.append(&record, change.persistent())?;
+        let mut line = serde_json::to_string(&record).expect("records serialise");
+        line.push('\n');
+        // Room is kept for the outcome records that follow.
+        if self.bytes + line.len() as u64 + 4096 > MAX_TXN_BYTES {
+            return Err(CapError::Invalid(format!(
+                "this change would take the run's journal past {} MiB (it holds {} bytes; the change needs {}): make fewer or smaller changes in one run",
+                MAX_TXN_BYTES >> 20,
+                self.bytes,
+                line.len()
+            )));
+        }
+        self.seq += 1;
+        self.append_line(&line, change.persistent())?;
         Ok(self.seq)
     }
 
@@ -328,11 +422,39 @@ pub struct TxnLog {
     pub changes: Vec<Journaled>,
     pub undone: BTreeSet<u32>,
     pub state: TxnState,
+    /// The file's size.
+    pub bytes: u64,
+}
+
+/// Why a transaction file was not read.
+enum Unreadable {
+    Io(std::io::Error),
+    /// Not a transaction nethook wrote: to be quarantined.
+    Malformed(String),
 }
 
 impl TxnLog {
-    fn read(path: &Path) -> Result<TxnLog, CapError> {
-        let file = File::open(path).map_err(|e| io("cannot open", path, e))?;
+    fn read(path: &Path) -> Result<TxnLog, Unreadable> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(crate::trust::NOFOLLOW_NONBLOCK)
+            .open(path)
+            .map_err(Unreadable::Io)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_TXN_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(Unreadable::Io)?;
+        if bytes.len() as u64 > MAX_TXN_BYTES {
+            return Err(Unreadable::Malformed(format!(
+                "larger than a transaction can be ({MAX_TXN_BYTES} bytes)"
+            )));
+        }
+        Self::parse(path, &bytes).map_err(Unreadable::Malformed)
+    }
+
+    /// A transaction file's bytes: a begin record first, then records; a
+    /// line that does not parse (torn by a kill mid-write) ends it.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<TxnLog, String> {
         let mut log = TxnLog {
             path: path.to_path_buf(),
             point: String::new(),
@@ -342,13 +464,21 @@ impl TxnLog {
             changes: Vec::new(),
             undone: BTreeSet::new(),
             state: TxnState::Open,
+            bytes: bytes.len() as u64,
         };
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(|e| io("cannot read", path, e))?;
-            // A line torn by a kill mid-write ends the file.
-            let Ok(record) = serde_json::from_str::<Record>(&line) else {
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            let Ok(record) = serde_json::from_slice::<Record>(line) else {
+                if i == 0 {
+                    return Err("its first line is not a transaction's begin record".into());
+                }
                 break;
             };
+            match (i, &record) {
+                (0, Record::Begin { .. }) => {}
+                (0, _) => return Err("its first line is not a transaction's begin record".into()),
+                (_, Record::Begin { .. }) => return Err("it begins twice".into()),
+                _ => {}
+            }
             match record {
                 Record::Begin {
                     point,
@@ -396,6 +526,102 @@ impl TxnLog {
 mod tests {
     use super::*;
 
+    impl Journal {
+        /// Every readable transaction, oldest first.
+        fn logs(&self) -> Result<Vec<TxnLog>, CapError> {
+            let mut v: Vec<TxnLog> = self.newest_first()?.collect::<Result<_, _>>()?;
+            v.reverse();
+            Ok(v)
+        }
+    }
+
+    fn quarantined(j: &Journal) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(j.dir.join(QUARANTINE))
+            .map(|d| {
+                d.map(|e| {
+                    let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                    // Without the time prefix.
+                    n.split_once('-').unwrap().1.to_string()
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn junk_named_like_a_transaction_is_moved_aside_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let mut t = j.begin("vpp-running", "eks").unwrap();
+        let c = Change::UnitStart {
+            unit: "x.service".into(),
+        };
+        t.change("eks", &c, &Inverse::Nothing).unwrap();
+        t.commit().unwrap();
+        // A torn UTF-8 byte, a file that is not a transaction, a directory,
+        // a FIFO and a link (to a file that must not be read or written).
+        fs::write(j.dir.join("1-torn.jsonl"), b"{\"record\":\"begin\xff\n").unwrap();
+        fs::write(j.dir.join("2-other.jsonl"), b"{\"record\":\"commit\"}\n").unwrap();
+        fs::create_dir(j.dir.join("3-dir.jsonl")).unwrap();
+        nix::unistd::mkfifo(&j.dir.join("4-fifo.jsonl"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, "secret\n").unwrap();
+        std::os::unix::fs::symlink(&target, j.dir.join("5-link.jsonl")).unwrap();
+        let logs = j.logs().unwrap();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0].state, TxnState::Committed);
+        assert_eq!(
+            quarantined(&j),
+            [
+                "1-torn.jsonl",
+                "2-other.jsonl",
+                "3-dir.jsonl",
+                "4-fifo.jsonl",
+                "5-link.jsonl"
+            ]
+        );
+        assert_eq!(fs::read_to_string(&target).unwrap(), "secret\n");
+        // A lock file replaced by a FIFO: moved aside, the lock still taken.
+        fs::remove_file(j.dir.join(LOCK)).ok();
+        nix::unistd::mkfifo(&j.dir.join(LOCK), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        drop(j.lock().unwrap());
+        assert!(quarantined(&j).contains(&LOCK.to_string()));
+        // The trim forgets only transactions.
+        j.trim(true).unwrap();
+        assert_eq!(j.logs().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_closed_or_full_transaction_refuses_a_change_before_writing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let mut t = j.begin("vpp-running", "eks").unwrap();
+        let big = Change::StateSet {
+            key: "k".into(),
+            value: "x".repeat(65 << 20),
+        };
+        let e = t.change("eks", &big, &Inverse::Nothing).unwrap_err();
+        assert!(
+            matches!(&e, CapError::Invalid(m) if m.contains("past 64 MiB")),
+            "{e}"
+        );
+        assert!(t.path().is_none(), "nothing was written");
+        let small = Change::UnitStart {
+            unit: "x.service".into(),
+        };
+        t.change("eks", &small, &Inverse::Nothing).unwrap();
+        t.commit().unwrap();
+        let size = fs::metadata(t.path().unwrap()).unwrap().len();
+        let e = t.change("eks", &small, &Inverse::Nothing).unwrap_err();
+        assert!(
+            matches!(&e, CapError::Denied(m) if m.contains("closed")),
+            "{e}"
+        );
+        assert_eq!(fs::metadata(t.path().unwrap()).unwrap().len(), size);
+    }
+
     #[test]
     fn a_transaction_reads_back_as_written_and_a_torn_line_ends_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -427,7 +653,10 @@ mod tests {
         let states: Vec<_> = logs.iter().map(|l| l.state).collect();
         assert_eq!(states, [TxnState::Open, TxnState::Committed]);
         j.forget(&logs[0].path).unwrap();
-        assert_eq!(j.log(&logs[1].path).unwrap().state, TxnState::Committed);
+        assert_eq!(
+            j.log(&logs[1].path).unwrap().unwrap().state,
+            TxnState::Committed
+        );
         j.trim(false).unwrap();
         assert_eq!(j.logs().unwrap().len(), 1);
         j.trim(true).unwrap();

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::{Caller, Host};
 use crate::bindings::nethook::hooks::log::Level;
+use crate::text;
 
 impl Host {
     pub fn log(&mut self, level: Level, message: &str, fields: &[(String, String)]) {
@@ -30,9 +31,19 @@ impl Host {
         self.logger.budget = lines;
     }
 
-    /// A line the guest wrote to stdout or stderr (not a capability call).
-    pub fn output(&self, stream: &'static str, line: &str) {
-        self.logger.output(stream, line);
+    /// A line the guest wrote to stdout or stderr (not a capability call):
+    /// counted against the same budget as `log`.
+    pub fn output(&mut self, stream: &'static str, line: &str) {
+        self.logger.lines += 1;
+        let budget = self.logger.budget;
+        if self.logger.lines > budget {
+            if self.logger.lines == budget + 1 {
+                let warning = format!("log budget of {budget} lines spent; further lines dropped");
+                self.logger.emit(Level::Warn, &warning);
+            }
+            return;
+        }
+        self.logger.output(stream, &render(line, &[]));
     }
 }
 
@@ -73,43 +84,29 @@ impl Log {
     }
 }
 
-/// Bytes kept of a message or a field value.
+/// Bytes kept of a message, a field key or a field value.
 const MAX_TEXT: usize = 8 << 10;
 
-/// At most `MAX_TEXT` bytes, cut at a character boundary.
-fn clip(s: &str) -> &str {
-    let mut end = s.len().min(MAX_TEXT);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// `message key=value ...`; control characters in the message are escaped
-/// (a guest cannot forge log lines), values with spaces, quotes, `=` or
-/// control characters are quoted, and everything is clipped.
+/// `message key=value ...`, one line however the guest wrote it: unsafe
+/// characters in the message are escaped (`crate::text`), keys and values
+/// that are not plain words are quoted with their escapes, so no part can
+/// pass for a line or a field of nethook's own, and each is clipped.
 fn render(message: &str, fields: &[(String, String)]) -> String {
-    let mut line: String = clip(message)
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let mut line = text::escape(text::clip(message, MAX_TEXT)).into_owned();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s.chars().any(|c| {
+                c.is_whitespace() || c == '"' || c == '=' || c == '\\' || text::is_unsafe(c)
+            })
+    };
     for (k, v) in fields {
-        let (k, v) = (clip(k), clip(v));
-        let plain = !v.is_empty()
-            && !v
-                .chars()
-                .any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
-        if plain {
-            let _ = write!(line, " {k}={v}");
-        } else {
-            let _ = write!(line, " {k}={v:?}");
-        }
+        let (k, v) = (text::clip(k, MAX_TEXT), text::clip(v, MAX_TEXT));
+        let _ = match (plain(k), plain(v)) {
+            (true, true) => write!(line, " {k}={v}"),
+            (true, false) => write!(line, " {k}={v:?}"),
+            (false, true) => write!(line, " {k:?}={v}"),
+            (false, false) => write!(line, " {k:?}={v:?}"),
+        };
     }
     line
 }
@@ -128,5 +125,23 @@ mod tests {
             ),
             r#"link name=eth0 label="a b" mac="""#
         );
+    }
+
+    #[test]
+    fn nothing_a_guest_logs_starts_a_line_or_a_field_of_its_own() {
+        let f = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let line = render(
+            "ok\nFORGED nethook: level=ERROR",
+            &[
+                f("k\nFORGED", "v"),
+                f("hook=builtin x", "1"),
+                f("v", "a\nFORGED level=ERROR"),
+            ],
+        );
+        assert_eq!(
+            line,
+            r#"ok\nFORGED nethook: level=ERROR "k\nFORGED"=v "hook=builtin x"=1 v="a\nFORGED level=ERROR""#
+        );
+        assert!(!line.contains('\n'));
     }
 }

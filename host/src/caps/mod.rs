@@ -131,6 +131,32 @@ pub struct Host {
     fs: Option<host_fs::RootFs>,
     /// False while undoing: inverses are applied, not journaled again.
     journaling: bool,
+    /// Calls audited one record each so far, and those past the budget,
+    /// counted by what they were, for one summary when the run ends.
+    audited: u64,
+    suppressed: std::collections::BTreeMap<(&'static str, &'static str, &'static str), u64>,
+}
+
+/// Audit records one hook run writes one by one; past it, calls are
+/// counted and summarised when the run ends. A hook calling a denied
+/// capability in a loop until its deadline must not flood the log.
+pub const AUDIT_BUDGET: u64 = 1000;
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        for ((capability, operation, outcome), count) in std::mem::take(&mut self.suppressed) {
+            let args = format!("{count} more {capability}.{operation} call(s), {outcome}, past the audit budget of {AUDIT_BUDGET}");
+            self.session.audit.record(audit::Record {
+                hook: &self.caller.hook,
+                point: self.caller.point.name(),
+                capability: "audit",
+                operation: "suppressed",
+                args: &args,
+                outcome: "summarised".into(),
+                elapsed: Duration::ZERO,
+            });
+        }
+    }
 }
 
 impl Host {
@@ -151,6 +177,8 @@ impl Host {
             other_netlinks: Default::default(),
             fs: None,
             journaling: true,
+            audited: 0,
+            suppressed: Default::default(),
         }
     }
 
@@ -255,6 +283,7 @@ impl Host {
         planned: impl FnOnce(&mut Host) -> Planned<T>,
     ) -> Result<T, CapError> {
         let started = Instant::now();
+        self.netlink.forget_indexes();
         let change = self.scoped(change);
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
@@ -350,7 +379,7 @@ impl Host {
         r
     }
 
-    fn audit_change(&self, change: &Change, outcome: Result<String, String>, started: Instant) {
+    fn audit_change(&mut self, change: &Change, outcome: Result<String, String>, started: Instant) {
         let args = change.args();
         self.audit(
             change.capability(),
@@ -362,13 +391,31 @@ impl Host {
     }
 
     fn audit(
-        &self,
+        &mut self,
         capability: &'static str,
         operation: &'static str,
         args: &str,
         outcome: Result<String, String>,
         started: Instant,
     ) {
+        self.audited += 1;
+        if self.audited > AUDIT_BUDGET {
+            let kind = match &outcome {
+                Ok(_) => "ok",
+                Err(e) => e.split(':').next().map_or("failed", |k| match k {
+                    "denied" => "denied",
+                    "invalid" => "invalid",
+                    "not found" => "not found",
+                    "already exists" => "already exists",
+                    _ => "failed",
+                }),
+            };
+            *self
+                .suppressed
+                .entry((capability, operation, kind))
+                .or_default() += 1;
+            return;
+        }
         self.session.audit.record(audit::Record {
             hook: &self.caller.hook,
             point: self.caller.point.name(),

@@ -27,9 +27,11 @@ pub struct Netlink {
     conn: Option<(tokio::runtime::Runtime, Handle)>,
     /// The namespace its socket is opened in; none: nethook's own.
     ns: Option<NetnsTarget>,
-    /// Interface name -> ifindex, for the routes and addresses of one run
-    /// (a bulk route load would otherwise ask the kernel once per route).
-    /// Emptied by every link change this run makes.
+    /// Interface name -> ifindex, for the routes and addresses of one
+    /// call (a bulk route load would otherwise ask the kernel once per
+    /// route). Emptied by every link change and before every call that
+    /// changes the node: a name looked up by an earlier call may be
+    /// another link's by now (renamed by someone else).
     indexes: std::collections::HashMap<String, u32>,
 }
 
@@ -101,6 +103,10 @@ impl Netlink {
         msgs.into_iter()
             .next()
             .ok_or_else(|| CapError::NotFound(format!("no link named {name:?}")))
+    }
+
+    pub(super) fn forget_indexes(&mut self) {
+        self.indexes.clear();
     }
 
     pub(super) fn index(&mut self, name: &str) -> Result<u32, CapError> {
@@ -438,7 +444,8 @@ impl NetlinkView<'_> {
     }
 
     pub fn add_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
-        let check = self.route_check(route);
+        let (route, check) = self.pinned(route);
+        let route = &route;
         let back = Change::RouteDel {
             route: route.clone(),
         };
@@ -458,7 +465,20 @@ impl NetlinkView<'_> {
     }
 
     pub fn del_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
-        let check = self.route_check(route);
+        // Removing a route changes where its link's traffic goes: the link
+        // the kernel's route has must be granted, named or not.
+        let check = self.route_check(route).and_then(|()| {
+            if route.output_link.is_some() {
+                return Ok(());
+            }
+            match find_route(self.host, route)? {
+                Some(found) => match &found.output_link {
+                    Some(link) => self.write_link(link),
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            }
+        });
         self.host.mutate(
             Change::RouteDel {
                 route: route.clone(),
@@ -514,6 +534,34 @@ impl NetlinkView<'_> {
         )
     }
 
+    /// The route as the kernel would make it, its output link named: a
+    /// route given by gateway alone is resolved as the kernel resolves the
+    /// gateway, then pinned to that link, so the grant is judged on where
+    /// the traffic will go and the kernel cannot send it elsewhere.
+    fn pinned(&mut self, route: &RouteSpec) -> (RouteSpec, Result<(), CapError>) {
+        let mut pinned = route.clone();
+        let check = self.route_check(route).and_then(|()| {
+            if route.output_link.is_some() {
+                return Ok(());
+            }
+            let Some(gw) = route.gateway.as_deref() else {
+                return Err(CapError::Invalid(
+                    "a route needs an output link or a gateway".into(),
+                ));
+            };
+            let link = link_towards(self.host, parse_ip(gw)?)?;
+            self.write_link(&link).map_err(|e| match e {
+                CapError::Denied(m) => {
+                    CapError::Denied(format!("the gateway {gw} is reached through {link:?}: {m}"))
+                }
+                other => other,
+            })?;
+            pinned.output_link = Some(link);
+            Ok(())
+        });
+        (pinned, check)
+    }
+
     fn write_link(&self, name: &str) -> Result<(), CapError> {
         self.host.grants.netlink_write()?;
         validate::ifname(name)?;
@@ -562,8 +610,22 @@ impl NetlinkView<'_> {
     fn rule_check(&self, r: &Rule) -> Result<(), CapError> {
         self.host.grants.netlink_write()?;
         self.host.grants.table(r.table)?;
-        if let Some(link) = &r.input_link {
-            self.write_link(link)?;
+        match &r.input_link {
+            Some(link) => self.write_link(link)?,
+            // A rule for every link may lead only into a table of the
+            // hook's own: the kernel's tables hold every link's routes.
+            None if matches!(r.table, 253..=255) => {
+                return Err(CapError::Denied(format!(
+                    "a rule without an input link may not lead to table {} (the kernel's {} table, with routes through every link): name a granted input link, or use a table of the hook's own",
+                    r.table,
+                    match r.table {
+                        253 => "default",
+                        254 => "main",
+                        _ => "local",
+                    }
+                )))
+            }
+            None => {}
         }
         for (addr, len) in [
             (&r.source, r.source_len),
@@ -685,6 +747,38 @@ fn find_route(h: &mut Host, want: &RouteSpec) -> Result<Option<RouteSpec>, CapEr
         protocol: r.protocol,
         scope: r.scope,
     }))
+}
+
+/// The link the kernel sends packets for `ip` out of (`ip route get`).
+fn link_towards(h: &mut Host, ip: IpAddr) -> Result<String, CapError> {
+    let msg = match ip {
+        IpAddr::V4(a) => RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(a, 32)
+            .build(),
+        IpAddr::V6(a) => RouteMessageBuilder::<Ipv6Addr>::new()
+            .destination_prefix(a, 128)
+            .build(),
+    };
+    let found: Vec<RouteMessage> = h
+        .netlink
+        .call(|c| c.route().get(msg).execute().try_collect())
+        .map_err(|e| CapError::Failed(format!("no route to the gateway {ip}: {}", e.message())))?;
+    let index = found
+        .iter()
+        .flat_map(|m| m.attributes.iter())
+        .find_map(|a| match a {
+            RouteAttribute::Oif(i) => Some(*i),
+            _ => None,
+        })
+        .ok_or_else(|| CapError::Failed(format!("the kernel names no link towards {ip}")))?;
+    let links: Vec<LinkMessage> = h
+        .netlink
+        .call(|c| c.link().get().match_index(index).execute().try_collect())?;
+    links
+        .first()
+        .map(link_from)
+        .map(|l| l.name)
+        .ok_or_else(|| CapError::NotFound(format!("link {index} (towards {ip})")))
 }
 
 pub(super) fn norm_ip(a: &Option<String>) -> Option<IpAddr> {

@@ -25,6 +25,12 @@ pub const MAX_KEYS: usize = 1024;
 pub const MAX_HOOK_BYTES: usize = 1 << 20;
 const FILE: &str = "state.json";
 const LOCK: &str = "state.lock";
+/// Where a state file nethook cannot read is moved, and how many are kept.
+const QUARANTINE: &str = "quarantine";
+const KEEP_QUARANTINED: usize = 8;
+/// A state file larger than this was not written by nethook: every hook's
+/// bytes are bounded (MAX_HOOK_BYTES), and JSON escapes at most sextuple them.
+const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// The file's format.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -54,13 +60,16 @@ impl StateView<'_> {
     }
 
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), CapError> {
+        // Every limit is judged before the change is journaled: a refused
+        // value costs the node no byte on disk.
+        let check = self.host.store.admits(key, value);
         let change = Change::StateSet {
             key: key.to_string(),
             value: value.to_string(),
         };
         self.host.mutate(
             change,
-            check_key(key),
+            check,
             |h| undo_key(h, key),
             |h| h.store.set(key, value),
             |_| Planned::Change(()),
@@ -185,7 +194,9 @@ impl State {
         })
     }
 
-    pub fn set(&self, key: &str, value: &str) -> Result<(), CapError> {
+    /// Whether `key` may be set to `value`: the key's grammar, the
+    /// value's size, and the hook's key count and bytes once it is set.
+    pub fn admits(&self, key: &str, value: &str) -> Result<(), CapError> {
         check_key(key)?;
         if value.len() > MAX_VALUE_LEN {
             return Err(CapError::Invalid(format!(
@@ -193,28 +204,23 @@ impl State {
                 value.len()
             )));
         }
+        if self.pending.is_none() && !self.path().exists() {
+            return Ok(());
+        }
+        let hook = &self.hook;
+        self.with_file(|file| Ok((fits(file.hooks.get(hook), key, value), false)))?
+    }
+
+    pub fn set(&self, key: &str, value: &str) -> Result<(), CapError> {
+        self.admits(key, value)?;
         let hook = self.hook.clone();
         self.with_file(|file| {
+            fits(file.hooks.get(&hook), key, value)?;
             let kv = file.hooks.entry(hook).or_default();
-            if !kv.contains_key(key) && kv.len() >= MAX_KEYS {
-                return Err(CapError::Invalid(format!(
-                    "hook already has {MAX_KEYS} keys"
-                )));
-            }
             if kv.get(key).map(String::as_str) == Some(value) {
                 return Ok(((), false));
             }
-            let old = kv.insert(key.to_string(), value.to_string());
-            let total: usize = kv.iter().map(|(k, v)| k.len() + v.len()).sum();
-            if total > MAX_HOOK_BYTES {
-                match old {
-                    Some(o) => kv.insert(key.to_string(), o),
-                    None => kv.remove(key),
-                };
-                return Err(CapError::Invalid(format!(
-                    "hook state would hold {total} bytes; at most {MAX_HOOK_BYTES}"
-                )));
-            }
+            kv.insert(key.to_string(), value.to_string());
             Ok(((), true))
         })
     }
@@ -261,34 +267,64 @@ impl State {
             .mode(0o700)
             .create(&self.dir)
             .map_err(|e| failed(&self.dir, "create state directory", e))?;
+        crate::trust::trusted_dir(&self.dir)
+            .map_err(|e| CapError::Failed(format!("state: {e}")))?;
         let path = self.dir.join(LOCK);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| failed(&path, "open", e))?;
+        let file = match crate::trust::open_own_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                crate::trust::quarantine(&path, &self.dir.join(QUARANTINE), KEEP_QUARANTINED)
+                    .map_err(|e| failed(&path, "move aside", e))?;
+                tracing::warn!(file = %path.display(), "state: {e}; moved aside");
+                crate::trust::open_own_file(&path)
+            }
+            r => r,
+        }
+        .map_err(|e| failed(&path, "open", e))?;
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| failed(&path, "lock", e.into()))
     }
 
+    /// The file, or an empty store when there is none. A file that is not
+    /// a state file nethook wrote (a link, a FIFO, another user's, too
+    /// large, not JSON) is moved aside with a warning, never overwritten
+    /// (it may be all that is left of what an earlier point captured) and
+    /// never fatal: later runs start from an empty store.
     fn read(&self) -> Result<StateFile, CapError> {
         let path = self.path();
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                // Never overwrite a file we cannot read: it may be all that
-                // is left of what an earlier point captured.
-                CapError::Failed(format!(
-                    "state file {} is corrupt ({e}); move it aside to start afresh",
-                    path.display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateFile {
-                version: 1,
-                ..Default::default()
-            }),
-            Err(e) => Err(failed(&path, "read", e)),
-        }
+        let empty = || StateFile {
+            version: 1,
+            ..Default::default()
+        };
+        let why = match crate::trust::own_regular_file(&path, MAX_FILE_BYTES) {
+            Err(_) if fs::symlink_metadata(&path).is_err() => return Ok(empty()),
+            Err(why) => why,
+            Ok(()) => {
+                let bytes = OpenOptions::new()
+                    .read(true)
+                    .custom_flags(crate::trust::NOFOLLOW_NONBLOCK)
+                    .open(&path)
+                    .and_then(|f| {
+                        let mut b = Vec::new();
+                        std::io::Read::read_to_end(
+                            &mut std::io::Read::take(f, MAX_FILE_BYTES),
+                            &mut b,
+                        )
+                        .map(|_| b)
+                    })
+                    .map_err(|e| failed(&path, "read", e))?;
+                match serde_json::from_slice(&bytes) {
+                    Ok(file) => return Ok(file),
+                    Err(e) => format!("it is not a state file ({e})"),
+                }
+            }
+        };
+        let to = crate::trust::quarantine(&path, &self.dir.join(QUARANTINE), KEEP_QUARANTINED)
+            .map_err(|e| failed(&path, "move aside", e))?;
+        tracing::warn!(
+            file = %path.display(),
+            moved_to = %to.display(),
+            "state: {why}; moved aside, the hooks' state starts empty"
+        );
+        Ok(empty())
     }
 
     fn write(&self, file: &StateFile) -> Result<(), CapError> {
@@ -319,6 +355,28 @@ impl State {
             .and_then(|d| d.sync_all())
             .map_err(|e| failed(&self.dir, "sync", e))
     }
+}
+
+/// Whether a hook's keys `kv` leave room for `key` = `value`.
+fn fits(kv: Option<&BTreeMap<String, String>>, key: &str, value: &str) -> Result<(), CapError> {
+    let Some(kv) = kv else { return Ok(()) };
+    let old = kv.get(key);
+    if old.is_none() && kv.len() >= MAX_KEYS {
+        return Err(CapError::Invalid(format!(
+            "hook already has {MAX_KEYS} keys"
+        )));
+    }
+    let now: usize = kv.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let total = match old {
+        Some(o) => now - o.len() + value.len(),
+        None => now + key.len() + value.len(),
+    };
+    if total > MAX_HOOK_BYTES {
+        return Err(CapError::Invalid(format!(
+            "hook state would hold {total} bytes; at most {MAX_HOOK_BYTES}"
+        )));
+    }
+    Ok(())
 }
 
 fn check_key(key: &str) -> Result<(), CapError> {
@@ -366,19 +424,29 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_file_is_reported_and_left_alone() {
+    fn a_corrupt_file_is_moved_aside_whole_and_the_store_starts_empty() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(FILE), b"{\"version\":1,\"ho").unwrap();
         let s = State::new("a".into(), dir.path(), None);
-        let err = s.set("k", "v").unwrap_err();
-        assert!(
-            matches!(&err, CapError::Failed(m) if m.contains("is corrupt")),
-            "{err}"
-        );
-        assert_eq!(
-            fs::read(dir.path().join(FILE)).unwrap(),
-            b"{\"version\":1,\"ho"
-        );
+        s.set("k", "v").unwrap();
+        assert_eq!(s.get("k").unwrap().as_deref(), Some("v"));
+        let aside: Vec<_> = fs::read_dir(dir.path().join(QUARANTINE))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(fs::read(&aside[0]).unwrap(), b"{\"version\":1,\"ho");
+        // A link in its place is moved aside, not followed.
+        let target = dir.path().join("target");
+        fs::write(&target, b"{}").unwrap();
+        fs::remove_file(dir.path().join(FILE)).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(FILE)).unwrap();
+        assert_eq!(s.get("k").unwrap(), None);
+        s.set("k", "w").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"{}");
+        assert!(fs::symlink_metadata(dir.path().join(FILE))
+            .unwrap()
+            .is_file());
     }
 
     #[test]

@@ -60,13 +60,14 @@ impl Host {
     }
 
     fn undo_lifecycle_inner(&mut self) -> Result<u32, CapError> {
-        let Some(journal) = Journal::existing(&self.session.state_dir) else {
+        let Some(journal) = Journal::existing(&self.session.state_dir)? else {
             return Ok(0);
         };
         let hook = self.caller.hook.clone();
         let mut undone = 0;
         let ours = |c: &Journaled| c.hook == hook;
-        for log in journal.logs()?.into_iter().rev() {
+        for log in journal.newest_first()? {
+            let log = log?;
             if log.state != TxnState::Committed {
                 continue;
             }
@@ -213,7 +214,12 @@ impl Host {
             UdevTrigger { subsystem, action } => self.udev().trigger(subsystem, action),
             StateSet { key, value } => self.state().set(key, value),
             StateDelete { key } => self.state().delete(key).map(drop),
-            InNetns { netns, inner } => self.in_netns(Some(netns), |h| h.apply_step(inner)),
+            // The namespace is judged like any other call's: an undo
+            // acts through the grants the hook has now.
+            InNetns { netns, inner } => {
+                self.grants.netns(netns)?;
+                self.in_netns(Some(netns), |h| h.apply_step(inner))
+            }
             LinkMove { link, from, to } => {
                 let to_wit = |t: &Option<super::netns::NetnsTarget>| {
                     t.as_ref().map(super::netns::NetnsTarget::to_wit)

@@ -61,19 +61,71 @@ pub fn nm_setting(name: &str) -> Result<(), CapError> {
     }
 }
 
-/// Settings that would move a connection outside its grants: renaming it,
-/// changing its identity, or binding it to another interface.
-const NM_IDENTITY: [&str; 3] = [
-    "connection.id",
-    "connection.uuid",
-    "connection.interface-name",
+/// Properties that say which connection it is or which device it lands
+/// on (by name, MAC, parent, controller or match), per setting and its
+/// nmcli alias; `*`: every property of the setting. A grant names a
+/// connection: changing one of these would put its effect elsewhere.
+const NM_BINDING: [(&[&str], &[&str]); 6] = [
+    (
+        &["connection"],
+        &[
+            "id",
+            "uuid",
+            "type",
+            "interface-name",
+            "controller",
+            "master",
+            "port-type",
+            "slave-type",
+        ],
+    ),
+    (&["match"], &["*"]),
+    (
+        &["802-3-ethernet", "ethernet"],
+        &[
+            "mac-address",
+            "mac-address-blacklist",
+            "mac-address-denylist",
+            "s390-subchannels",
+        ],
+    ),
+    (
+        &["802-11-wireless", "wifi"],
+        &[
+            "mac-address",
+            "mac-address-blacklist",
+            "mac-address-denylist",
+        ],
+    ),
+    (&["infiniband"], &["mac-address", "parent"]),
+    (
+        &[
+            "vlan",
+            "macvlan",
+            "vxlan",
+            "ip-tunnel",
+            "macsec",
+            "veth",
+            "6lowpan",
+        ],
+        &["parent", "peer"],
+    ),
 ];
 
+/// A setting a hook may modify: not one that binds the connection to a
+/// device or names it. nmcli takes any unique prefix of a setting or
+/// property name (`con.interface` is `connection.interface-name`), so a
+/// name that is a prefix of a binding one is refused too.
 pub fn nm_setting_changeable(name: &str) -> Result<(), CapError> {
     nm_setting(name)?;
-    if NM_IDENTITY.contains(&name) {
+    let (setting, property) = name.split_once('.').expect("checked by nm_setting");
+    let binding = NM_BINDING.iter().any(|(settings, props)| {
+        settings.iter().any(|s| s.starts_with(setting))
+            && props.iter().any(|p| *p == "*" || p.starts_with(property))
+    });
+    if binding {
         return Err(CapError::Invalid(format!(
-            "{name} cannot be modified by a hook: it would move the connection outside its grants"
+            "{name} cannot be modified by a hook: it names the connection or the device it applies to, which would move its effect outside its grants"
         )));
     }
     Ok(())
@@ -188,6 +240,35 @@ mod tests {
             "a.b.c",
         ] {
             assert!(nm_setting(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "ipv4.dhcp-timeout",
+            "802-3-ethernet.mtu",
+            "connection.autoconnect",
+            "ipv6.addr-gen-mode",
+        ] {
+            assert!(nm_setting_changeable(ok).is_ok(), "{ok}");
+        }
+        for binding in [
+            "802-3-ethernet.mac-address",
+            "ethernet.mac-address",
+            "802-3-ethernet.mac",
+            "match.interface-name",
+            "match.path",
+            "connection.controller",
+            "connection.master",
+            "connection.interface-name",
+            "connection.interface",
+            "con.interface-name",
+            "conn.id",
+            "vlan.parent",
+            "wifi.mac-address",
+        ] {
+            let e = nm_setting_changeable(binding).unwrap_err();
+            assert!(
+                e.to_string().contains("names the connection or the device"),
+                "{binding}: {e}"
+            );
         }
         assert!(nm_value("ipv4.dhcp-timeout", "infinity").is_ok());
         assert!(nm_value("ipv4.route-metric", "-1").is_ok());

@@ -37,13 +37,33 @@ pub const WASM_LAYER_TYPES: [&str; 3] = [
 pub const WASM_CONFIG_TYPE: &str = "application/vnd.wasm.config.v0+json";
 
 /// `[registries]`: how registries are reached.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrySettings {
     /// A docker-style `config.json` (`"auths": {host: {"auth": base64(user:pass)}}`).
     pub auth: Option<PathBuf>,
     /// `host[:port]` of registries reached over plain HTTP; loopback
     /// registries always are.
     pub insecure: Vec<String>,
+    /// How long one hook's fetch may take in all (manifest, signature,
+    /// blob): a registry that trickles bytes cannot hold a point longer.
+    pub timeout: std::time::Duration,
+}
+
+/// `[registries] timeout` when not set.
+pub const DEFAULT_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The largest component a registry may send: its descriptor's size is
+/// checked before the download, and the download stops at it.
+pub const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            auth: None,
+            insecure: Vec::new(),
+            timeout: DEFAULT_FETCH_TIMEOUT,
+        }
+    }
 }
 
 impl fmt::Display for SignatureStatus {

@@ -11,7 +11,9 @@ use oci_client::manifest::{
 use sha2::{Digest as _, Sha256};
 
 use super::store::{sha256_digest, Store};
-use super::{registry, sign, OciError, OciRef, RegistrySettings, WASM_LAYER_TYPES};
+use super::{
+    registry, sign, OciError, OciRef, RegistrySettings, MAX_COMPONENT_BYTES, WASM_LAYER_TYPES,
+};
 
 /// A component ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,24 @@ pub fn fetch(
     if let Some(f) = from_cache(&store, reference, pin, key.as_ref().map(|k| k.1.as_str())) {
         return Ok(f);
     }
-    super::runtime()?.block_on(from_registry(&store, reference, pin, key, settings))
+    let deadline = settings.timeout;
+    super::runtime()?.block_on(async {
+        tokio::time::timeout(
+            deadline,
+            from_registry(&store, reference, pin, key, settings),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(OciError::Unreachable {
+                reference: reference.clone(),
+                registry: reference.registry().to_string(),
+                cause: format!(
+                    "no complete answer within {} ([registries] timeout)",
+                    humantime::format_duration(deadline)
+                ),
+            })
+        })
+    })
 }
 
 /// The sha256 (hex) of a key file: what a verification record names.
@@ -180,7 +199,22 @@ async fn from_registry(
             });
         }
     }
-    let mut blob = Vec::new();
+    // Bounded by what the manifest declares, before and during the
+    // download: a registry cannot fill the node's memory or disk.
+    let declared = u64::try_from(layer.size).unwrap_or(u64::MAX);
+    if declared > MAX_COMPONENT_BYTES {
+        return Err(OciError::Registry {
+            reference: reference.clone(),
+            registry: reference.registry().to_string(),
+            reason: format!(
+                "the component's layer declares {declared} bytes; at most {MAX_COMPONENT_BYTES} are accepted"
+            ),
+        });
+    }
+    let mut blob = Bounded {
+        bytes: Vec::new(),
+        limit: declared,
+    };
     client
         .pull_blob(&pinned.to_client(), &layer, &mut blob)
         .await
@@ -193,6 +227,7 @@ async fn from_registry(
                 }
             })
         })?;
+    let blob = blob.bytes;
     let actual = sha256_digest(&blob);
     if actual != layer.digest {
         return Err(OciError::BlobTampered {
@@ -222,6 +257,43 @@ async fn from_registry(
         signature,
         from_cache: false,
     })
+}
+
+/// A download's bytes, refused past the size its descriptor declared.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: u64,
+}
+
+impl tokio::io::AsyncWrite for Bounded {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.bytes.len() as u64 + buf.len() as u64 > self.limit {
+            let limit = self.limit;
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the registry sent more than the {limit} bytes the layer declares"
+            ))));
+        }
+        self.bytes.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 /// The one wasm layer of an OCI image manifest.

@@ -30,6 +30,9 @@ use ctx::{Ctx, MemoryCap};
 
 pub use cache::CacheOutcome;
 
+/// Bytes kept of an error a guest returns.
+const MAX_ERROR: usize = 4 << 10;
+
 /// Captured guest output beyond this, per stream, is dropped.
 const OUTPUT_CAPACITY: usize = 1 << 20;
 
@@ -322,7 +325,7 @@ impl Job {
         let elapsed = started.elapsed();
         let past_deadline = elapsed >= self.hook.timeout;
 
-        let host = &store.data().host;
+        let host = &mut store.data_mut().host;
         for (name, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
             for line in pipe.contents().lines() {
                 host.output(name, line);
@@ -345,9 +348,15 @@ impl Job {
             Ok(Err(e)) => Err(Error::HookFailed {
                 hook,
                 point,
+                // The guest's own text: one line, bounded.
                 message: match e {
-                    HookError::Failed(m) => m,
-                    HookError::InvalidConfig(m) => format!("invalid hook config: {m}"),
+                    HookError::Failed(m) => crate::text::bounded(&m, MAX_ERROR),
+                    HookError::InvalidConfig(m) => {
+                        format!(
+                            "invalid hook config: {}",
+                            crate::text::bounded(&m, MAX_ERROR)
+                        )
+                    }
                 },
             }),
             Err(e) => {
