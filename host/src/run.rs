@@ -652,10 +652,10 @@ fn dispatch(
             let settings = opts.builtin_settings();
             let detection = builtin::run(&mut host, point, uplinks, &settings)?;
             // By default the network service must be active after the
-            // points that restart it.
+            // points that take the uplink over or give it back.
             let restarts = point == HookPoint::VppRunning || point.is_undo();
             let default_checks = match detection.service {
-                Some(s) if restarts && settings.restart_network => {
+                Some(s) if restarts => {
                     vec![Check::UnitActive(
                         crate::names::UnitName::parse(s.unit()).expect("a valid unit"),
                     )]

@@ -2,14 +2,17 @@
 //! dnsmasq serving DHCPv4, DHCPv6/RA and one DNS name on it, qemu booting
 //! a qcow2 overlay of a cached image with its NIC on that tap and the
 //! test's share over 9p, the guest's control channel (virtio-serial) read
-//! line by line with the host's clock, and a continuous ping from the
-//! namespace. Everything is stopped and removed when the `Bed` drops.
+//! line by line with the host's clock, a continuous ping from the
+//! namespace, and a watch on the DHCP server (its leases and its log,
+//! stamped with the host's clock). Everything is stopped and removed when
+//! the `Bed` drops.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::common::{nethook_bin, sh, Netns};
@@ -51,11 +54,57 @@ pub struct Bed {
     lines: Option<Receiver<Line>>,
     /// Every `NHVM` line the guest sent so far, in order.
     pub seen: Vec<Line>,
+    /// dnsmasq's lease time (`2m`: the shortest it grants).
+    lease: String,
+    watch: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    dhcp: Arc<Mutex<Dhcp>>,
+}
+
+/// When, the IPv4 leases' addresses, the IPv6 leases' addresses.
+pub type Sample = (f64, Vec<String>, Vec<String>);
+
+/// What the DHCP server showed, on the host's clock.
+#[derive(Default, Clone)]
+pub struct Dhcp {
+    /// One each second, from dnsmasq's lease file.
+    pub samples: Vec<Sample>,
+    /// Its log's DHCP lines, each stamped when read (within a second).
+    pub log: Vec<Line>,
+}
+
+impl Dhcp {
+    /// Replies that gave `address` (DHCPACK for IPv4, DHCPREPLY for IPv6)
+    /// within [from, to).
+    pub fn acks(&self, address: &str, from: f64, to: f64) -> usize {
+        let word = format!(" {address} ");
+        self.log
+            .iter()
+            .filter(|l| l.at >= from && l.at < to)
+            .filter(|l| l.text.contains("DHCPACK(") || l.text.contains("DHCPREPLY("))
+            .filter(|l| format!("{} ", l.text).contains(&word))
+            .count()
+    }
+
+    /// The fewest and most (IPv4, IPv6) leases at any sample in [from, to).
+    pub fn leases(&self, from: f64, to: f64) -> ((usize, usize), (usize, usize)) {
+        let window: Vec<_> = self
+            .samples
+            .iter()
+            .filter(|(at, _, _)| *at >= from && *at < to)
+            .collect();
+        let min = |f: fn(&Sample) -> usize| window.iter().map(|s| f(s)).min().unwrap_or(0);
+        let max = |f: fn(&Sample) -> usize| window.iter().map(|s| f(s)).max().unwrap_or(0);
+        (
+            (min(|s| s.1.len()), min(|s| s.2.len())),
+            (max(|s| s.1.len()), max(|s| s.2.len())),
+        )
+    }
 }
 
 impl Bed {
     /// Network, DHCP/DNS and the share; the VM is started by `boot`.
-    pub fn new(kind: &str, scenarios: &str) -> Bed {
+    /// `role` names the VM among those of its kind a test boots.
+    pub fn new(kind: &str, role: &str, scenarios: &str, lease: &str) -> Bed {
         reap_stale_dnsmasq();
         let image = images().join(kind);
         assert!(
@@ -65,7 +114,7 @@ impl Bed {
         );
         let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("vm")
-            .join(format!("{kind}-{}", std::process::id()));
+            .join(format!("{kind}-{role}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs).unwrap();
         let ns = Netns::new();
@@ -82,6 +131,9 @@ impl Bed {
             ping: None,
             lines: None,
             seen: Vec::new(),
+            lease: lease.to_string(),
+            watch: None,
+            dhcp: Default::default(),
         };
         bed.network();
         bed.fill_share(scenarios);
@@ -112,8 +164,14 @@ impl Bed {
             ])
             .arg(format!("--interface={TAP}"))
             .args(["--bind-dynamic", "--log-dhcp", "--enable-ra", "--pid-file="])
-            .args(["--dhcp-range=10.97.0.50,10.97.0.150,255.255.255.0,1h"])
-            .args(["--dhcp-range=fd00:97::50,fd00:97::150,64,1h"])
+            .arg(format!(
+                "--dhcp-range=10.97.0.50,10.97.0.150,255.255.255.0,{}",
+                self.lease
+            ))
+            .arg(format!(
+                "--dhcp-range=fd00:97::50,fd00:97::150,64,{}",
+                self.lease
+            ))
             .args(["--address=/gw.nethook.test/10.97.0.1"])
             .arg(format!("--dhcp-leasefile={}", leases.display()))
             .arg(format!("--log-facility={}", log.display()))
@@ -122,6 +180,63 @@ impl Bed {
             .spawn()
             .expect("dnsmasq (tests/vm/build-images.sh installs dnsmasq-base)");
         self.dnsmasq = Some(child);
+        self.watch_dhcp(log, leases);
+    }
+
+    /// Every second: dnsmasq's lease file (the leases it holds now) and
+    /// the new lines of its log, stamped with the host's clock.
+    fn watch_dhcp(&mut self, log: PathBuf, leases: PathBuf) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (dhcp, done) = (self.dhcp.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut offset = 0;
+            while !done.load(Ordering::Relaxed) {
+                let at = now();
+                let text = std::fs::read_to_string(&leases).unwrap_or_default();
+                let (mut v4, mut v6) = (Vec::new(), Vec::new());
+                for line in text.lines() {
+                    let w: Vec<&str> = line.split_whitespace().collect();
+                    // "EXPIRY MAC|IAID ADDRESS NAME ID"; the server's own
+                    // "duid ..." line is not a lease.
+                    match w.get(2) {
+                        Some(a) if w[0] != "duid" && a.contains(':') => v6.push(a.to_string()),
+                        Some(a) if w[0] != "duid" => v4.push(a.to_string()),
+                        _ => {}
+                    }
+                }
+                let bytes = std::fs::read(&log).unwrap_or_default();
+                let mut d = dhcp.lock().unwrap();
+                d.samples.push((at, v4, v6));
+                if bytes.len() > offset {
+                    // Whole lines only; a partial one is read next time.
+                    let end = bytes[offset..]
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(offset, |p| offset + p + 1);
+                    for text in String::from_utf8_lossy(&bytes[offset..end]).lines() {
+                        if text.contains("DHCP") {
+                            d.log.push(Line {
+                                at,
+                                text: text.to_string(),
+                            });
+                        }
+                    }
+                    offset = end;
+                }
+                drop(d);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        self.watch = Some((stop, thread));
+    }
+
+    /// What the DHCP server showed so far; the watch stops.
+    pub fn stop_dhcp_watch(&mut self) -> Dhcp {
+        if let Some((stop, thread)) = self.watch.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
+        self.dhcp.lock().unwrap().clone()
     }
 
     fn fill_share(&self, scenarios: &str) {
@@ -149,6 +264,12 @@ impl Bed {
         }
         for script in ["guest.sh", "measure.sh"] {
             std::fs::copy(vm.join(script), share.join(script)).unwrap();
+        }
+        // The shipped OpenShift hook, for the scenarios that run it.
+        if scenarios.contains(" openshift ") {
+            let guest = super::common::guest("openshift");
+            std::fs::copy(&guest, share.join("bin/openshift.wasm"))
+                .unwrap_or_else(|e| panic!("{}: {e}", guest.display()));
         }
         std::fs::write(share.join("scenarios"), scenarios).unwrap();
     }
@@ -352,6 +473,10 @@ impl Bed {
 
 impl Drop for Bed {
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.watch.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
         for child in [self.ping.take(), self.qemu.take(), self.dnsmasq.take()]
             .into_iter()
             .flatten()

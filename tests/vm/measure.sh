@@ -10,7 +10,7 @@ label=$1 point=$2
 share=/mnt/nethook
 uplink=$NETHOOK_VM_UPLINK
 case $point in
-    before-if-read | before-vpp-run) settle=0 ;;
+    start | before-if-read | before-vpp-run) settle=0 ;;
     vpp-running) settle=20 ;;
     *) settle=45 ;;
 esac
@@ -42,8 +42,10 @@ dev=absent
 if [ -e "/sys/class/net/$uplink/tun_flags" ]; then dev=tap
 elif [ -e "/sys/class/net/$uplink/device" ]; then dev=nic
 fi
+connection=
 if systemctl -q is-enabled NetworkManager.service 2>/dev/null; then
     managed=$(nmcli -g GENERAL.STATE device show "$uplink" 2>/dev/null | tr ' ' '_')
+    connection=$(nmcli -g GENERAL.CONNECTION device show "$uplink" 2>/dev/null)
     nm_dns=$(NetworkManager --print-config 2>/dev/null | awk -F= '/^dns=/{print $2}')
     unit=NetworkManager.service
 else
@@ -69,9 +71,14 @@ mkdir -p "$out"
     echo "resolv=$(stat -L -c '%i %Y' /etc/resolv.conf) $(sha256sum </etc/resolv.conf | cut -c1-16)"
     echo "nm_dns=$nm_dns"
     echo "service=$(systemctl show -p ActiveState --value "$unit")/$(systemctl show -p Result --value "$unit")"
+    # Changes when the service is restarted.
+    echo "invocation=$(systemctl show -p InvocationID --value "$unit")"
+    echo "connection=$connection"
+    echo "links=$(ip -br link 2>/dev/null | awk '{print $1}' | sort | tr '\n' ' ')"
     # nethook's files and records (its two empty lock files are not records).
     echo "leftovers=$(ls -d /etc/udev/rules.d/99-vpp-restore-id_net_name.rules \
         /etc/NetworkManager/conf.d/99-nethook-dns-none.conf /var/lib/nethook/state.json \
+        /run/NetworkManager/system-connections/nethook-*.nmconnection /run/NetworkManager/internal-*-"$uplink".lease \
         /var/lib/nethook/journal/*.jsonl 2>/dev/null | tr '\n' ' ')"
 } >"$out/$point.env"
 echo "NHVM measured $label $point settled=$settled settle_ms=$settle_ms dev=$dev"

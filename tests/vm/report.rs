@@ -1,11 +1,23 @@
 //! What a VM run produced, read back: the guest's measurements
 //! (out/LABEL/POINT.env), the points' begin times and hook results (the
-//! `NHVM` lines, stamped with the host's clock) and the namespace's
-//! continuous ping, joined into per-point figures.
+//! `NHVM` lines, stamped with the host's clock), the namespace's
+//! continuous ping and the DHCP server's leases and log, joined into
+//! per-point and per-lifecycle figures.
 
 use std::collections::HashMap;
 
-use super::bed::Bed;
+use super::bed::{Bed, Dhcp};
+
+/// The host pings every 200 ms.
+const PING_INTERVAL: f64 = 0.2;
+/// After a point that takes the uplink over or gives it back, this long is
+/// still that moment (the network service finishing with the link).
+const MOMENT_GRACE: f64 = 5.0;
+/// Unanswered pings in a row that make a lapse (2 s): an address that is
+/// gone; fewer are an emulated node not scheduled in time on a loaded
+/// host (seen on both VMs at the same instants), counted as lost pings
+/// but not as the address lapsing.
+const LAPSE_RUN: usize = 10;
 
 pub struct Point {
     pub label: String,
@@ -17,8 +29,10 @@ pub struct Point {
 
 pub struct Run {
     pub points: Vec<Point>,
-    /// `scenario LABEL end`, host time.
+    /// `scenario LABEL begin` and `end`, host time.
+    pub begins: HashMap<String, f64>,
     pub ends: HashMap<String, f64>,
+    pub dhcp: Dhcp,
     /// (icmp_seq, sent at, answered).
     pub pings: Vec<(u64, f64, bool)>,
     measures: HashMap<(String, String), HashMap<String, String>>,
@@ -33,8 +47,9 @@ pub fn field(text: &str, key: &str) -> String {
 }
 
 impl Run {
-    pub fn read(bed: &Bed, ping: &str) -> Run {
+    pub fn read(bed: &Bed, ping: &str, dhcp: Dhcp) -> Run {
         let mut points: Vec<Point> = Vec::new();
+        let mut begins = HashMap::new();
         let mut ends = HashMap::new();
         let mut measures = HashMap::new();
         for line in &bed.seen {
@@ -59,6 +74,9 @@ impl Run {
                 ["NHVM", "scenario", label, "end"] => {
                     ends.insert(label.to_string(), line.at);
                 }
+                ["NHVM", "scenario", label, "begin"] => {
+                    begins.insert(label.to_string(), line.at);
+                }
                 ["NHVM", "measured", label, point, ..] => {
                     let path = bed.out(&format!("{label}/{point}.env"));
                     let text = std::fs::read_to_string(&path)
@@ -75,7 +93,9 @@ impl Run {
         }
         Run {
             points,
+            begins,
             ends,
+            dhcp,
             pings: parse_ping(ping),
             measures,
             kind: bed.kind.clone(),
@@ -126,6 +146,91 @@ impl Run {
             .collect();
         let lost = window.iter().filter(|(_, _, ok)| !ok).count();
         (window.len(), lost)
+    }
+
+    /// The network service's restarts over LABEL: how often its
+    /// InvocationID changed from the scenario's start, through each
+    /// measured point, to its end.
+    pub fn restarts(&self, label: &str) -> usize {
+        let mut ids: Vec<&str> = vec![self.get(label, "start", "invocation")];
+        for p in self.points.iter().filter(|p| p.label == label) {
+            if let Some(id) = self
+                .measures
+                .get(&(label.to_string(), p.name.clone()))
+                .and_then(|m| m.get("invocation"))
+            {
+                ids.push(id);
+            }
+        }
+        ids.push(self.get(label, "after", "invocation"));
+        ids.windows(2).filter(|w| w[0] != w[1]).count()
+    }
+
+    /// From the dataplane's start (vpp-running) to the scenario's end:
+    /// the seconds the node's address lapsed (runs of at least LAPSE_RUN
+    /// unanswered pings) outside the takeover and give-back moments (each a
+    /// point's own time, plus a grace), and in all.
+    pub fn lapse(&self, label: &str) -> (f64, f64) {
+        let from = self.point(label, "vpp-running").begin;
+        let to = self.ends[label];
+        let moments: Vec<(f64, f64)> = ["vpp-running", "vpp-done-ok"]
+            .iter()
+            .map(|p| {
+                let p = self.point(label, p);
+                (p.begin, p.begin + p.phase_ms as f64 / 1000.0 + MOMENT_GRACE)
+            })
+            .collect();
+        let window: Vec<&(u64, f64, bool)> = self
+            .pings
+            .iter()
+            .filter(|(_, at, _)| *at >= from && *at < to)
+            .collect();
+        let (mut outside, mut all) = (0, 0);
+        for run in window.split(|(_, _, ok)| *ok) {
+            if run.len() < LAPSE_RUN {
+                continue;
+            }
+            all += run.len();
+            outside += run
+                .iter()
+                .filter(|(_, at, _)| !moments.iter().any(|(a, b)| at >= a && at < b))
+                .count();
+        }
+        (outside as f64 * PING_INTERVAL, all as f64 * PING_INTERVAL)
+    }
+
+    /// The fewest and most (IPv4, IPv6) leases the server held at once
+    /// during LABEL.
+    pub fn leases(&self, label: &str) -> ((usize, usize), (usize, usize)) {
+        self.dhcp.leases(self.begins[label], self.ends[label])
+    }
+
+    /// Replies from the server giving the node its own addresses (what it
+    /// had at the scenario's start): (IPv4, IPv6) while the dataplane ran
+    /// (vpp-running to vpp-done-ok), and after it stopped.
+    pub fn renewals(&self, label: &str) -> ((usize, usize), (usize, usize)) {
+        let first = |key| {
+            self.get(label, "start", key)
+                .split_whitespace()
+                .next()
+                .and_then(|a| a.split('/').next())
+                .unwrap_or("none")
+                .to_string()
+        };
+        let (v4, v6) = (first("addr4"), first("addr6"));
+        let running = self.point(label, "vpp-running").begin;
+        let stop = self.point(label, "vpp-done-ok").begin;
+        let end = self.ends[label];
+        (
+            (
+                self.dhcp.acks(&v4, running, stop),
+                self.dhcp.acks(&v6, running, stop),
+            ),
+            (
+                self.dhcp.acks(&v4, stop, end),
+                self.dhcp.acks(&v6, stop, end),
+            ),
+        )
     }
 
     /// Whether the last `n` pings of LABEL's window answered.

@@ -14,7 +14,7 @@ pub enum NetworkService {
 
 impl NetworkService {
     /// In the order they are looked for.
-    const ALL: [NetworkService; 4] = [
+    pub const ALL: [NetworkService; 4] = [
         NetworkService::Networkd,
         NetworkService::NetworkManager,
         NetworkService::Networking,
@@ -44,6 +44,12 @@ pub struct Detection {
     /// /etc/NetworkManager exists on the node.
     pub network_manager_installed: bool,
     pub service: Option<NetworkService>,
+    /// The network service's version (NetworkManager's, or systemd's for
+    /// networkd), when one is active.
+    pub version: Option<String>,
+    /// Whether the node's DHCP lease can be kept on the dataplane's tap,
+    /// and how (a node without systemd: not judged).
+    pub lease: Option<String>,
 }
 
 impl Detection {
@@ -61,6 +67,10 @@ impl Detection {
                 self.service.map_or("none".into(), |s| s.to_string()),
             ),
         ]
+        .into_iter()
+        .chain(self.version.clone().map(|v| ("version".into(), v)))
+        .chain(self.lease.clone().map(|l| ("lease".into(), l)))
+        .collect()
     }
 }
 
@@ -88,10 +98,42 @@ pub fn detect(host: &mut Host) -> Result<Detection, CapError> {
             }
         }
     }
+    let version = match service {
+        Some(NetworkService::NetworkManager) => host.network_manager().version().ok(),
+        Some(NetworkService::Networkd) => host.systemd().version().ok().map(|v| v.to_string()),
+        _ => None,
+    };
+    let lease = systemd.then(|| lease(service, version.as_deref()));
     Ok(Detection {
         systemd,
         udev,
         network_manager_installed,
         service,
+        version,
+        lease,
     })
+}
+
+/// Whether, and how, the node's lease can be kept while the dataplane
+/// holds its NIC.
+pub fn lease(service: Option<NetworkService>, version: Option<&str>) -> String {
+    let at_least = |want| version.is_some_and(|v| super::nm_lease::version_at_least(v, want));
+    match service {
+        Some(NetworkService::NetworkManager) if at_least((1, 22)) => {
+            "kept: NetworkManager's DHCP client on the tap, with the NIC's identity (an in-memory tun profile)".into()
+        }
+        Some(NetworkService::NetworkManager) => format!(
+            "cannot be kept: NetworkManager {} is older than 1.22",
+            version.unwrap_or("of unknown version")
+        ),
+        Some(NetworkService::Networkd) if at_least((244, 0)) => {
+            "kept: systemd-networkd's DHCP client on the tap, with the NIC's udev names".into()
+        }
+        Some(NetworkService::Networkd) => format!(
+            "cannot be kept: systemd {} is older than 244 (networkctl reload and reconfigure)",
+            version.unwrap_or("of unknown version")
+        ),
+        Some(s) => format!("cannot be kept: {s} runs no DHCP client on the dataplane's tap"),
+        None => "cannot be kept: no network service runs a DHCP client".into(),
+    }
 }

@@ -3,7 +3,9 @@
 //! edited in place, and only when it is not already in effect.
 
 use super::nmconf::{self, Edit};
-use super::{info, read_opt, undo_recorded, write_recorded, Detection, DnsFix, NetworkService};
+use super::{
+    info, read_opt, undo_recorded, write_recorded, Detection, DnsFix, NetworkService, Settings,
+};
 use crate::caps::{CapError, Host};
 
 pub const MAIN_CONF: &str = "/etc/NetworkManager/NetworkManager.conf";
@@ -31,14 +33,35 @@ fn effective_dns(host: &mut Host) -> Result<Option<String>, CapError> {
     Ok(dns)
 }
 
-fn reload_if_running(host: &mut Host, det: &Detection) -> Result<(), CapError> {
-    if det.service == Some(NetworkService::NetworkManager) {
-        host.network_manager().reload()?;
+/// NetworkManager takes up `dns=` without a restart: `nmcli general
+/// reload conf` (1.22), else `systemctl reload` (SIGHUP, which re-reads
+/// the configuration too); a restart only where both are refused.
+fn reload_if_running(
+    host: &mut Host,
+    settings: &Settings,
+    det: &Detection,
+) -> Result<(), CapError> {
+    if det.service != Some(NetworkService::NetworkManager) {
+        return Ok(());
     }
-    Ok(())
+    let conf = match host.network_manager().reload_conf() {
+        Err(CapError::Failed(e)) => e,
+        other => return other,
+    };
+    let unit = NetworkService::NetworkManager.unit();
+    match host.systemd().reload(unit) {
+        Err(CapError::Failed(e)) => super::fallback(
+            host,
+            settings,
+            NetworkService::NetworkManager,
+            &format!("NetworkManager refused to reload its configuration ({conf}; {e})"),
+        ),
+        other => other,
+    }
 }
 
-pub fn apply(host: &mut Host, mode: DnsFix, det: &Detection) -> Result<(), CapError> {
+pub fn apply(host: &mut Host, settings: &Settings, det: &Detection) -> Result<(), CapError> {
+    let mode = settings.dns_fix;
     if mode == DnsFix::Off {
         return Ok(());
     }
@@ -76,11 +99,11 @@ pub fn apply(host: &mut Host, mode: DnsFix, det: &Detection) -> Result<(), CapEr
         }
         DnsFix::Off => unreachable!("returned above"),
     }
-    reload_if_running(host, det)
+    reload_if_running(host, settings, det)
 }
 
 /// True when the node changed.
-pub fn undo(host: &mut Host, det: &Detection) -> Result<bool, CapError> {
+pub fn undo(host: &mut Host, settings: &Settings, det: &Detection) -> Result<bool, CapError> {
     let mut changed = undo_recorded(host, KEY_DROP_IN)?
         || super::remove_unrecorded(host, KEY_DROP_IN, DROP_IN, |t| t == DROP_IN_TEXT)?;
     if let Some(json) = host.state().get(KEY_MAIN_CONF)? {
@@ -100,7 +123,7 @@ pub fn undo(host: &mut Host, det: &Detection) -> Result<bool, CapError> {
         host.state().delete(KEY_MAIN_CONF)?;
     }
     if changed {
-        reload_if_running(host, det)?;
+        reload_if_running(host, settings, det)?;
     }
     Ok(changed)
 }

@@ -85,7 +85,7 @@ pub struct LinkState {
     pub network_file: Option<String>,
 }
 
-fn link_state(host: &mut Host, ifname: &str) -> Result<Option<LinkState>, CapError> {
+pub(super) fn link_state(host: &mut Host, ifname: &str) -> Result<Option<LinkState>, CapError> {
     let index = match host.netlink().get_link(ifname) {
         Ok(link) => link.index,
         Err(CapError::NotFound(_)) => return Ok(None),
@@ -108,7 +108,7 @@ fn link_state(host: &mut Host, ifname: &str) -> Result<Option<LinkState>, CapErr
 /// networkd's admin state of a link once it has decided what to do with
 /// it: right after a restart a link may still be `pending` (waiting for
 /// udev) or have no state file yet. Bounded by a few seconds.
-fn settled_state(host: &mut Host, ifname: &str) -> Result<String, CapError> {
+pub(super) fn settled_state(host: &mut Host, ifname: &str) -> Result<String, CapError> {
     const SETTLE_STEPS: usize = 50;
     let mut admin = String::new();
     for _ in 0..SETTLE_STEPS {

@@ -47,6 +47,15 @@ pub enum Change {
         link: String,
         to: String,
     },
+    /// One of a link's alternative names added or removed.
+    LinkAltNameAdd {
+        link: String,
+        name: String,
+    },
+    LinkAltNameDel {
+        link: String,
+        name: String,
+    },
     LinkMoveNetns {
         link: String,
         target: NetnsTarget,
@@ -60,6 +69,14 @@ pub enum Change {
         link: String,
         address: String,
         prefix_len: u8,
+    },
+    /// An address's lifetimes, in seconds (None: forever), changed in place.
+    AddressLifetime {
+        link: String,
+        address: String,
+        prefix_len: u8,
+        valid: Option<u32>,
+        preferred: Option<u32>,
     },
     RouteAdd {
         route: RouteSpec,
@@ -117,9 +134,35 @@ pub enum Change {
         id: String,
     },
     NmReload,
+    /// `nmcli general reload conf`: NetworkManager.conf and conf.d again.
+    NmReloadConf,
+    /// `nmcli connection load PATH`: a keyfile (re)read, or forgotten
+    /// when the file is gone.
+    NmLoad {
+        path: String,
+    },
+    /// A profile activated on a device (`connection up uuid U ifname D`).
+    NmActivate {
+        uuid: String,
+        ifname: String,
+    },
+    NmDeactivate {
+        uuid: String,
+    },
+    /// `networkctl reload`: networkd's files read again.
+    NetworkdReload,
+    /// `networkctl reconfigure LINK`.
+    NetworkdReconfigure {
+        link: String,
+    },
     UdevReloadRules,
     UdevTrigger {
         subsystem: String,
+        action: String,
+    },
+    /// `udevadm trigger --settle` for one network device.
+    UdevTriggerDevice {
+        link: String,
         action: String,
     },
     /// Waits: nothing to undo, shown in plans.
@@ -177,8 +220,17 @@ impl Change {
             LinkSetUp { link, .. } => format!("link {link} up/down"),
             LinkSetMtu { link, .. } => format!("link {link} mtu"),
             LinkRename { link, .. } => format!("link {link} name"),
+            LinkAltNameAdd { name, .. } | LinkAltNameDel { name, .. } => {
+                format!("link name {name}")
+            }
             LinkMoveNetns { link, .. } | LinkMove { link, .. } => format!("link {link} namespace"),
             AddressAdd { .. } | AddressDel { .. } => format!("address {}", self.args()),
+            AddressLifetime {
+                link,
+                address,
+                prefix_len,
+                ..
+            } => format!("address {link} {address}/{prefix_len}"),
             RouteAdd { .. } | RouteDel { .. } | RuleAdd { .. } | RuleDel { .. } => {
                 format!("{} {}", self.capability(), self.args())
             }
@@ -193,9 +245,14 @@ impl Change {
             | UnitReload { unit }
             | UnitResetFailed { unit } => format!("unit {unit}"),
             NmModify { id, .. } | NmUp { id } | NmDown { id } => format!("connection {id}"),
+            NmActivate { uuid, .. } | NmDeactivate { uuid } => format!("connection {uuid}"),
             SysctlSet { key, .. } => format!("sysctl {key}"),
             InNetns { netns, inner } => format!("{} in netns {netns}", inner.object()?),
             DaemonReload | NmReload | UdevReloadRules | UdevTrigger { .. } => return None,
+            NmReloadConf | NmLoad { .. } | NetworkdReload | NetworkdReconfigure { .. } => {
+                return None
+            }
+            UdevTriggerDevice { .. } => return None,
             UnitWaitActive { .. } | UdevSettle { .. } | StateSet { .. } | StateDelete { .. } => {
                 return None
             }
@@ -209,15 +266,22 @@ impl Change {
             LinkSetUp { .. } | LinkSetMtu { .. } | LinkRename { .. } | LinkMoveNetns { .. } => {
                 "netlink"
             }
+            LinkAltNameAdd { .. } | LinkAltNameDel { .. } => "netlink",
             AddressAdd { .. } | AddressDel { .. } | RouteAdd { .. } | RouteDel { .. } => "netlink",
+            AddressLifetime { .. } => "netlink",
             RuleAdd { .. } | RuleDel { .. } => "netlink",
             FileWrite { .. } | FileRemove { .. } | FileRestore { .. } => "host-fs",
             UnitStart { .. } | UnitStop { .. } | UnitRestart { .. } | UnitReload { .. } => {
                 "systemd"
             }
             UnitResetFailed { .. } | DaemonReload | UnitWaitActive { .. } => "systemd",
+            NetworkdReload | NetworkdReconfigure { .. } => "systemd",
             NmModify { .. } | NmUp { .. } | NmDown { .. } | NmReload => "network-manager",
+            NmReloadConf | NmLoad { .. } | NmActivate { .. } | NmDeactivate { .. } => {
+                "network-manager"
+            }
             UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => "udev",
+            UdevTriggerDevice { .. } => "udev",
             StateSet { .. } | StateDelete { .. } => "state",
             InNetns { inner, .. } => inner.capability(),
             LinkMove { .. } | L3Apply { .. } | NeighAdd { .. } | NeighDel { .. } => "l3",
@@ -233,9 +297,12 @@ impl Change {
             LinkSetUp { up: false, .. } => "set-down",
             LinkSetMtu { .. } => "set-mtu",
             LinkRename { .. } => "rename",
+            LinkAltNameAdd { .. } => "add-alt-name",
+            LinkAltNameDel { .. } => "del-alt-name",
             LinkMoveNetns { .. } => "move-to-netns",
             AddressAdd { .. } => "add-address",
             AddressDel { .. } => "del-address",
+            AddressLifetime { .. } => "set-address-lifetime",
             RouteAdd { .. } => "add-route",
             RouteDel { .. } => "del-route",
             RuleAdd { .. } => "add-rule",
@@ -253,8 +320,15 @@ impl Change {
             NmUp { .. } => "connection-up",
             NmDown { .. } => "connection-down",
             NmReload => "reload",
+            NmReloadConf => "reload-conf",
+            NmLoad { .. } => "load",
+            NmActivate { .. } => "activate",
+            NmDeactivate { .. } => "deactivate",
+            NetworkdReload => "networkd-reload",
+            NetworkdReconfigure { .. } => "networkd-reconfigure",
             UdevReloadRules => "reload-rules",
             UdevTrigger { .. } => "trigger",
+            UdevTriggerDevice { .. } => "trigger-device",
             UnitWaitActive { .. } => "wait-active",
             UdevSettle { .. } => "settle",
             StateSet { .. } => "set",
@@ -278,6 +352,9 @@ impl Change {
             UnitRestart { unit } | UnitReload { unit } | UnitResetFailed { unit } => unit.clone(),
             LinkSetMtu { link, mtu } => format!("{link} {mtu}"),
             LinkRename { link, to } => format!("{link} {to}"),
+            LinkAltNameAdd { link, name } | LinkAltNameDel { link, name } => {
+                format!("{link} {name}")
+            }
             LinkMoveNetns {
                 link,
                 target: NetnsTarget::Named(ns),
@@ -299,6 +376,20 @@ impl Change {
                 prefix_len,
             } => {
                 format!("{link} {address}/{prefix_len}")
+            }
+            AddressLifetime {
+                link,
+                address,
+                prefix_len,
+                valid,
+                preferred,
+            } => {
+                let s = |v: &Option<u32>| v.map_or("forever".to_string(), |v| format!("{v}s"));
+                format!(
+                    "{link} {address}/{prefix_len} valid {} preferred {}",
+                    s(valid),
+                    s(preferred)
+                )
             }
             RouteAdd { route } | RouteDel { route } => route.to_string(),
             RuleAdd { rule } | RuleDel { rule } => rule.to_string(),
@@ -329,7 +420,14 @@ impl Change {
                 previous: None,
                 ..
             } => format!("{path} (absent)"),
-            DaemonReload | NmReload | UdevReloadRules => String::new(),
+            DaemonReload | NmReload | NmReloadConf | NetworkdReload | UdevReloadRules => {
+                String::new()
+            }
+            NmLoad { path } => path.clone(),
+            NmActivate { uuid, ifname } => format!("{uuid} on {ifname}"),
+            NmDeactivate { uuid } => uuid.clone(),
+            NetworkdReconfigure { link } => link.clone(),
+            UdevTriggerDevice { link, action } => format!("{link} action={action}"),
             NmModify { id, settings } => {
                 let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("{id} {}", shown.join(" "))
@@ -396,8 +494,13 @@ impl Change {
                 | UnitReload { .. }
                 | DaemonReload
                 | NmReload
+                | NmReloadConf
+                | NmLoad { .. }
+                | NetworkdReload
+                | NetworkdReconfigure { .. }
                 | UdevReloadRules
                 | UdevTrigger { .. }
+                | UdevTriggerDevice { .. }
         )
     }
 }
@@ -560,5 +663,58 @@ mod tests {
             "netlink.add-route ipv4 10.0.0.0/8 via 10.1.0.1 dev eth0 table 254 metric 5 proto 4 scope 0"
         );
         assert!(!r.persistent() && c.persistent());
+    }
+
+    #[test]
+    fn the_lease_changes_render_and_reapply_as_they_should() {
+        let load = Change::NmLoad {
+            path: "/run/NetworkManager/system-connections/nethook-ens3.nmconnection".into(),
+        };
+        assert_eq!(
+            load.to_string(),
+            "network-manager.load /run/NetworkManager/system-connections/nethook-ens3.nmconnection"
+        );
+        let up = Change::NmActivate {
+            uuid: "5b5a80c5-8599-8e26-92a5-43d32bea4db6".into(),
+            ifname: "ens3".into(),
+        };
+        assert_eq!(
+            up.to_string(),
+            "network-manager.activate 5b5a80c5-8599-8e26-92a5-43d32bea4db6 on ens3"
+        );
+        assert_eq!(
+            up.object().as_deref(),
+            Some("connection 5b5a80c5-8599-8e26-92a5-43d32bea4db6")
+        );
+        let keep = Change::AddressLifetime {
+            link: "ens3".into(),
+            address: "10.97.0.117".into(),
+            prefix_len: 24,
+            valid: None,
+            preferred: Some(30),
+        };
+        assert_eq!(
+            keep.to_string(),
+            "netlink.set-address-lifetime ens3 10.97.0.117/24 valid forever preferred 30s"
+        );
+        // Reloads, reconfigures and triggers make a service take up what an
+        // undo put back: run last; activations and lifetimes are undone.
+        for c in [
+            load,
+            Change::NmReloadConf,
+            Change::NetworkdReload,
+            Change::NetworkdReconfigure {
+                link: "ens3".into(),
+            },
+            Change::UdevTriggerDevice {
+                link: "ens3".into(),
+                action: "change".into(),
+            },
+        ] {
+            assert!(c.reapplies() && !c.persistent(), "{c}");
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), c);
+        }
+        assert!(!up.reapplies() && !keep.reapplies());
     }
 }

@@ -274,7 +274,9 @@ impl Grants {
                 .collect()
         };
         Grants {
-            netlink: NetlinkAccess::Read,
+            // Write: the NIC renamed back when it returns under another
+            // name (builtin::uplink). No table, so no route or rule.
+            netlink: NetlinkAccess::Write,
             links: globs(&["*"]),
             tables: Vec::new(),
             read_paths: globs(&[
@@ -288,6 +290,11 @@ impl Grants {
                 "/sys/devices/virtual/dmi/id/sys_vendor",
                 "/sys/firmware/dmi/tables/DMI",
                 "/run/systemd/netif/links/*",
+                "/run/systemd/netif/leases/*",
+                // The lease: profiles NetworkManager loads from /run and
+                // /usr/lib besides /etc (builtin::nm_lease).
+                "/run/NetworkManager/system-connections/*",
+                "/usr/lib/NetworkManager/system-connections/*",
                 "/etc/systemd/network/*.network",
                 "/run/systemd/network/*.network",
                 "/usr/lib/systemd/network/*.network",
@@ -299,6 +306,8 @@ impl Grants {
                 "/etc/NetworkManager/conf.d/*",
                 "/etc/udev/rules.d/99-vpp-restore-id_net_name.rules",
                 "/etc/systemd/network/*.network",
+                "/run/NetworkManager/system-connections/nethook-*.nmconnection",
+                "/run/NetworkManager/internal-*.lease",
             ]),
             units: globs(&[
                 "NetworkManager.service",
@@ -308,7 +317,9 @@ impl Grants {
                 "network.service",
             ]),
             daemon_reload: false,
-            connections: Vec::new(),
+            // The admin's profile (activated on the returned NIC) and the
+            // tap's, by UUID.
+            connections: globs(&["*"]),
             nm_reload: true,
             udev: true,
             netns: Vec::new(),

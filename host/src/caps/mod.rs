@@ -6,6 +6,7 @@
 //! [`Host::call`]: argument validation, the grant check, plan mode (writes
 //! recorded, not performed) and one audit record.
 
+pub mod address_lifetime;
 pub mod audit;
 pub mod change;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod grants;
 pub mod host_fs;
 pub mod journal;
 pub mod l3;
+pub mod link_names;
 pub mod log;
 pub mod netlink;
 pub mod netns;

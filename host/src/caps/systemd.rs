@@ -166,6 +166,63 @@ impl Systemd<'_> {
     }
 }
 
+/// The unit networkctl talks to: granting it grants networkctl's calls.
+const NETWORKD: &str = "systemd-networkd.service";
+
+impl Systemd<'_> {
+    /// systemd's version on the node (`systemctl --version`: `systemd 257 (...)`).
+    pub fn version(&mut self) -> Result<u32, CapError> {
+        self.host
+            .read("systemd", "version", String::new(), Ok(()), |h| {
+                let out = h.systemctl(&["--version"])?;
+                out.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| CapError::Failed(format!("systemctl --version said {out:?}")))
+            })
+    }
+
+    /// `networkctl reload`: networkd reads its `.network`/`.netdev` files
+    /// again and reconfigures the links whose files changed (systemd 244).
+    pub fn networkd_reload(&mut self) -> Result<(), CapError> {
+        let check = self.host.grants.unit(NETWORKD);
+        self.host.mutate(
+            Change::NetworkdReload,
+            check,
+            |_| Ok(Inverse::of(vec![Change::NetworkdReload])),
+            |h| h.networkctl(&["reload"]).map(drop),
+            |_| Planned::Change(()),
+        )
+    }
+
+    /// `networkctl reconfigure LINK`: networkd drops what it set on the
+    /// link and configures it again from its files (systemd 244), e.g.
+    /// with the udev properties a DHCP client identifies itself from.
+    pub fn networkd_reconfigure(&mut self, link: &str) -> Result<(), CapError> {
+        let check = validate::ifname(link)
+            .and_then(|_| self.host.grants.unit(NETWORKD))
+            .and_then(|_| self.host.grants.link(link));
+        let change = Change::NetworkdReconfigure {
+            link: link.to_string(),
+        };
+        let again = change.clone();
+        self.host.mutate(
+            change,
+            check,
+            |_| Ok(Inverse::of(vec![again])),
+            |h| h.networkctl(&["reconfigure", link]).map(drop),
+            |_| Planned::Change(()),
+        )
+    }
+}
+
+impl Host {
+    fn networkctl(&self, args: &[&str]) -> Result<String, CapError> {
+        let timeout = self.remaining(self.session.node.command_timeout);
+        self.session.node.run("networkctl", args, timeout)
+    }
+}
+
 /// What undoes `op` on `unit`, from its state now.
 fn undo_unit(h: &mut Host, op: &str, unit: &str) -> Result<Inverse, CapError> {
     let was_active = matches!(

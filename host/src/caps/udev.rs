@@ -84,6 +84,143 @@ impl Udev<'_> {
     }
 }
 
+/// What the kernel says identifies a network device: what udev names it
+/// from, and how to find it again when it comes back under another name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Device {
+    pub index: u32,
+    pub name: String,
+    pub mac: Option<String>,
+    /// IFLA_PERM_ADDRESS: the address the hardware came with (a NIC's;
+    /// none for a tap, whose address was set by software).
+    pub perm_mac: Option<String>,
+    /// IFLA_INFO_KIND: none for a NIC, `tun` for a tap.
+    pub kind: Option<String>,
+    /// A tun/tap device's flags, as a NetworkManager `tun` profile must
+    /// match them.
+    pub tun: Option<Tun>,
+}
+
+/// IFLA_INFO_DATA of a tun device (IFLA_TUN_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tun {
+    /// 1 tun, 2 tap.
+    pub mode: u8,
+    pub pi: bool,
+    pub vnet_hdr: bool,
+    pub multi_queue: bool,
+    pub persist: bool,
+    /// Present only when set (TUNSETOWNER / TUNSETGROUP).
+    pub owner: Option<u32>,
+    pub group: Option<u32>,
+}
+
+impl Udev<'_> {
+    /// The device's identity as the kernel has it (netlink).
+    pub fn device(&mut self, ifname: &str) -> Result<Device, CapError> {
+        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
+        self.host
+            .read("udev", "device", ifname.to_string(), check, |h| {
+                Ok(device_from(&h.netlink.link_message(ifname)?))
+            })
+    }
+
+    /// The device the hardware gave this permanent address, whatever it
+    /// is called now (a NIC back from the dataplane under another name).
+    pub fn find_by_perm_mac(&mut self, mac: &str) -> Result<Option<Device>, CapError> {
+        let check = self.host.grants.netlink_read();
+        let want = mac.to_ascii_lowercase();
+        self.host
+            .read("udev", "find-by-perm-mac", want.clone(), check, |h| {
+                use futures::TryStreamExt;
+                let msgs: Vec<netlink_packet_route::link::LinkMessage> =
+                    h.netlink.call(|c| c.link().get().execute().try_collect())?;
+                Ok(msgs
+                    .iter()
+                    .map(device_from)
+                    .find(|d| d.perm_mac.as_deref() == Some(want.as_str())))
+            })
+    }
+
+    /// `udevadm trigger --action=ACTION --settle /sys/class/net/LINK`: the
+    /// rules run again for this one device, waited for.
+    pub fn trigger_device(&mut self, link: &str, action: &str) -> Result<(), CapError> {
+        let check = validate::ifname(link)
+            .and_then(|_| validate::uevent_action(action))
+            .and_then(|_| self.host.grants.udev())
+            .and_then(|_| self.host.grants.link(link));
+        let change = Change::UdevTriggerDevice {
+            link: link.to_string(),
+            action: action.to_string(),
+        };
+        let again = change.clone();
+        self.host.mutate(
+            change,
+            check,
+            |_| Ok(Inverse::of(vec![again])),
+            |h| {
+                let (a, path) = (
+                    format!("--action={action}"),
+                    format!("/sys/class/net/{link}"),
+                );
+                h.udevadm(&["trigger", &a, "--settle", &path]).map(drop)
+            },
+            |_| Planned::Change(()),
+        )
+    }
+}
+
+fn device_from(m: &netlink_packet_route::link::LinkMessage) -> Device {
+    use netlink_packet_core::Nla;
+    use netlink_packet_route::link::{InfoData, LinkAttribute, LinkInfo};
+    let link = super::netlink::link_from(m);
+    let mut d = Device {
+        index: link.index,
+        name: link.name,
+        mac: link.mac,
+        kind: link.kind,
+        ..Device::default()
+    };
+    for attr in &m.attributes {
+        match attr {
+            LinkAttribute::PermAddress(a) if a.iter().any(|b| *b != 0) => {
+                d.perm_mac = Some(super::netlink::mac(a))
+            }
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    let LinkInfo::Data(InfoData::Tun(nlas)) = info else {
+                        continue;
+                    };
+                    let mut tun = Tun::default();
+                    for nla in nlas {
+                        let mut v = vec![0u8; nla.value_len()];
+                        nla.emit_value(&mut v);
+                        let byte = v.first().copied().unwrap_or(0);
+                        let word = v
+                            .get(..4)
+                            .map(|b| u32::from_ne_bytes(b.try_into().expect("four bytes")));
+                        // IFLA_TUN_OWNER, _GROUP, _TYPE, _PI, _VNET_HDR,
+                        // _PERSIST, _MULTI_QUEUE (linux/if_link.h).
+                        match nla.kind() {
+                            1 => tun.owner = word,
+                            2 => tun.group = word,
+                            3 => tun.mode = byte,
+                            4 => tun.pi = byte != 0,
+                            5 => tun.vnet_hdr = byte != 0,
+                            6 => tun.persist = byte != 0,
+                            7 => tun.multi_queue = byte != 0,
+                            _ => {}
+                        }
+                    }
+                    d.tun = Some(tun);
+                }
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
 /// The `E:KEY=VALUE` lines of a udev database entry, sorted by key.
 fn parse_db(text: &str) -> Vec<(String, String)> {
     let mut props: Vec<(String, String)> = text

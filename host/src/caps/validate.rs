@@ -192,9 +192,83 @@ pub fn netns_name(name: &str) -> Result<(), CapError> {
     Ok(())
 }
 
+/// A NetworkManager connection UUID: 8-4-4-4-12 hexadecimal digits.
+pub fn nm_uuid(uuid: &str) -> Result<(), CapError> {
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let ok = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(CapError::Invalid(format!(
+            "{uuid:?} is not a connection UUID"
+        )))
+    }
+}
+
+/// A keyfile NetworkManager loads profiles from: a normalised path to a
+/// `.nmconnection` file directly in /etc or /run
+/// `NetworkManager/system-connections`.
+pub fn nm_keyfile_path(path: &str) -> Result<(), CapError> {
+    let name = ["/etc", "/run"]
+        .iter()
+        .find_map(|d| path.strip_prefix(&format!("{d}/NetworkManager/system-connections/")));
+    let ok = name.is_some_and(|n| {
+        n.len() > ".nmconnection".len()
+            && n.ends_with(".nmconnection")
+            && !n.starts_with('.')
+            && !n.contains('/')
+            && !n.chars().any(char::is_control)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(CapError::Invalid(format!(
+            "{path:?} is not a keyfile under /etc or /run NetworkManager/system-connections"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_uuids_and_keyfile_paths_follow_networkmanager() {
+        assert!(nm_uuid("1d0b9236-0fb9-3ddd-b5d8-81a26b2af642").is_ok());
+        for bad in [
+            "",
+            "uplink",
+            "1d0b9236-0fb9-3ddd-b5d8-81a26b2af64",
+            "1d0b9236-0fb9-3ddd-b5d8-81a26b2af642-",
+            "--1d0b9236-0fb9-3ddd-b5d8-81a26b2af6",
+            "1d0b9236_0fb9_3ddd_b5d8_81a26b2af642",
+            "1d0b923g-0fb9-3ddd-b5d8-81a26b2af642",
+        ] {
+            assert!(nm_uuid(bad).is_err(), "{bad:?}");
+        }
+        assert!(nm_keyfile_path(
+            "/run/NetworkManager/system-connections/nethook-ens3.nmconnection"
+        )
+        .is_ok());
+        assert!(
+            nm_keyfile_path("/etc/NetworkManager/system-connections/uplink.nmconnection").is_ok()
+        );
+        for bad in [
+            "/run/NetworkManager/system-connections/.nmconnection",
+            "/run/NetworkManager/system-connections/x.conf",
+            "/run/NetworkManager/system-connections/sub/x.nmconnection",
+            "/run/NetworkManager/x.nmconnection",
+            "/tmp/x.nmconnection",
+            "run/NetworkManager/system-connections/x.nmconnection",
+            "/run/NetworkManager/system-connections/a\nb.nmconnection",
+        ] {
+            assert!(nm_keyfile_path(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn unit_names_follow_systemd_unit_5() {

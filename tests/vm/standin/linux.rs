@@ -49,6 +49,19 @@ pub fn ip_str(args: &[&str]) -> Result<()> {
     ip(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
 }
 
+/// The name of the link with this MAC that is not a tap (a NIC), if any.
+pub fn nic_by_mac(mac: &str) -> Result<Option<String>> {
+    let links = ip_json(&["link", "show"])?;
+    Ok(links
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["address"].as_str() == Some(mac))
+        .filter_map(|l| l["ifname"].as_str())
+        .find(|n| !std::path::Path::new(&format!("/sys/class/net/{n}/tun_flags")).exists())
+        .map(str::to_string))
+}
+
 pub fn capture(uplink: &str) -> Result<IfConfig> {
     let link = ip_json(&["-d", "link", "show", "dev", uplink])?;
     let link = &link[0];

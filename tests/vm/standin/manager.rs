@@ -42,7 +42,8 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         "vpp-running"
     });
-    let mut vpp = start_vpp(lc.uplink, &config)?;
+    let rename = end == "kill-rename";
+    let mut vpp = start_vpp(lc.uplink, &config, rename)?;
     if end == "fail" {
         // A setup step after VPP started fails: vpp-manager terminates
         // VPP, its deferred restore runs, then VPP_ERRORED.
@@ -62,6 +63,10 @@ pub fn run(args: &[String]) -> Result<()> {
     std::thread::sleep(Duration::from_secs_f64(hold));
 
     let t = lc.begin("vpp-done-ok");
+    if rename {
+        crash_renamed(&mut vpp, lc.uplink, &config)?;
+        return lc.hook("VPP_DONE_OK", t);
+    }
     let signal = if end == "kill" {
         libc::SIGKILL
     } else {
@@ -70,6 +75,38 @@ pub fn run(args: &[String]) -> Result<()> {
     stop_vpp(&mut vpp, signal)?;
     restore(lc.uplink, &config)?;
     lc.hook("VPP_DONE_OK", t)
+}
+
+/// A VPP crash where VPP's namespace goes before its tap: the kernel moves
+/// the NIC back while the tap still holds the uplink's name, and gives the
+/// NIC a name of its own (`dev%d`). Played deterministically: the tap was
+/// made persistent, so it outlives VPP until this removes it once the NIC
+/// is back. vpp-manager then looks for the uplink by name (SafeGetLink,
+/// 10 s), does not find it, logs that and runs VPP_DONE_OK all the same.
+fn crash_renamed(vpp: &mut Vpp, uplink: &str, config: &linux::IfConfig) -> Result<()> {
+    stop_vpp(vpp, libc::SIGKILL)?;
+    let started = Instant::now();
+    let returned = loop {
+        if let Some(name) = linux::nic_by_mac(&config.mac)?.filter(|n| n != uplink) {
+            break name;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("the NIC did not come back under another name within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("stand-in dataplane: the NIC came back as {returned}");
+    linux::ip_str(&["link", "del", "dev", uplink])?;
+    let sys = std::path::Path::new("/sys/class/net").join(uplink);
+    let started = Instant::now();
+    while !sys.exists() {
+        if started.elapsed() > Duration::from_secs(10) {
+            eprintln!("stand-in dataplane: {uplink} not found after 10 s; its configuration is not restored (logged, as vpp-manager does)");
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    restore(uplink, config)
 }
 
 impl Lifecycle<'_> {
@@ -122,10 +159,11 @@ struct Vpp {
 }
 
 /// VPP in its namespace with the uplink moved in (moveInterfaceToNS).
-fn start_vpp(uplink: &str, config: &linux::IfConfig) -> Result<Vpp> {
+fn start_vpp(uplink: &str, config: &linux::IfConfig, persist: bool) -> Result<Vpp> {
     let mut vpp = Command::new(std::env::current_exe()?)
         .args(["standin", "vpp", "--uplink", uplink, "--mac", &config.mac])
         .args(["--mtu", &config.mtu.to_string()])
+        .args(if persist { &["--persist"][..] } else { &[] })
         .stdout(Stdio::piped())
         .spawn()?;
     let mut events = BufReader::new(vpp.stdout.take().unwrap());

@@ -5,6 +5,16 @@
 //! The tap is not persistent and this process is the only one in its
 //! namespace: when it dies, however, the tap goes and the kernel moves the
 //! uplink back to the root namespace.
+//!
+//! The tap is opened as VPP's `tap_create_if` opens it (src/vnet/devices/
+//! tap/tap.c): `IFF_TAP | IFF_NO_PI | IFF_VNET_HDR`, plus `IFF_MULTI_QUEUE`
+//! when the kernel offers it, a virtio-net header of VPP's size
+//! (`TUNSETVNETHDRSZ`, `virtio_net_hdr_v1`: 12 bytes) and no offloads
+//! (`TUNSETOFFLOAD 0`: no GSO and complete checksums from the kernel). So
+//! its `tun_flags` are VPP's (0x5102), which is what a NetworkManager
+//! `tun` profile must match. VPP hands the fd to vhost-net; here every
+//! frame read from it starts with the header (stripped) and every frame
+//! written gets a zeroed one.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -19,6 +29,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let uplink = arg(args, "--uplink").context("--uplink")?;
     let mac = arg(args, "--mac").context("--mac")?;
     let mtu = arg(args, "--mtu").context("--mtu")?;
+    let persist = args.iter().any(|a| a == "--persist");
     let root_ns = File::open("/proc/self/ns/net")?;
     // SAFETY: plain syscalls on values we own.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -37,7 +48,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if unsafe { libc::setns(root_ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         bail!("setns(root): {}", std::io::Error::last_os_error());
     }
-    let tap = create_tap(uplink)?;
+    let tap = create_tap(uplink, persist)?;
     set_mac_mtu(uplink, mac, mtu.parse()?)?;
     println!("tap");
     std::io::stdout().flush()?;
@@ -46,13 +57,19 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut tap_tx = tap;
     let to_wire = packet.try_clone()?;
     std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
+        let mut buf = vec![0u8; 65536 + VNET_HDR_LEN];
         while let Ok(n) = tap_rx.read(&mut buf) {
+            // Without offloads the header says nothing (no GSO, checksum
+            // complete): the frame follows it.
+            let Some(frame) = buf[..n].get(VNET_HDR_LEN..) else {
+                continue;
+            };
             // SAFETY: sending from our buffer on a bound packet socket.
-            unsafe { libc::send(to_wire.as_raw_fd(), buf.as_ptr().cast(), n, 0) };
+            unsafe { libc::send(to_wire.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
         }
     });
-    let mut buf = vec![0u8; 65536];
+    // Frames for the tap are received after a zeroed header's room.
+    let mut buf = vec![0u8; VNET_HDR_LEN + 65536];
     loop {
         // SAFETY: sockaddr_ll is plain data, sized for the call.
         let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -60,8 +77,8 @@ pub fn run(args: &[String]) -> Result<()> {
         let n = unsafe {
             libc::recvfrom(
                 packet.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
+                buf[VNET_HDR_LEN..].as_mut_ptr().cast(),
+                buf.len() - VNET_HDR_LEN,
                 0,
                 (&mut from as *mut libc::sockaddr_ll).cast(),
                 &mut len,
@@ -74,7 +91,7 @@ pub fn run(args: &[String]) -> Result<()> {
         if from.sll_pkttype == libc::PACKET_OUTGOING {
             continue;
         }
-        let _ = tap_tx.write(&buf[..n as usize]);
+        let _ = tap_tx.write(&buf[..VNET_HDR_LEN + n as usize]);
     }
 }
 
@@ -119,21 +136,56 @@ fn packet_socket(index: u32) -> Result<OwnedFd> {
     }
 }
 
-fn create_tap(name: &str) -> Result<File> {
+/// `struct virtio_net_hdr_v1`, the header VPP sets (TUNSETVNETHDRSZ).
+const VNET_HDR_LEN: usize = 12;
+
+/// `persist`: the tap outlives this process (TUNSETPERSIST), for the
+/// crash where VPP's namespace goes before its tap.
+fn create_tap(name: &str, persist: bool) -> Result<File> {
+    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+    const TUNGETFEATURES: libc::c_ulong = 0x8004_54cf;
+    const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+    const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
+    const IFF_VNET_HDR: libc::c_int = 0x4000;
+    const IFF_MULTI_QUEUE: libc::c_int = 0x0100;
     let tun = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/net/tun")
         .context("/dev/net/tun")?;
+    let fd = tun.as_raw_fd();
+    let mut features: libc::c_uint = 0;
+    // SAFETY: TUNGETFEATURES writes an unsigned int.
+    if unsafe { libc::ioctl(fd, TUNGETFEATURES, &mut features) } != 0 {
+        bail!("TUNGETFEATURES: {}", std::io::Error::last_os_error());
+    }
+    if features & IFF_VNET_HDR as libc::c_uint == 0 {
+        bail!("the kernel's tun has no IFF_VNET_HDR, which VPP requires");
+    }
+    let mut flags = libc::IFF_TAP | libc::IFF_NO_PI | IFF_VNET_HDR;
+    if features & IFF_MULTI_QUEUE as libc::c_uint != 0 {
+        flags |= IFF_MULTI_QUEUE;
+    }
     // struct ifreq: the name, then the flags.
     let mut ifr = [0u8; 40];
     ifr[..name.len()].copy_from_slice(name.as_bytes());
-    let flags = (libc::IFF_TAP | libc::IFF_NO_PI) as u16;
-    ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
-    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+    ifr[16..18].copy_from_slice(&(flags as u16).to_ne_bytes());
     // SAFETY: TUNSETIFF reads and writes a struct ifreq, which ifr is sized as.
-    if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, ifr.as_mut_ptr()) } != 0 {
+    if unsafe { libc::ioctl(fd, TUNSETIFF, ifr.as_mut_ptr()) } != 0 {
         bail!("TUNSETIFF {name}: {}", std::io::Error::last_os_error());
+    }
+    let hdr_len = VNET_HDR_LEN as libc::c_int;
+    // SAFETY: TUNSETVNETHDRSZ reads an int; TUNSETOFFLOAD takes its value.
+    if unsafe { libc::ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) } != 0 {
+        bail!("TUNSETVNETHDRSZ: {}", std::io::Error::last_os_error());
+    }
+    if unsafe { libc::ioctl(fd, TUNSETOFFLOAD, 0 as libc::c_ulong) } != 0 {
+        bail!("TUNSETOFFLOAD: {}", std::io::Error::last_os_error());
+    }
+    const TUNSETPERSIST: libc::c_ulong = 0x4004_54cb;
+    // SAFETY: TUNSETPERSIST takes its value.
+    if persist && unsafe { libc::ioctl(fd, TUNSETPERSIST, 1 as libc::c_ulong) } != 0 {
+        bail!("TUNSETPERSIST: {}", std::io::Error::last_os_error());
     }
     Ok(tun)
 }

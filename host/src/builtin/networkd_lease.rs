@@ -1,0 +1,267 @@
+//! The node's DHCP lease on a systemd-networkd node while the dataplane
+//! holds its NIC.
+//!
+//! networkd configures a new link by itself once udev has initialized it,
+//! so the dataplane's tap (the NIC's name and MAC) gets the uplink's
+//! `.network` and a DHCP client with no restart. What the server sees of
+//! that client is derived from udev's `ID_NET_NAME_*` of the link (the
+//! DHCPv4 client identifier's and the DHCPv6 IAID's hash,
+//! dhcp-identifier.c) and from the machine (the DUID): with the NIC's
+//! names on the tap, which the module's udev rule gives it, it is the
+//! NIC's client and renews the NIC's lease. The rule is loaded before the
+//! tap appears; at vpp-running the module checks that the tap has the
+//! names (else the rules run again for it, `udevadm trigger` on the one
+//! device) and that networkd's client on it has the NIC's identity (else
+//! `networkctl reconfigure` on the one link). No restart.
+
+use serde::{Deserialize, Serialize};
+
+use super::{info, read_opt, warn};
+use crate::caps::{CapError, Host};
+
+const KEY_NIC: &str = "lease.networkd.";
+/// networkd's state of a link (`networkctl status` reads the same).
+const LINK_STATE_DIR: &str = "/run/systemd/netif/links";
+const LEASE_DIR: &str = "/run/systemd/netif/leases/";
+
+/// What networkd said of the NIC at before-if-read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nic {
+    pub network_file: Option<String>,
+    pub client_id: Option<String>,
+    pub iaid6: Option<String>,
+    pub duid: Option<String>,
+}
+
+/// networkd's state file of a link, `KEY=VALUE` lines; None when there is
+/// no such link or networkd has no state of it.
+pub fn link_state(
+    host: &mut Host,
+    ifname: &str,
+) -> Result<Option<Vec<(String, String)>>, CapError> {
+    let index = match host.netlink().get_link(ifname) {
+        Ok(link) => link.index,
+        Err(CapError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(
+        read_opt(host, &format!("{LINK_STATE_DIR}/{index}"))?.map(|text| {
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        }),
+    )
+}
+
+fn value(state: &[(String, String)], key: &str) -> Option<String> {
+    state
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// What networkd's state says of a link's DHCP clients: the DHCPv6 IAID
+/// and DUID from the link's state, the DHCPv4 client identifier from its
+/// lease (`DHCP_LEASE=`, a file under /run/systemd/netif/leases).
+fn nic_of(host: &mut Host, state: &[(String, String)]) -> Result<Nic, CapError> {
+    let lease = match value(state, "DHCP_LEASE").filter(|p| p.starts_with(LEASE_DIR)) {
+        Some(path) => read_opt(host, &path)?.unwrap_or_default(),
+        None => String::new(),
+    };
+    let client_id = lease
+        .lines()
+        .find_map(|l| l.strip_prefix("CLIENTID="))
+        .map(str::to_string);
+    Ok(Nic {
+        network_file: value(state, "NETWORK_FILE"),
+        client_id,
+        iaid6: value(state, "DHCP6_CLIENT_IAID"),
+        duid: value(state, "DHCP6_CLIENT_DUID"),
+    })
+}
+
+/// before-if-read: which `.network` configures the NIC and the identity
+/// of its DHCP clients. A NIC networkd does not configure (in a crash
+/// loop, not back yet) keeps the earlier capture.
+pub fn capture(host: &mut Host, uplink: &str) -> Result<(), CapError> {
+    let key = format!("{KEY_NIC}{uplink}");
+    let state = link_state(host, uplink)?.unwrap_or_default();
+    let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
+    if !matches!(admin.as_str(), "configured" | "configuring") {
+        if host.state().get(&key)?.is_none() {
+            warn(host, &format!("lease: systemd-networkd does not configure {uplink} ({admin:?}); no DHCP identity to compare the tap's with"));
+        }
+        return Ok(());
+    }
+    let nic = nic_of(host, &state)?;
+    let json = serde_json::to_string(&nic).expect("serialises");
+    host.state().set(&key, &json)?;
+    info(
+        host,
+        "lease: captured the NIC's network file and DHCP identity",
+        &[("uplink", uplink), ("values", &json)],
+    );
+    Ok(())
+}
+
+fn nic(host: &mut Host, uplink: &str) -> Result<Option<Nic>, CapError> {
+    host.state()
+        .get(&format!("{KEY_NIC}{uplink}"))?
+        .map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| CapError::Failed(format!("state {KEY_NIC}{uplink}: {e}")))
+        })
+        .transpose()
+}
+
+/// networkd's admin state of a link once it has decided (not pending,
+/// initialized or configuring), polled for up to `steps` quarter seconds.
+fn settled(host: &mut Host, uplink: &str, steps: usize) -> Result<Vec<(String, String)>, CapError> {
+    let mut state = Vec::new();
+    for _ in 0..steps {
+        state = link_state(host, uplink)?.unwrap_or_default();
+        let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
+        if !matches!(
+            admin.as_str(),
+            "" | "pending" | "initialized" | "configuring"
+        ) {
+            break;
+        }
+        host.sleep(std::time::Duration::from_millis(250));
+    }
+    Ok(state)
+}
+
+/// vpp-running on one uplink: the tap's names and networkd's client on it.
+pub fn take_over(
+    host: &mut Host,
+    uplink: &str,
+    names: &super::rules::Capture,
+) -> Result<super::lease::TakeOver, CapError> {
+    use super::lease::TakeOver;
+    let dev = match host.udev().device(uplink) {
+        Ok(d) => d,
+        Err(CapError::NotFound(why)) => return Ok(TakeOver::NotKept(why)),
+        Err(e) => return Err(e),
+    };
+    if dev.tun.is_none() {
+        info(
+            host,
+            "lease: the uplink is not a tap; systemd-networkd keeps managing it",
+            &[("uplink", uplink)],
+        );
+        return Ok(TakeOver::NotATap);
+    }
+    let wanted: Vec<(&String, &String)> = names
+        .iter()
+        .filter(|(k, _)| super::rules::PROPERTIES.contains(&k.as_str()))
+        .collect();
+    let has_names = |host: &mut Host| -> Result<bool, CapError> {
+        let props = match host.udev().properties(uplink) {
+            Ok(p) => p,
+            Err(CapError::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(wanted
+            .iter()
+            .all(|(k, v)| props.iter().any(|(pk, pv)| pk == *k && pv == *v)))
+    };
+    let mut reconfigure = None;
+    if !wanted.is_empty() && !has_names(host)? {
+        // The rule matches the MAC, which the dataplane sets after it
+        // created the tap: udev may have handled the tap's "add" before.
+        info(
+            host,
+            "lease: the tap lacks the NIC's udev names; running the rules for it again",
+            &[("uplink", uplink)],
+        );
+        host.udev().trigger_device(uplink, "change")?;
+        if !has_names(host)? {
+            return Ok(TakeOver::NotKept(format!(
+                "udev did not give the tap {uplink} the NIC's names: networkd's DHCP client on it is another client"
+            )));
+        }
+        reconfigure = Some("its DHCP client started before the tap had the NIC's names");
+    }
+    let state = settled(host, uplink, 40)?;
+    let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
+    if admin == "unmanaged" {
+        return Ok(TakeOver::NotKept(format!(
+            "systemd-networkd leaves the tap {uplink} unmanaged: no .network matches it"
+        )));
+    }
+    let tap = nic_of(host, &state)?;
+    if let Some(nic) = nic(host, uplink)? {
+        for (what, was, is) in [
+            ("DHCPv4 client identifier", &nic.client_id, &tap.client_id),
+            ("DHCPv6 IAID", &nic.iaid6, &tap.iaid6),
+            ("DHCPv6 DUID", &nic.duid, &tap.duid),
+        ] {
+            if let (Some(was), Some(is)) = (was, is) {
+                if was != is && reconfigure.is_none() {
+                    info(
+                        host,
+                        &format!("lease: the tap's {what} is {is}, the NIC's was {was}"),
+                        &[("uplink", uplink)],
+                    );
+                    reconfigure =
+                        Some("its DHCP client identifies itself otherwise than the NIC's");
+                }
+            }
+        }
+    }
+    if !matches!(admin.as_str(), "configured" | "configuring") && reconfigure.is_none() {
+        reconfigure = Some("systemd-networkd has not configured it");
+    }
+    if let Some(why) = reconfigure {
+        info(
+            host,
+            "lease: reconfiguring the tap",
+            &[("uplink", uplink), ("why", why), ("state", &admin)],
+        );
+        host.systemd().networkd_reconfigure(uplink)?;
+    }
+    let state = settled(host, uplink, 40)?;
+    let tap = nic_of(host, &state)?;
+    info(
+        host,
+        "lease: the node's DHCP client runs on the tap",
+        &[
+            ("uplink", uplink),
+            ("state", &value(&state, "ADMIN_STATE").unwrap_or_default()),
+            ("client_id", tap.client_id.as_deref().unwrap_or("none")),
+            ("iaid6", tap.iaid6.as_deref().unwrap_or("none")),
+        ],
+    );
+    Ok(TakeOver::Kept)
+}
+
+/// Undo points: the returned NIC configured by networkd (it picks a
+/// returned link up by itself; a reconfigure where it did not). Some(why)
+/// when it is not.
+pub fn give_back(host: &mut Host, uplink: &str) -> Result<Option<String>, CapError> {
+    let state = settled(host, uplink, 60)?;
+    let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
+    if admin == "configured" {
+        return Ok(None);
+    }
+    if link_state(host, uplink)?.is_none() && host.netlink().get_link(uplink).is_err() {
+        return Ok(Some(format!("{uplink} is not back")));
+    }
+    info(
+        host,
+        "lease: reconfiguring the returned NIC",
+        &[("uplink", uplink), ("state", &admin)],
+    );
+    host.systemd().networkd_reconfigure(uplink)?;
+    let state = settled(host, uplink, 60)?;
+    let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
+    Ok(match admin.as_str() {
+        "configured" => None,
+        other => Some(format!(
+            "systemd-networkd has {uplink} {other:?} after a reconfigure"
+        )),
+    })
+}
