@@ -60,7 +60,13 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// Default: `var/lib/nethook` under the host root.
     pub state_dir: PathBuf,
+    /// Pulled components (`<cache_dir>/oci`): written by `nethook pull`,
+    /// checked against their pinned digests whenever they are used.
     pub cache_dir: PathBuf,
+    /// Native code compiled from components; default `<cache_dir>/compiled`.
+    /// Only a process that may run it should be able to write here (README,
+    /// "Trust in files on disk").
+    pub compiled: Option<PathBuf>,
     /// Of legacy scripts, unless their point says otherwise.
     pub script_timeout: Duration,
     /// Uplinks used when the command line names none.
@@ -184,6 +190,7 @@ impl Default for Config {
             file: None,
             state_dir: Path::new(DEFAULT_HOST_ROOT).join(DEFAULT_STATE_DIR),
             cache_dir: DEFAULT_CACHE_DIR.into(),
+            compiled: None,
             script_timeout: crate::select::DEFAULT_SCRIPT_TIMEOUT,
             uplinks: Vec::new(),
             node: default_node(),
@@ -244,6 +251,13 @@ impl Config {
 
     /// What a failure at `point` leaves: the point's setting, else its
     /// hook's, else rollback.
+    /// Where compiled components are stored.
+    pub fn compiled_dir(&self) -> PathBuf {
+        self.compiled
+            .clone()
+            .unwrap_or_else(|| self.cache_dir.join("compiled"))
+    }
+
     pub fn on_failure(&self, point: HookPoint) -> OnFailure {
         if let Some(o) = self.point_on_failure.get(&point) {
             return *o;
@@ -281,6 +295,7 @@ type Located<T> = Result<T, (Range<usize>, String)>;
 struct RawConfig {
     state_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
+    compiled_dir: Option<PathBuf>,
     #[serde(default)]
     uplinks: Vec<Spanned<String>>,
     host_root: Option<PathBuf>,
@@ -520,6 +535,7 @@ impl RawConfig {
             state_dir,
             script_timeout,
             cache_dir,
+            compiled: self.compiled_dir,
             uplinks,
             node,
             builtin: self.builtin,

@@ -162,6 +162,19 @@ impl Options {
         host
     }
 
+    /// nethook's own capabilities at `point` (reads: uplinks, udev records),
+    /// audited as hook `nethook`.
+    fn own(&self, point: HookPoint) -> Host {
+        let session = self.session(Mode::Apply);
+        self.host(
+            &session,
+            "nethook",
+            point,
+            Grants::verifier(),
+            crate::config::DEFAULT_TIMEOUT,
+        )
+    }
+
     /// Capabilities for undoing what `hook` journaled at `point`, checked
     /// against the grants it has.
     fn undoer(&self, hook: &str, point: HookPoint) -> Host {
@@ -238,7 +251,7 @@ pub fn run_point(opts: &Options, point: HookPoint) -> Result<Outcome> {
             Handler::Wasm(hook) => {
                 let rt = match &mut runtime {
                     Some(rt) => rt,
-                    none => none.insert(Runtime::new(&opts.config.cache_dir)?),
+                    none => none.insert(Runtime::new(&opts.config.compiled_dir())?),
                 };
                 let loaded = rt.load(hook)?;
                 if !loaded.is_hook() {
@@ -721,6 +734,11 @@ fn dispatch(
     }
 }
 
+/// nethook's own read-only capabilities at `point`.
+pub fn own_host(opts: &Options, point: HookPoint) -> Host {
+    opts.own(point)
+}
+
 fn caller(hook: &str, point: HookPoint) -> Caller {
     Caller {
         hook: hook.to_string(),
@@ -821,7 +839,7 @@ impl Checker<'_> {
             Handler::Wasm(hook) => {
                 let rt = match &mut self.runtime {
                     Some(rt) => rt,
-                    none => none.insert(Runtime::new(&self.opts.config.cache_dir)?),
+                    none => none.insert(Runtime::new(&self.opts.config.compiled_dir())?),
                 };
                 let l = rt.load(hook)?;
                 let pin = match (&hook.fetched, hook.sha256.is_some()) {

@@ -53,6 +53,33 @@ pub fn trusted_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `dir` is a directory (not a link) of ours that no one else can write;
+/// unlike `trusted_dir`, nothing is repaired: for a store of native code,
+/// a directory others could write may hold anything.
+pub fn private_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+    if !meta.file_type().is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.uid() != euid() {
+        return Err(format!(
+            "{} belongs to uid {}, not to the user nethook runs as (uid {})",
+            dir.display(),
+            meta.uid(),
+            euid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "others may write {} (mode {mode:o})",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// `path` is a regular file of ours, writable by no one else, of at most
 /// `max` bytes; the reason otherwise.
 pub fn own_regular_file(path: &Path, max: u64) -> Result<(), String> {

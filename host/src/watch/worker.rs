@@ -2,7 +2,6 @@
 //! the handlers of the resulting events, one at a time, with retries.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -54,7 +53,7 @@ fn load(runtime: &Runtime, config: &Config) -> Result<HashMap<String, Loaded>> {
 
 impl Worker {
     pub fn new(opts: Options, reported: Table, stop: Arc<AtomicBool>) -> Result<Worker> {
-        let runtime = Runtime::new(&opts.config.cache_dir)?;
+        let runtime = Runtime::new(&opts.config.compiled_dir())?;
         let loaded = load(&runtime, &opts.config)?;
         for line in run::recover(&opts)? {
             tracing::warn!("{line}");
@@ -131,12 +130,9 @@ impl Worker {
             return;
         }
         let driver = match point {
-            HookPoint::LinkAdded => udev_driver(
-                &self.opts.config.node.root,
-                event.link.index,
-                self.opts.config.watch.udev_wait,
-                &self.stop,
-            ),
+            HookPoint::LinkAdded => {
+                udev_driver(&self.opts, &event.link.name, event.link.index, &self.stop)
+            }
             _ => None,
         };
         if !ep.filter.matches(&event.link, driver.as_deref()) {
@@ -218,7 +214,11 @@ fn pause(d: Duration, stop: &AtomicBool) -> bool {
 
 /// udev's driver for a new link, once udevd has written its record (when
 /// udevd runs on the node at all), waiting at most `wait`.
-fn udev_driver(root: &Path, index: u32, wait: Duration, stop: &AtomicBool) -> Option<String> {
+/// The record is read through the capability layer (confined to the host
+/// root, bounded, audited as nethook's own read): it is the node's data.
+fn udev_driver(opts: &Options, link: &str, index: u32, stop: &AtomicBool) -> Option<String> {
+    let root = &opts.config.node.root;
+    let wait = opts.config.watch.udev_wait;
     if !root.join("run/udev/control").exists() {
         return None;
     }
@@ -235,8 +235,17 @@ fn udev_driver(root: &Path, index: u32, wait: Duration, stop: &AtomicBool) -> Op
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::read_to_string(&record)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("E:ID_NET_DRIVER=").map(str::to_string))
+    let mut host = run::own_host(opts, HookPoint::LinkAdded);
+    match host.udev().properties_of_index(link, index) {
+        Ok(props) => props
+            .into_iter()
+            .find_map(|(k, v)| (k == "ID_NET_DRIVER").then_some(v)),
+        Err(e) => {
+            tracing::warn!(
+                index,
+                "udev's record of the new link: {e}; running its hooks without"
+            );
+            None
+        }
+    }
 }
