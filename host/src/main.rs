@@ -211,11 +211,9 @@ fn main() -> ExitCode {
             let code = e
                 .downcast_ref::<Error>()
                 .map_or(exit::FAILURE, Error::exit_code);
-            // The error may carry a hook's or the node's text: one line.
-            eprintln!(
-                "nethook: error: {}",
-                nethook::text::escape(&format!("{e:#}"))
-            );
+            // Text from hooks, the node and registries is escaped where it
+            // enters an error; a config error's excerpt is nethook's own.
+            eprintln!("nethook: error: {e:#}");
             ExitCode::from(code)
         }
     }

@@ -186,7 +186,10 @@ impl Runtime {
         let (component, outcome) = self
             .cache
             .load(&self.engine, bytes, &sha256)
-            .map_err(|e| Error::component(path, format!("invalid component: {e:#}")))?;
+            .map_err(|e| {
+                let why = crate::text::bounded(&format!("{e:#}"), MAX_ERROR);
+                Error::component(path, format!("invalid component: {why}"))
+            })?;
         let world =
             world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
         // Every import must be one we provide, before anything runs.
@@ -432,10 +435,11 @@ impl Job {
                         message: format!("guest exited with code {}", exit.0),
                     });
                 }
+                // A backtrace names the guest's own functions: its text.
                 Err(Error::HookTrapped {
                     hook,
                     point,
-                    message: format!("{e:?}").trim().to_string(),
+                    message: crate::text::bounded(format!("{e:?}").trim(), 16 << 10),
                 })
             }
         }
