@@ -1144,6 +1144,7 @@ mod tests {
             crate::oci::RegistrySettings {
                 auth: Some("/etc/nethook/auth.json".into()),
                 insecure: vec!["reg:5000".into()],
+                timeout: crate::oci::DEFAULT_FETCH_TIMEOUT,
             }
         );
         let e = parse("[registries]\ninsecure = [\"http://reg\"]\n").unwrap_err();

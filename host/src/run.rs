@@ -540,7 +540,11 @@ fn finish(
     }
     if !rollback {
         for step in &steps {
-            // The state a handler changed is written before it is committed.
+            // The state a handler changed is written before it is committed,
+            // and its journal records before the state.
+            if let Some(txn) = &step.txn {
+                lock(txn).sync().map_err(other)?;
+            }
             crate::caps::state::flush(&step.state, &opts.config.state_dir).map_err(other)?;
             if let Some(txn) = &step.txn {
                 lock(txn).commit().map_err(other)?;

@@ -357,8 +357,28 @@ impl Txn {
             )));
         }
         self.seq += 1;
-        self.append_line(&line, change.persistent())?;
+        // State is written to disk only when the point commits, after
+        // `sync`: its records need not be durable one by one.
+        let state = matches!(change, Change::StateSet { .. } | Change::StateDelete { .. });
+        self.append_line(&line, change.persistent() && !state)?;
         Ok(self.seq)
+    }
+
+    /// Make everything appended so far durable (before the run's state is
+    /// written: a power loss after it must find the records to undo it).
+    pub fn sync(&mut self) -> Result<(), CapError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        file.sync_data()
+            .map_err(|e| io("cannot sync", &self.path, e))?;
+        if !self.dir_synced {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io("cannot sync", &self.dir, e))?;
+            self.dir_synced = true;
+        }
+        Ok(())
     }
 
     /// What became of it. Not synced: recovery undoes a journaled change

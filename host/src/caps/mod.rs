@@ -399,6 +399,19 @@ impl Host {
         started: Instant,
     ) {
         self.audited += 1;
+        if self.audited == AUDIT_BUDGET + 1 {
+            // Said at once: a run given up on at its deadline never ends
+            // the usual way, and its summary may never be written.
+            self.session.audit.record(audit::Record {
+                hook: &self.caller.hook,
+                point: self.caller.point.name(),
+                capability: "audit",
+                operation: "budget",
+                args: &format!("{AUDIT_BUDGET} records spent: further calls are counted, and summarised when the run ends"),
+                outcome: "summarising".into(),
+                elapsed: Duration::ZERO,
+            });
+        }
         if self.audited > AUDIT_BUDGET {
             let kind = match &outcome {
                 Ok(_) => "ok",

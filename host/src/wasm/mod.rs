@@ -183,13 +183,10 @@ impl Runtime {
                 }
             }
         };
-        let (component, outcome) = self
-            .cache
-            .load(&self.engine, bytes, &sha256)
-            .map_err(|e| {
-                let why = crate::text::bounded(&format!("{e:#}"), MAX_ERROR);
-                Error::component(path, format!("invalid component: {why}"))
-            })?;
+        let (component, outcome) = self.cache.load(&self.engine, bytes, &sha256).map_err(|e| {
+            let why = crate::text::bounded(&format!("{e:#}"), MAX_ERROR);
+            Error::component(path, format!("invalid component: {why}"))
+        })?;
         let world =
             world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
         // Every import must be one we provide, before anything runs.
