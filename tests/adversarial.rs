@@ -209,7 +209,9 @@ fn a_denied_call_in_a_loop_is_audited_a_bounded_number_of_times() {
     let more: u64 = match summary.first() {
         Some(args) => {
             assert!(
-                args.ends_with(" more systemd.restart call(s), denied, past the audit budget of 1000"),
+                args.ends_with(
+                    " more systemd.restart call(s), denied, past the audit budget of 1000"
+                ),
                 "{args}"
             );
             args.split(' ').next().unwrap().parse().unwrap()

@@ -280,6 +280,11 @@ pub fn names_nethook(value: &str) -> bool {
 /// The uplink names of `CALICOVPP_INTERFACES`, in order.
 fn interfaces(json: &str) -> Result<Vec<IfName>> {
     let bad = |why: String| Error::Setting(format!("environment {ENV_INTERFACES}: {why}"));
+    // The dataplane's interfaces fit in far less; bounded before parsing.
+    const MAX: usize = 64 << 10;
+    if json.len() > MAX {
+        return Err(bad(format!("{} bytes; at most {MAX}", json.len())));
+    }
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let list = match v.get("uplinkInterfaces") {

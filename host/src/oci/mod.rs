@@ -17,7 +17,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use error::OciError;
-pub use pull::{fetch, Fetched, SignatureStatus};
+pub use pull::{fetch, wasm_layer, Fetched, SignatureStatus};
 pub use push::push;
 pub use reference::OciRef;
 pub use sign::{generate_key_pair, sign};
