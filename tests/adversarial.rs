@@ -630,3 +630,60 @@ fn a_component_larger_than_any_hook_is_refused_from_its_descriptor() {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A link name a hook used earlier is looked up again once any link was
+/// renamed: the second call acts on the link that has the name now, not on
+/// the one that had it at the first call.
+#[test]
+fn a_link_renamed_between_two_calls_is_not_acted_on_by_its_old_name() {
+    use nethook::caps::exec::{ExecMode, Node};
+    use nethook::caps::grants::{Glob, NetlinkAccess};
+    use nethook::caps::{Audit, Caller, Grants, Host, Mode, Session};
+    let ns = Netns::new();
+    ns.exec(&[
+        "ip", "link", "add", "x1", "type", "veth", "peer", "name", "x2",
+    ]);
+    let scratch = Scratch::new();
+    let path = format!("/run/netns/{}", ns.name);
+    let root = scratch.path("");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let target = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(&target, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let session = Session {
+                state_dir: root.join("state"),
+                node: Node {
+                    root: root.clone(),
+                    exec: ExecMode::Chroot,
+                    command_timeout: Duration::from_secs(10),
+                },
+                mode: Mode::Apply,
+                audit: Audit::default(),
+                effects: Default::default(),
+                txn: None,
+                state: None,
+            };
+            let grants = Grants {
+                netlink: NetlinkAccess::Write,
+                links: vec![Glob::new("x1").unwrap()],
+                ..Grants::default()
+            };
+            let caller = Caller {
+                hook: "h".into(),
+                point: nethook::HookPoint::VppRunning,
+            };
+            let mut host = Host::new(caller, grants, session);
+            host.netlink().add_address("x1", "10.1.0.1", 24).unwrap();
+            // Someone else swaps the names.
+            sh(&["ip", "link", "set", "x1", "name", "x9"]);
+            sh(&["ip", "link", "set", "x2", "name", "x1"]);
+            host.netlink().add_address("x1", "10.1.0.2", 24).unwrap();
+        })
+        .join()
+        .unwrap()
+    });
+    let on = |link: &str| ns.exec(&["ip", "-4", "-o", "addr", "show", "dev", link]);
+    assert!(on("x1").contains("10.1.0.2/24"), "{}", on("x1"));
+    assert!(!on("x9").contains("10.1.0.2/24"), "{}", on("x9"));
+    assert!(on("x9").contains("10.1.0.1/24"), "{}", on("x9"));
+}

@@ -283,7 +283,6 @@ impl Host {
         planned: impl FnOnce(&mut Host) -> Planned<T>,
     ) -> Result<T, CapError> {
         let started = Instant::now();
-        self.netlink.forget_indexes();
         let change = self.scoped(change);
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
