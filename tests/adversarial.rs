@@ -661,7 +661,6 @@ fn a_link_renamed_between_two_calls_is_not_acted_on_by_its_old_name() {
                 audit: Audit::default(),
                 effects: Default::default(),
                 txn: None,
-                state: None,
             };
             let grants = Grants {
                 netlink: NetlinkAccess::Write,
@@ -670,7 +669,7 @@ fn a_link_renamed_between_two_calls_is_not_acted_on_by_its_old_name() {
             };
             let caller = Caller {
                 hook: "h".into(),
-                point: nethook::HookPoint::VppRunning,
+                point: nethook::DataplanePoint::VppRunning.into(),
             };
             let mut host = Host::new(caller, grants, session);
             host.netlink().add_address("x1", "10.1.0.1", 24).unwrap();

@@ -189,7 +189,7 @@ fn the_dataplane_interfaces_variable() {
         &[b"{", b"}", b"[", b"]", b"\"", b":", b",", b"null", b"interfaceName", b"\\u0000", b"/"],
         |b| {
             let json = text(b);
-            let _ = nethook::select::Environment::from_vars(|k| {
+            let _ = nethook::dataplane::Environment::from_vars(|k| {
                 (k == "CALICOVPP_INTERFACES").then(|| json.clone())
             });
         },

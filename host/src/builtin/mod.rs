@@ -15,141 +15,49 @@ pub mod ec2;
 mod l3;
 pub mod nmconf;
 pub mod rules;
+pub mod settings;
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::bindings::nethook::hooks::log::Level;
 use crate::caps::{CapError, Host};
-use crate::error::{Error, Result};
 use crate::names::IfName;
-use crate::point::HookPoint;
+use crate::point::DataplanePoint;
 pub use detect::{detect, Detection, NetworkService};
+pub use settings::{DnsFix, Settings, UndoRestart};
 
 /// What `check` and `demo` say the module is.
 pub const DESCRIPTION: &str = "built-in NetworkManager/udev module";
 /// What `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` makes of it.
 pub const COMPAT: &str = "the built-in module runs in its dataplane-compatible mode (as the dataplane's default_hook.sh): dns=none edited into NetworkManager.conf, the network service restarted at every undo";
-pub const HOOK_NAME: &str = "builtin";
+pub const HOOK_NAME: &str = crate::names::BUILTIN_HOOK;
 /// Bound of `udevadm settle` in the networkd restart sequence.
 const SETTLE: Duration = Duration::from_secs(10);
 
 const KEY_UPLINKS: &str = "uplinks";
 const KEY_RULES: &str = "udev-rules";
 
-/// How the DNS fix is applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum DnsFix {
-    /// A drop-in under /etc/NetworkManager/conf.d.
-    #[default]
-    #[serde(rename = "conf.d")]
-    ConfD,
-    /// NetworkManager.conf edited in place, as the dataplane does.
-    #[serde(rename = "main-conf")]
-    MainConf,
-    #[serde(rename = "off")]
-    Off,
-}
-
-/// When the undo points restart the network service.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UndoRestart {
-    /// Always, as the dataplane does: it is what brings DHCP and DNS back
-    /// on the NIC the dataplane returns, even when nothing was undone.
-    #[default]
-    Always,
-    /// Only when something was undone.
-    IfChanged,
-}
-
-/// `[builtin]` in the config.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    #[serde(default = "yes")]
-    pub udev_net_name_rules: bool,
-    #[serde(default)]
-    pub dns_fix: DnsFix,
-    #[serde(default = "yes")]
-    pub restart_network: bool,
-    #[serde(default)]
-    pub undo_restart: UndoRestart,
-    /// On EC2 (per DMI) with systemd-networkd: match the uplink's
-    /// `.network` by name while the dataplane runs, as the dataplane does.
-    #[serde(default = "yes")]
-    pub ec2_networkd: bool,
-    /// Capture each uplink's layer-3 configuration at before-if-read and
-    /// give the returned uplink what of it it lacks at the undo points.
-    #[serde(default)]
-    pub restore_l3: bool,
-    /// How long the network service has, after the undo's restart, to
-    /// restore the uplink's addresses and routes before nethook fills in.
-    #[serde(
-        default = "l3_wait",
-        deserialize_with = "crate::config::duration_value"
-    )]
-    pub restore_l3_wait: Duration,
-}
-
-fn l3_wait() -> Duration {
-    l3::DEFAULT_WAIT
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            udev_net_name_rules: true,
-            dns_fix: DnsFix::ConfD,
-            restart_network: true,
-            undo_restart: UndoRestart::Always,
-            ec2_networkd: true,
-            restore_l3: false,
-            restore_l3_wait: l3::DEFAULT_WAIT,
-        }
-    }
-}
-
-impl Settings {
-    /// What the dataplane runs when its native hook is off (default_hook.sh).
-    pub fn dataplane_compatible(&mut self) {
-        if self.dns_fix != DnsFix::Off {
-            self.dns_fix = DnsFix::MainConf;
-        }
-        self.undo_restart = UndoRestart::Always;
-    }
-}
-
-/// Run the module at `point`; returns the detection, for reports.
+/// Run the module at `point`; returns the detection, for reports. The
+/// run makes a failure the module's hook error.
 pub fn run(
     host: &mut Host,
-    point: HookPoint,
+    point: DataplanePoint,
     uplinks: &[IfName],
     settings: &Settings,
-) -> Result<Detection> {
-    let fail = |e: CapError| Error::HookFailed {
-        hook: HOOK_NAME.into(),
-        point,
-        message: e.to_string(),
-    };
-    let detection = detect::detect(host).map_err(fail)?;
+) -> Result<Detection, CapError> {
+    let detection = detect::detect(host)?;
     host.log(Level::Info, "detected", &detection.fields());
     let ec2 = settings.ec2_networkd
         && detection.service == Some(NetworkService::Networkd)
-        && ec2::is_ec2(host).map_err(fail)?;
+        && ec2::is_ec2(host)?;
     match point {
-        HookPoint::BeforeIfRead => {
+        DataplanePoint::BeforeIfRead => {
             capture(host, uplinks).and_then(|()| match settings.restore_l3 {
                 true => l3::capture(host, uplinks),
                 false => Ok(()),
             })
         }
-        HookPoint::BeforeVppRun => dns::apply(host, settings.dns_fix, &detection)
+        DataplanePoint::BeforeVppRun => dns::apply(host, settings.dns_fix, &detection)
             .and_then(|()| write_rules(host, settings, &detection))
             .and_then(|()| {
                 if ec2 {
@@ -158,14 +66,9 @@ pub fn run(
                     Ok(())
                 }
             }),
-        HookPoint::VppRunning => running(host, settings, &detection, ec2, uplinks),
-        HookPoint::VppDoneOk | HookPoint::VppErrored => undo(host, settings, &detection),
-        // The config refuses `builtin` at an event point.
-        event => Err(CapError::Invalid(format!(
-            "the built-in module has no action at {event}"
-        ))),
-    }
-    .map_err(fail)?;
+        DataplanePoint::VppRunning => running(host, settings, &detection, ec2, uplinks),
+        DataplanePoint::VppDoneOk | DataplanePoint::VppErrored => undo(host, settings, &detection),
+    }?;
     Ok(detection)
 }
 

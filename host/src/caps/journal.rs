@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::change::{Change, Inverse};
 use super::CapError;
+use crate::point::HookPoint;
 
 const DIR: &str = "journal";
 const LOCK: &str = "lock";
@@ -435,7 +436,7 @@ pub struct Journaled {
 #[derive(Debug, Clone)]
 pub struct TxnLog {
     pub path: PathBuf,
-    pub point: String,
+    pub point: HookPoint,
     pub hook: String,
     pub boot_id: String,
     pub pid: u32,
@@ -477,7 +478,7 @@ impl TxnLog {
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<TxnLog, String> {
         let mut log = TxnLog {
             path: path.to_path_buf(),
-            point: String::new(),
+            point: HookPoint::Dataplane(crate::point::DataplanePoint::BeforeIfRead),
             hook: String::new(),
             boot_id: String::new(),
             pid: 0,
@@ -507,7 +508,11 @@ impl TxnLog {
                     pid,
                     ..
                 } => {
-                    (log.point, log.hook, log.boot_id, log.pid) = (point, hook, boot_id, pid);
+                    // Only a point this nethook knows can be undone as its.
+                    log.point = point
+                        .parse()
+                        .map_err(|_| format!("it names no hook point nethook knows ({point:?})"))?;
+                    (log.hook, log.boot_id, log.pid) = (hook, boot_id, pid);
                 }
                 Record::Change {
                     seq,

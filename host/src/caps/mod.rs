@@ -109,10 +109,26 @@ pub struct Session {
     pub mode: Mode,
     pub audit: Audit,
     pub effects: Effects,
-    /// The point's transaction: every change is journaled here first.
-    pub txn: Option<Arc<Mutex<journal::Txn>>>,
-    /// With a transaction: state changes written once, when it commits.
-    pub state: Option<state::SharedPending>,
+    /// The handler's transaction, when its changes are journaled.
+    pub txn: Option<Recording>,
+}
+
+/// Where one handler's run records what it does: every change journaled
+/// first, and its state changes kept until the transaction commits. One
+/// value, so there is never one without the other.
+#[derive(Clone)]
+pub struct Recording {
+    pub txn: Arc<Mutex<journal::Txn>>,
+    pub state: state::SharedPending,
+}
+
+impl Recording {
+    pub fn new(txn: journal::Txn) -> Recording {
+        Recording {
+            txn: Arc::new(Mutex::new(txn)),
+            state: Default::default(),
+        }
+    }
 }
 
 /// The capabilities of one hook run, bound to its caller and grants.
@@ -166,7 +182,7 @@ impl Host {
             store: state::State::new(
                 caller.hook.clone(),
                 &session.state_dir,
-                session.state.clone(),
+                session.txn.as_ref().map(|r| r.state.clone()),
             ),
             caller,
             grants,
@@ -316,7 +332,12 @@ impl Host {
         undo: impl FnOnce(&mut Host) -> Result<Inverse, CapError>,
         act: impl FnOnce(&mut Host) -> Result<T, CapError>,
     ) -> Result<T, CapError> {
-        let txn = self.session.txn.clone().filter(|_| self.journaling);
+        let txn = self
+            .session
+            .txn
+            .as_ref()
+            .map(|r| r.txn.clone())
+            .filter(|_| self.journaling);
         // The inverse is read from the node only where it is kept: an
         // undo's own steps, and runs without a transaction, keep none.
         // Unreadable prior state does not stop the change (its own error,

@@ -351,5 +351,5 @@ fn explain(
 }
 
 fn digest_bytes(digest: &str) -> Option<[u8; 32]> {
-    crate::config::parse_sha256(digest.strip_prefix("sha256:")?).ok()
+    crate::units::parse_sha256(digest.strip_prefix("sha256:")?).ok()
 }

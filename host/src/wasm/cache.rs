@@ -145,7 +145,7 @@ impl Cache {
         if source.path != path || source.file != FileId::of(&meta) {
             return None;
         }
-        crate::config::parse_sha256(&source.sha256).ok()
+        crate::units::parse_sha256(&source.sha256).ok()
     }
 
     /// Remember that the component file `path` (open as `file`) has `sha256`.

@@ -24,8 +24,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::bindings::events::EventHookPre;
 use crate::bindings::{Context, EventContext, Hook, HookError, HookPre};
 use crate::caps::Host;
-use crate::config::HookConfig;
 use crate::error::{Error, Result};
+use crate::hook::HookConfig;
 use ctx::{Ctx, MemoryCap};
 
 pub use cache::CacheOutcome;

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::links::{self, Event, Table};
 use super::Job;
-use crate::bindings::{LinkEvent, WitEventPoint};
-use crate::caps::journal::Journal;
-use crate::config::{Config, PointConfig};
+use crate::bindings::LinkEvent;
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::point::HookPoint;
-use crate::run::{self, Options};
+use crate::options::Options;
+use crate::point::{EventPoint, HookPoint};
+use crate::run;
+use crate::spec::Handler;
 use crate::wasm::{Loaded, Runtime};
 
 pub struct Worker {
@@ -22,8 +23,6 @@ pub struct Worker {
     runtime: Runtime,
     /// The event points' WASM hooks, loaded (compiled, linked) once.
     loaded: HashMap<String, Loaded>,
-    /// Opened once, and again when a reload moves `state_dir`.
-    journal: Journal,
     reported: Table,
     stop: Arc<AtomicBool>,
 }
@@ -33,19 +32,18 @@ pub struct Worker {
 fn load(runtime: &Runtime, config: &Config) -> Result<HashMap<String, Loaded>> {
     let mut loaded = HashMap::new();
     for (point, ep) in &config.events {
-        if let PointConfig::Wasm { hook } = &ep.handler {
-            if loaded.contains_key(hook) {
+        if let Handler::Wasm(h) = &ep.handler {
+            if loaded.contains_key(&h.name) {
                 continue;
             }
-            let h = &config.hooks[hook];
             let l = runtime.load(h)?;
             if !l.is_event_hook() {
                 return Err(Error::component(
                     &h.component,
-                    format!("[points.{point}] selects hook {hook:?}, which exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!"),
+                    format!("[points.{point}] selects hook {:?}, which exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!", h.name),
                 ));
             }
-            loaded.insert(hook.clone(), l);
+            loaded.insert(h.name.clone(), l);
         }
     }
     Ok(loaded)
@@ -58,12 +56,10 @@ impl Worker {
         for line in run::recover(&opts)? {
             tracing::warn!("{line}");
         }
-        let journal = run::open_journal(&opts)?;
         Ok(Worker {
             opts,
             runtime,
             loaded,
-            journal,
             reported,
             stop,
         })
@@ -97,22 +93,16 @@ impl Worker {
     }
 
     fn reload(&mut self, config: Config) {
+        // A new state dir must be usable before the old config is let go.
         let opened = load(&self.runtime, &config).and_then(|loaded| {
-            let journal = match config.state_dir == self.opts.config.state_dir {
-                true => None,
-                false => Some(
-                    Journal::open(&config.state_dir).map_err(|e| Error::Other(e.to_string()))?,
-                ),
-            };
-            Ok((loaded, journal))
+            crate::caps::journal::Journal::open(&config.state_dir)
+                .map_err(|e| Error::Txn(e.into()))?;
+            Ok(loaded)
         });
         match opened {
-            Ok((loaded, journal)) => {
+            Ok(loaded) => {
                 tracing::info!(config = %config.source(), "SIGHUP: configuration reloaded");
                 self.loaded = loaded;
-                if let Some(j) = journal {
-                    self.journal = j;
-                }
                 self.opts.config = config;
             }
             Err(e) => {
@@ -126,11 +116,11 @@ impl Worker {
         let Some(ep) = self.opts.config.events.get(&point).cloned() else {
             return;
         };
-        if ep.handler == PointConfig::None {
+        if ep.handler == Handler::None {
             return;
         }
         let driver = match point {
-            HookPoint::LinkAdded => {
+            EventPoint::LinkAdded => {
                 udev_driver(&self.opts, &event.link.name, event.link.index, &self.stop)
             }
             _ => None,
@@ -139,7 +129,7 @@ impl Worker {
             return;
         }
         let wit = LinkEvent {
-            point: wit_point(point),
+            point: point.wit(),
             link: event.link.name.clone(),
             index: event.link.index,
             mac: event.link.mac.clone(),
@@ -155,7 +145,6 @@ impl Worker {
             let started = Instant::now();
             let result = run::run_event(
                 &self.opts,
-                &self.journal,
                 point,
                 &ep.handler,
                 &self.runtime,
@@ -187,16 +176,6 @@ impl Worker {
                 );
             }
         }
-    }
-}
-
-fn wit_point(p: HookPoint) -> WitEventPoint {
-    match p {
-        HookPoint::LinkRemoved => WitEventPoint::LinkRemoved,
-        HookPoint::LinkDown => WitEventPoint::LinkDown,
-        HookPoint::LinkUp => WitEventPoint::LinkUp,
-        HookPoint::AddressLost => WitEventPoint::AddressLost,
-        _ => WitEventPoint::LinkAdded,
     }
 }
 
@@ -235,7 +214,7 @@ fn udev_driver(opts: &Options, link: &str, index: u32, stop: &AtomicBool) -> Opt
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut host = run::own_host(opts, HookPoint::LinkAdded);
+    let mut host = opts.own(HookPoint::Event(EventPoint::LinkAdded));
     match host.udev().properties_of_index(link, index) {
         Ok(props) => props
             .into_iter()
