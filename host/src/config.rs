@@ -228,7 +228,7 @@ struct RawConfig {
     #[serde(default)]
     hooks: BTreeMap<Spanned<String>, RawHook>,
     #[serde(default)]
-    watch: crate::watch::Settings,
+    watch: crate::watch::settings::Settings,
     #[serde(default)]
     registries: RawRegistries,
 }

@@ -85,7 +85,7 @@ pub enum Error {
 
     /// The journal could not do its part (`txn`).
     #[error(transparent)]
-    Txn(#[from] crate::txn::TxnError),
+    Txn(#[from] crate::txn::error::TxnError),
 
     /// Anything else: I/O on our own files, the runtime, netlink.
     #[error("{0}")]

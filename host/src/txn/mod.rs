@@ -15,15 +15,13 @@ use std::path::Path;
 use nix::fcntl::Flock;
 
 use crate::caps::journal::{Journal, Txn, TxnState};
-use crate::caps::{CapError, Host, Recording};
+use crate::caps::{Host, Recording};
 use crate::error::Error;
 use crate::point::HookPoint;
 use crate::spec::OnFailure;
 
-/// Why the journal could not do its part. Never a reason to commit.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TxnError(#[from] CapError);
+pub mod error;
+pub use error::TxnError;
 
 /// Makes the `Host` that undoes what `hook` journaled at `point`, under the
 /// grants that hook has now.
