@@ -180,7 +180,10 @@ fn the_host_modules_have_no_import_cycle() {
     let g = graph();
     // The check sees what it must: the graph is not empty and has the
     // edges everyone knows of.
-    assert!(g["run"].contains("txn") && g["txn"].contains("caps::journal"), "{g:#?}");
+    assert!(
+        g["run"].contains("txn") && g["txn"].contains("caps::journal"),
+        "{g:#?}"
+    );
     let found = cycles(&g);
     let shown: Vec<String> = found
         .iter()
@@ -203,13 +206,20 @@ fn the_host_modules_have_no_import_cycle() {
 #[test]
 fn a_cycle_is_found_and_paths_are_read_as_rust_writes_them() {
     let mut g = Graph::new();
-    for (a, b) in [("config", "builtin"), ("builtin", "error"), ("error", "config"), ("run", "config")] {
+    for (a, b) in [
+        ("config", "builtin"),
+        ("builtin", "error"),
+        ("error", "config"),
+        ("run", "config"),
+    ] {
         g.entry(a.into()).or_default().insert(b.into());
         g.entry(b.into()).or_default();
     }
     assert_eq!(cycles(&g), [["builtin", "config", "error"]]);
     assert_eq!(
-        crate_paths("use crate::caps::{journal::Txn, Host};\nlet x = crate::units::MAX; notcrate::y"),
+        crate_paths(
+            "use crate::caps::{journal::Txn, Host};\nlet x = crate::units::MAX; notcrate::y"
+        ),
         ["caps::journal::Txn", "caps::Host", "caps", "units::MAX"]
     );
 }

@@ -500,3 +500,43 @@ fn dispatch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::{Change, Inverse};
+
+    fn write(path: &str) -> Effect {
+        Effect {
+            change: Change::FileWrite {
+                path: path.into(),
+                size: 1,
+                mode: None,
+                sha256: String::new(),
+            },
+            inverse: Inverse::Nothing,
+        }
+    }
+
+    #[test]
+    fn two_handlers_changing_one_object_conflict_once() {
+        let mut chain = Chain::default();
+        chain.touched("a", &[write("/etc/x"), write("/etc/y")]);
+        // The same handler again, or a state change (no object): none.
+        chain.touched("a", &[write("/etc/x")]);
+        let state = Effect {
+            change: Change::StateSet {
+                key: "k".into(),
+                value: "v".into(),
+            },
+            inverse: Inverse::Nothing,
+        };
+        chain.touched("b", &[state.clone(), write("/etc/z")]);
+        assert!(chain.conflicts.is_empty(), "{:?}", chain.conflicts);
+        chain.touched("c", &[write("/etc/x"), write("/etc/x")]);
+        assert_eq!(
+            chain.conflicts,
+            ["c changes file /etc/x, which a changed before it in this chain"]
+        );
+    }
+}

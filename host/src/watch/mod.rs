@@ -13,12 +13,12 @@
 //! the socket or a burst of messages delays events but never loses the
 //! final state or reports a change twice.
 
+mod debounce;
 pub mod links;
 pub mod settings;
 mod source;
 mod worker;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
@@ -29,6 +29,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::options::Options;
+use debounce::Debounce;
 use links::{LinkState, Table};
 pub use settings::{Filter, Settings};
 
@@ -52,13 +53,6 @@ pub(crate) enum Job {
     },
     /// A new configuration, parsed already.
     Reload(Box<Config>),
-}
-
-/// A link with changes not yet handed to the worker.
-struct Pending {
-    first: Instant,
-    last: Instant,
-    seen_at: u64,
 }
 
 static TERM: AtomicBool = AtomicBool::new(false);
@@ -119,12 +113,12 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
         .map_err(|e| Error::Other(format!("cannot start the worker thread: {e}")))?;
 
     let mut settings = settings;
-    let mut pending: HashMap<u32, Pending> = HashMap::new();
+    let mut pending = Debounce::default();
     let started = Instant::now();
     let seen_now = crate::caps::time::monotonic_ns;
     if settings.initial {
         for index in current.keys() {
-            mark(&mut pending, *index, started, seen_now());
+            pending.mark(*index, started, seen_now());
         }
     }
     tracing::info!(links = current.len(), initial = settings.initial, debounce = ?settings.debounce, "watching");
@@ -146,28 +140,17 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                 ),
             }
         }
-        let now = Instant::now();
-        let mut wait = IDLE;
-        let mut due: Vec<u32> = Vec::new();
-        for (index, p) in &pending {
-            let at = (p.last + settings.debounce).min(p.first + settings.max_delay);
-            match at.checked_duration_since(now) {
-                None => due.push(*index),
-                Some(left) => wait = wait.min(left),
-            }
-        }
-        due.sort_by_key(|i| pending[i].first);
+        let (due, mut wait) =
+            pending.due(Instant::now(), settings.debounce, settings.max_delay, IDLE);
         for index in due {
-            let seen_at = pending[&index].seen_at;
+            let seen_at = pending.seen_at(index);
             let job = Job::Link {
                 index,
                 now: current.get(&index).cloned(),
                 seen_at,
             };
             match jobs.try_send(job) {
-                Ok(()) => {
-                    pending.remove(&index);
-                }
+                Ok(()) => pending.take(index),
                 Err(TrySendError::Full(_)) => {
                     wait = wait.min(FULL_RETRY);
                     break;
@@ -182,7 +165,7 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                 let at = Instant::now();
                 for m in &msgs {
                     if let Some(index) = links::apply(&mut current, m) {
-                        mark(&mut pending, index, at, seen_at);
+                        pending.mark(index, at, seen_at);
                     }
                 }
             }
@@ -197,7 +180,7 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                     current.keys().chain(fresh.keys()).copied().collect();
                 for index in touched {
                     if current.get(&index) != fresh.get(&index) {
-                        mark(&mut pending, index, at, seen_now());
+                        pending.mark(index, at, seen_now());
                     }
                 }
                 current = fresh;
@@ -224,18 +207,4 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
     }
     tracing::info!(elapsed = ?started.elapsed(), "watch stopped");
     result
-}
-
-fn mark(pending: &mut HashMap<u32, Pending>, index: u32, at: Instant, seen_at: u64) {
-    pending
-        .entry(index)
-        .and_modify(|p| {
-            p.last = at;
-            p.seen_at = seen_at;
-        })
-        .or_insert(Pending {
-            first: at,
-            last: at,
-            seen_at,
-        });
 }
