@@ -44,9 +44,12 @@ const NAMESPACE: &str = "calico-vpp-dataplane";
 const RO: bool = true;
 const RW: bool = false;
 
+/// A nethook volume a container mounts: (volume, mountPath, read-only).
+type Mount = (&'static str, &'static str, bool);
+
 /// Per container of calico-vpp-node: each nethook volume it mounts, where,
 /// and whether read-only, in the rendered order.
-const NETHOOK_MOUNTS: &[(&str, &[(&str, &str, bool)])] = &[
+const NETHOOK_MOUNTS: &[(&str, &[Mount])] = &[
     (
         "nethook-pull",
         &[
