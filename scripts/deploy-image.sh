@@ -145,7 +145,7 @@ say "running nethook in the image (podman build of $work/check/Containerfile)"
 # (`check` only reads it: what the built-in module detects), and nethook's
 # state and cache directories, here directories of this run.
 mkdir -p "$work/host/var/lib/nethook" "$work/host/var/cache/nethook"
-podman build --isolation chroot --no-cache -v /:/host:ro \
+podman build --isolation chroot --no-cache --layers=false -v /:/host:ro \
     -v "$work/host/var/lib/nethook:/var/lib/nethook" -v "$work/host/var/cache/nethook:/var/cache/nethook" \
     -t "$CHECK_IMAGE" "$work/check" >"$work/check.log" 2>&1 ||
     { cat "$work/check.log" >&2; exit 1; }
