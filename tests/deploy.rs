@@ -54,14 +54,15 @@ const NETHOOK_MOUNTS: &[(&str, &[Mount])] = &[
         "nethook-pull",
         &[
             ("nethook-config", "/etc/nethook", RO),
-            ("nethook-cache", "/var/cache/nethook", RW),
+            ("nethook-blobs", "/var/cache/nethook", RW),
         ],
     ),
     (
         "nethook-check",
         &[
             ("nethook-config", "/etc/nethook", RO),
-            ("nethook-cache", "/var/cache/nethook", RW),
+            ("nethook-blobs", "/var/cache/nethook", RO),
+            ("nethook-compiled", "/var/lib/nethook-compiled", RW),
             ("nethook-state", "/var/lib/nethook", RW),
             ("nethook-host-root", "/host", RW),
         ],
@@ -71,7 +72,8 @@ const NETHOOK_MOUNTS: &[(&str, &[Mount])] = &[
         &[
             ("nethook-config", "/etc/nethook", RO),
             ("nethook-state", "/var/lib/nethook", RW),
-            ("nethook-cache", "/var/cache/nethook", RW),
+            ("nethook-blobs", "/var/cache/nethook", RO),
+            ("nethook-compiled", "/var/lib/nethook-compiled", RW),
         ],
     ),
     (
@@ -79,7 +81,8 @@ const NETHOOK_MOUNTS: &[(&str, &[Mount])] = &[
         &[
             ("nethook-config", "/etc/nethook", RO),
             ("nethook-state", "/var/lib/nethook", RW),
-            ("nethook-cache", "/var/cache/nethook", RW),
+            ("nethook-blobs", "/var/cache/nethook", RO),
+            ("nethook-compiled", "/var/lib/nethook-compiled", RW),
             ("nethook-host-root", "/host", RW),
         ],
     ),
@@ -94,8 +97,10 @@ fn nethook_host_path_volumes() -> Vec<Value> {
         json!({"name": "nethook-host-root", "hostPath": {"path": "/"}}),
         json!({"name": "nethook-state",
                "hostPath": {"path": "/var/lib/nethook", "type": "DirectoryOrCreate"}}),
-        json!({"name": "nethook-cache",
+        json!({"name": "nethook-blobs",
                "hostPath": {"path": "/var/cache/nethook", "type": "DirectoryOrCreate"}}),
+        json!({"name": "nethook-compiled",
+               "hostPath": {"path": "/var/lib/nethook-compiled", "type": "DirectoryOrCreate"}}),
     ]
 }
 
