@@ -386,8 +386,6 @@ fn the_daemonsets_containers_follow_the_trust_model() {
             in_mounts = true;
         }
         if t == "volumes:" {
-            in_mounts = false;
-            containers.retain(|_| true);
             break;
         }
         if t == "readOnly: true" {

@@ -85,6 +85,8 @@ pub struct Config {
     pub watch: crate::watch::settings::Settings,
     /// `[registries]`: how `oci://` components are fetched.
     pub registries: crate::oci::RegistrySettings,
+    /// `[metrics]`: watch's endpoint, the one-shot runs' textfile.
+    pub metrics: crate::metrics::settings::Settings,
 }
 
 /// An event point's handler and the links it fires for.
@@ -111,6 +113,7 @@ impl Default for Config {
             events: BTreeMap::new(),
             watch: Default::default(),
             registries: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -231,6 +234,8 @@ struct RawConfig {
     watch: crate::watch::settings::Settings,
     #[serde(default)]
     registries: RawRegistries,
+    #[serde(default)]
+    metrics: crate::metrics::settings::Settings,
 }
 
 #[derive(Deserialize, Default)]
@@ -476,6 +481,7 @@ impl RawConfig {
             events,
             watch: self.watch,
             registries,
+            metrics: self.metrics,
         })
     }
 }

@@ -70,6 +70,7 @@ pub fn run_point(opts: &Options, point: DataplanePoint) -> Result<Outcome> {
     }
     let spec = &selection.spec;
     let started = Instant::now();
+    let started_at = crate::runs::now();
     // A component that cannot run is refused before anything is touched.
     let mut runtime: Option<Runtime> = None;
     let mut prepared = Vec::new();
@@ -208,15 +209,30 @@ pub fn run_point(opts: &Options, point: DataplanePoint) -> Result<Outcome> {
         None => result,
     };
     let elapsed = started.elapsed();
+    let effects: Vec<Effect> = chain.steps.iter().flat_map(|s| s.effects.clone()).collect();
+    let changes = summary(&effects);
     match &result {
-        Ok(()) => tracing::info!(%point, ?elapsed, "done"),
-        Err(e) => tracing::error!(%point, ?elapsed, "{e}"),
+        Ok(()) => tracing::info!(%point, ?elapsed, changes = %changes, "done"),
+        Err(e) => tracing::error!(%point, ?elapsed, changes = %changes, "{e}"),
+    }
+    if opts.mode == Mode::Apply {
+        let rolled_back = crate::txn::rolls_back(&result, spec.on_failure);
+        record(
+            opts,
+            point,
+            &selection,
+            started_at,
+            elapsed,
+            &result,
+            effects.len(),
+            rolled_back,
+        );
     }
     let detail = (!details.is_empty()).then(|| details.join("; "));
     Ok(Outcome {
         elapsed,
         result,
-        effects: chain.steps.iter().flat_map(|s| s.effects.clone()).collect(),
+        effects,
         detail,
         checks: checks.iter().map(ToString::to_string).collect(),
         steps: match spec.chain {
@@ -226,6 +242,66 @@ pub fn run_point(opts: &Options, point: DataplanePoint) -> Result<Outcome> {
         conflicts: chain.conflicts,
         selection,
     })
+}
+
+/// What a point changed, in a few words for its log line: the count, and
+/// the first changes as `capability.operation args`.
+fn summary(effects: &[Effect]) -> String {
+    const SHOWN: usize = 4;
+    if effects.is_empty() {
+        return "none".into();
+    }
+    let mut shown: Vec<String> = effects
+        .iter()
+        .take(SHOWN)
+        .map(|e| {
+            let args = crate::text::bounded(&e.change.args(), 80);
+            format!("{}.{} {args}", e.change.capability(), e.change.operation())
+        })
+        .collect();
+    if effects.len() > SHOWN {
+        shown.push(format!("and {} more", effects.len() - SHOWN));
+    }
+    format!("{}: {}", effects.len(), shown.join("; "))
+}
+
+/// The point's run, for `status` and the metrics textfile. A record that
+/// cannot be written is said, never the point's failure.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    opts: &Options,
+    point: DataplanePoint,
+    selection: &Selection,
+    started: String,
+    elapsed: Duration,
+    result: &Result<()>,
+    changes: usize,
+    rolled_back: bool,
+) {
+    let last = crate::runs::LastRun {
+        started,
+        handler: selection.spec.to_string(),
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+        outcome: match result {
+            Ok(()) => "ok".into(),
+            Err(e) => e.to_string(),
+        },
+        exit_code: result.as_ref().err().map_or(0, Error::exit_code),
+        changes,
+        rolled_back,
+    };
+    let runs = match crate::runs::Runs::record(&opts.config.state_dir, point.name(), last) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%point, "cannot record the run for `nethook status`: {e}");
+            return;
+        }
+    };
+    if let Some(path) = &opts.config.metrics.textfile {
+        if let Err(e) = crate::metrics::write_textfile(path, &runs) {
+            tracing::warn!(%point, textfile = %path.display(), "cannot write the metrics textfile: {e}");
+        }
+    }
 }
 
 /// A chain as it runs.

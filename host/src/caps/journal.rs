@@ -184,6 +184,35 @@ impl Journal {
         Ok(paths)
     }
 
+    /// Every transaction file, oldest first, read without changing
+    /// anything: what is not a transaction nethook can read is named with
+    /// the reason (the next run moves it aside).
+    pub fn inspect(&self) -> Result<Vec<Inspected>, CapError> {
+        let mut paths: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map_err(|e| io("cannot list", &self.dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        paths.sort();
+        Ok(paths
+            .into_iter()
+            .map(|p| {
+                crate::trust::own_regular_file(&p, MAX_TXN_BYTES)
+                    .and_then(|()| match TxnLog::read(&p) {
+                        Ok(log) => Ok(log),
+                        Err(Unreadable::Io(e)) => Err(e.to_string()),
+                        Err(Unreadable::Malformed(why)) => Err(why),
+                    })
+                    .map_err(|why| (p, why))
+            })
+            .collect())
+    }
+
+    /// Files moved aside so far.
+    pub fn quarantined(&self) -> usize {
+        fs::read_dir(self.dir.join(QUARANTINE)).map_or(0, |d| d.count())
+    }
+
     /// One transaction file; none (quarantined, with a warning) when it is
     /// not one nethook can read.
     pub fn log(&self, path: &Path) -> Result<Option<TxnLog>, CapError> {
@@ -421,6 +450,9 @@ pub enum TxnState {
     RolledBack,
 }
 
+/// A transaction file as `inspect` finds it: read, or its path and why not.
+pub type Inspected = Result<TxnLog, (PathBuf, String)>;
+
 /// A journaled change as read back.
 #[derive(Debug, Clone)]
 pub struct Journaled {
@@ -440,6 +472,8 @@ pub struct TxnLog {
     pub hook: String,
     pub boot_id: String,
     pub pid: u32,
+    /// When it began, RFC 3339.
+    pub time: String,
     pub changes: Vec<Journaled>,
     pub undone: BTreeSet<u32>,
     pub state: TxnState,
@@ -482,6 +516,7 @@ impl TxnLog {
             hook: String::new(),
             boot_id: String::new(),
             pid: 0,
+            time: String::new(),
             changes: Vec::new(),
             undone: BTreeSet::new(),
             state: TxnState::Open,
@@ -506,8 +541,9 @@ impl TxnLog {
                     hook,
                     boot_id,
                     pid,
-                    ..
+                    time,
                 } => {
+                    log.time = time;
                     // Only a point this nethook knows can be undone as its.
                     log.point = point
                         .parse()

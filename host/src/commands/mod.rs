@@ -14,6 +14,7 @@ pub mod recover;
 pub mod render;
 pub mod run;
 pub mod sign;
+pub mod status;
 pub mod test;
 pub mod watch;
 pub mod wit_reference;

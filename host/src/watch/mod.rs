@@ -105,7 +105,14 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
         true => Table::new(),
         false => current.clone(),
     };
-    let worker = worker::Worker::new(opts, reported, stop.clone())?;
+    let metrics = Arc::new(crate::metrics::WatchMetrics::default());
+    if let Some(addr) = opts.config.metrics.listen {
+        let bound = metrics
+            .serve(addr)
+            .map_err(|e| Error::Other(format!("[metrics] listen {addr}: {e}")))?;
+        tracing::info!(address = %bound, "serving metrics at /metrics");
+    }
+    let worker = worker::Worker::new(opts, reported, stop.clone(), metrics.clone())?;
     let (jobs, queue) = mpsc::sync_channel(settings.queue);
     let handle = std::thread::Builder::new()
         .name("worker".into())
@@ -150,7 +157,10 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                 seen_at,
             };
             match jobs.try_send(job) {
-                Ok(()) => pending.take(index),
+                Ok(()) => {
+                    pending.take(index);
+                    metrics.queue_depth.inc();
+                }
                 Err(TrySendError::Full(_)) => {
                     wait = wait.min(FULL_RETRY);
                     break;
@@ -170,6 +180,7 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                 }
             }
             Ok(Msg::Overrun) => {
+                metrics.overruns.inc();
                 tracing::warn!("rtnetlink overrun: the kernel dropped messages; reading every link and address again");
                 let fresh = match source::dump() {
                     Ok(t) => t,

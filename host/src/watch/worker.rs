@@ -23,6 +23,7 @@ pub struct Worker {
     runtime: Runtime,
     /// The event points' WASM hooks, loaded (compiled, linked) once.
     loaded: HashMap<String, Loaded>,
+    metrics: Arc<crate::metrics::WatchMetrics>,
     reported: Table,
     stop: Arc<AtomicBool>,
 }
@@ -50,7 +51,12 @@ fn load(runtime: &Runtime, config: &Config) -> Result<HashMap<String, Loaded>> {
 }
 
 impl Worker {
-    pub fn new(opts: Options, reported: Table, stop: Arc<AtomicBool>) -> Result<Worker> {
+    pub fn new(
+        opts: Options,
+        reported: Table,
+        stop: Arc<AtomicBool>,
+        metrics: Arc<crate::metrics::WatchMetrics>,
+    ) -> Result<Worker> {
         let runtime = Runtime::new(&opts.config.compiled_dir())?;
         let loaded = load(&runtime, &opts.config)?;
         for line in run::recover(&opts)? {
@@ -60,6 +66,7 @@ impl Worker {
             opts,
             runtime,
             loaded,
+            metrics,
             reported,
             stop,
         })
@@ -79,6 +86,7 @@ impl Worker {
                     now,
                     seen_at,
                 } => {
+                    self.metrics.queue_depth.dec();
                     let before = self.reported.remove(&index);
                     if let Some(n) = &now {
                         self.reported.insert(index, n.clone());
@@ -153,9 +161,11 @@ impl Worker {
             );
             let elapsed = started.elapsed();
             let tries = attempt + 1;
+            self.count_try(point, &ep.handler, attempt, &result);
             match result {
                 Ok(()) => {
                     tracing::info!(%point, %link, index = wit.index, tries, ?elapsed, "event handled");
+                    self.count_event(point, "ok", seen_at);
                     return;
                 }
                 Err(e) if attempt < retry.len() && !self.stop.load(Ordering::SeqCst) => {
@@ -166,6 +176,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(%point, %link, tries, "{e}; giving up on this event");
+                    self.count_event(point, "failed", seen_at);
                     return;
                 }
             }
@@ -180,6 +191,41 @@ impl Worker {
 }
 
 /// Sleep `d` unless a stop comes first; false if it did.
+impl Worker {
+    /// One try of an event's handler.
+    fn count_try(&self, point: EventPoint, handler: &Handler, attempt: usize, r: &Result<()>) {
+        let outcome = if r.is_ok() { "ok" } else { "failed" };
+        self.metrics
+            .hook_runs
+            .get_or_create(&vec![
+                ("point".into(), point.name().into()),
+                ("hook".into(), handler.hook_name().into()),
+                ("outcome".into(), outcome.into()),
+            ])
+            .inc();
+        if attempt > 0 {
+            self.metrics.retries.inc();
+        }
+        if r.as_ref().is_err_and(Error::rolls_back) {
+            self.metrics.rollbacks.inc();
+        }
+    }
+
+    /// An event done with, and how long after the kernel told of it.
+    fn count_event(&self, point: EventPoint, outcome: &str, seen_at: u64) {
+        let l = |k: &str, v: &str| (k.to_string(), v.to_string());
+        self.metrics
+            .events
+            .get_or_create(&vec![l("point", point.name()), l("outcome", outcome)])
+            .inc();
+        let waited = crate::caps::time::monotonic_ns().saturating_sub(seen_at);
+        self.metrics
+            .latency
+            .get_or_create(&vec![l("point", point.name())])
+            .observe(waited as f64 / 1e9);
+    }
+}
+
 fn pause(d: Duration, stop: &AtomicBool) -> bool {
     let until = Instant::now() + d;
     while Instant::now() < until {
