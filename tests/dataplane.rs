@@ -366,7 +366,8 @@ fn the_daemonsets_containers_follow_the_trust_model() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let text = std::fs::read_to_string(repo.join("deploy/calico-vpp/daemonset.yaml")).unwrap();
     // Each container: (name, privileged, [(volume, read-only)]).
-    let mut containers: Vec<(String, bool, Vec<(String, bool)>)> = Vec::new();
+    type Container = (String, bool, Vec<(String, bool)>);
+    let mut containers: Vec<Container> = Vec::new();
     let mut in_mounts = false;
     for line in text.lines() {
         let t = line.trim();
@@ -399,10 +400,8 @@ fn the_daemonsets_containers_follow_the_trust_model() {
             }
         }
     }
-    let writes = |c: &(String, bool, Vec<(String, bool)>), v: &str| {
-        c.2.iter().any(|(name, ro)| name == v && !ro)
-    };
-    let mounts = |c: &(String, bool, Vec<(String, bool)>), v: &str| c.2.iter().any(|(n, _)| n == v);
+    let writes = |c: &Container, v: &str| c.2.iter().any(|(name, ro)| name == v && !ro);
+    let mounts = |c: &Container, v: &str| c.2.iter().any(|(n, _)| n == v);
     let pull = containers
         .iter()
         .find(|c| c.0 == "nethook-pull")

@@ -1300,10 +1300,7 @@ fn status_tells_what_nethook_holds_at_each_point_and_after_a_kill() {
     // The text form says the same, in a few lines.
     let text = node.nethook(&["status"], &config);
     assert!(text.stdout.contains("transactions: "), "{text:?}");
-    assert!(
-        text.stdout.contains("recovery would: "),
-        "{text:?}"
-    );
+    assert!(text.stdout.contains("recovery would: "), "{text:?}");
     // Recovery does it, and status sees the node clean again.
     let r = node.nethook(&["recover"], &config);
     assert_eq!(r.code, EXIT_OK, "{r:?}");
