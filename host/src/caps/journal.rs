@@ -342,17 +342,10 @@ impl Txn {
         let file = self.file.as_mut().expect("created above");
         file.write_all(line.as_bytes())
             .map_err(|e| io("cannot append to", &self.path, e))?;
-        if durable {
-            file.sync_data()
-                .map_err(|e| io("cannot sync", &self.path, e))?;
-            if !self.dir_synced {
-                File::open(&self.dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| io("cannot sync", &self.dir, e))?;
-                self.dir_synced = true;
-            }
+        match durable {
+            true => self.sync(),
+            false => Ok(()),
         }
-        Ok(())
     }
 
     /// Record a change and its inverse, durably, before it is made. A
