@@ -228,6 +228,15 @@ impl Drop for Netns {
     }
 }
 
+/// A port nothing listens on now, on 127.0.0.1 of the caller's namespace.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A scratch directory with a config file in it.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
