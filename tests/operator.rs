@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A free port on 127.0.0.1 (of whichever namespace asks).
-
 /// A daemon the test started, stopped when the test ends.
 struct Daemon(Child);
 
