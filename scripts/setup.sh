@@ -7,6 +7,10 @@
 #   scripts/setup.sh [GROUP...]          install what is missing, then check
 #   scripts/setup.sh --check [GROUP...]  check only; install nothing
 #
+# A package column `pip:NAME==VERSION` is a command from PyPI, installed
+# with `python3 -m pip install` at that exact version (also when another
+# version is there) and checked by command like every other row.
+#
 # Packages are installed by what is missing, never judged by dpkg: on this
 # machine kind qemu-utils 10 (a backport) is installed, and installing
 # qemu-system-x86 from Debian removes it. So after one install every command
@@ -24,7 +28,7 @@ for arg in "$@"; do
     case $arg in
     --check) check_only=1 ;;
     -h | --help)
-        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     -*)
@@ -74,10 +78,35 @@ apt_install() {
 
 # The packages of the missing commands that apt can install.
 installable() {
-    awk '$2 != "-" { print $2 }' | sort -u
+    awk '$2 != "-" && $2 !~ /^pip:/ { print $2 }' | sort -u
+}
+
+# The pip rows of the table whose pinned version is not the installed one
+# (or that are not installed): "command pip:NAME==VERSION" per line.
+pip_unpinned() {
+    local cmd pkg spec shown
+    while read -r cmd pkg; do
+        [[ $pkg == pip:* ]] || continue
+        spec=${pkg#pip:}
+        # Read whole first: `grep -q` in a pipe would fail it (pipefail).
+        shown=$(python3 -m pip show "${spec%%==*}" 2>/dev/null || true)
+        grep -qx "Version: ${spec#*==}" <<<"$shown" || echo "$cmd $pkg"
+    done <<<"$table"
+}
+
+pip_install() {
+    local cmd pkg
+    while read -r cmd pkg; do
+        say "installing ${pkg#pip:} from PyPI (for $cmd)"
+        python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${pkg#pip:}"
+    done
+    # pyenv (when Python comes from it) puts the new commands on PATH.
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
 }
 
 if [ "$check_only" = 0 ]; then
+    unpinned=$(pip_unpinned)
+    [ -z "$unpinned" ] || pip_install <<<"$unpinned"
     for pass in 1 2; do
         gone=$(missing)
         [ -z "$gone" ] && break
@@ -91,10 +120,20 @@ if [ -n "$gone" ]; then
     while read -r cmd pkg; do
         if [ "$pkg" = "-" ]; then
             echo "setup: command not found: $cmd (it comes with the machine's toolchain: see README, Setting up)" >&2
+        elif [[ $pkg == pip:* ]]; then
+            echo "setup: command not found: $cmd (PyPI package ${pkg#pip:})" >&2
         else
             echo "setup: command not found: $cmd (Debian package $pkg)" >&2
         fi
     done <<<"$gone"
+    exit 1
+fi
+# A command from PyPI is there, but at another version than pinned.
+wrong=$(pip_unpinned)
+if [ -n "$wrong" ]; then
+    while read -r cmd pkg; do
+        echo "setup: $cmd is not the pinned version (PyPI package ${pkg#pip:}; scripts/setup.sh without --check installs it)" >&2
+    done <<<"$wrong"
     exit 1
 fi
 

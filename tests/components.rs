@@ -188,11 +188,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
+    let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-        .collect()
+        .collect();
+    v.sort();
+    v
+}
+
+/// The compiled store of a scratch config (`<cache_dir>/compiled`).
+fn compiled(scratch: &Scratch) -> std::path::PathBuf {
+    scratch.path("cache/compiled")
 }
 
 /// The inventory hook at vpp-running, with the grant it needs.
@@ -216,12 +223,37 @@ fn run_inventory(config: &Path) -> Run {
     r
 }
 
+/// What a run said of the compiled store: hit, miss, and each refusal.
+fn store_says(r: &Run) -> (bool, bool, Vec<String>) {
+    let msgs = r.messages();
+    (
+        msgs.contains(&"compiled cache hit".to_string()),
+        msgs.contains(&"compiled component (cache miss)".to_string()),
+        msgs.iter()
+            .filter_map(|m| m.strip_prefix("ignoring compiled cache entry: "))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Inventory ran its own code: it logged what only it logs.
+fn ran_inventory(r: &Run) {
+    assert!(
+        r.hook_messages("inventory")
+            .iter()
+            .any(|m| m.starts_with("inventory: ")),
+        "{r:?}"
+    );
+}
+
+const CHANGED: &str = "it is not the file that was stored (copied, moved or written since)";
+
 #[test]
-fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
+fn a_corrupt_or_truncated_cache_entry_is_refused_and_rebuilt() {
     let scratch = Scratch::new();
     let config = inventory_config(&scratch);
     run_inventory(&config);
-    let entries = cache_entries(&scratch.path("cache"));
+    let entries = cache_entries(&compiled(&scratch));
     assert_eq!(entries.len(), 1, "{entries:?}");
     let mut bytes = std::fs::read(&entries[0]).unwrap();
     let n = bytes.len();
@@ -229,21 +261,107 @@ fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
     std::fs::write(&entries[0], &bytes).unwrap();
 
     let r = run_inventory(&config);
-    let msgs = r.messages();
-    assert!(
-        msgs.contains(&"ignoring compiled cache entry: digest mismatch (corrupt)".to_string()),
+    assert_eq!(
+        store_says(&r),
+        (false, true, vec![CHANGED.to_string()]),
         "{r:?}"
     );
-    assert!(
-        msgs.contains(&"compiled component (cache miss)".to_string()),
-        "{r:?}"
-    );
-    // Rebuilt: the third run hits again.
+    ran_inventory(&r);
+    // Rebuilt: the next run hits again.
     let r = run_inventory(&config);
-    assert!(
-        r.messages().contains(&"compiled cache hit".to_string()),
+    assert_eq!(store_says(&r), (true, false, vec![]), "{r:?}");
+
+    // Cut short, in place: refused the same way, never mapped.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&entries[0])
+        .unwrap();
+    f.set_len(4096).unwrap();
+    drop(f);
+    let r = run_inventory(&config);
+    assert_eq!(
+        store_says(&r),
+        (false, true, vec![CHANGED.to_string()]),
         "{r:?}"
     );
+    ran_inventory(&r);
+}
+
+/// Two hooks' compiled code swapped: each runs its own code, compiled
+/// again; never the other's.
+#[test]
+fn swapped_cache_entries_never_run_the_other_hooks_code() {
+    let scratch = Scratch::new();
+    let config = inventory_config(&scratch);
+    let other = scratch.write(
+        "other.toml",
+        &format!(
+            "cache_dir = {:?}\nstate_dir = {:?}\n[points.vpp-running]\nhandler = \"wasm\"\nhook = \"capcaller\"\n{}",
+            scratch.path("cache"),
+            scratch.path("state"),
+            hook_table("capcaller", "capcaller", "")
+        ),
+    );
+    run_inventory(&config);
+    run_inventory(&other);
+    let entries = cache_entries(&compiled(&scratch));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let swap = |a: &Path, b: &Path| {
+        let tmp = a.with_extension("swap");
+        std::fs::rename(a, &tmp).unwrap();
+        std::fs::rename(b, a).unwrap();
+        std::fs::rename(&tmp, b).unwrap();
+    };
+    // The artifacts alone: each binding names another file.
+    swap(&entries[0], &entries[1]);
+    for c in [&config, &other] {
+        let r = run_inventory(c);
+        assert_eq!(
+            store_says(&r),
+            (false, true, vec![CHANGED.to_string()]),
+            "{r:?}"
+        );
+    }
+    ran_inventory(&run_inventory(&config));
+    assert!(
+        !run_inventory(&other)
+            .messages()
+            .iter()
+            .any(|m| m.starts_with("inventory: ")),
+        "capcaller ran inventory's code"
+    );
+    // Artifacts and bindings together: each binding names the other
+    // component.
+    let binds: Vec<_> = entries.iter().map(|e| e.with_extension("bind")).collect();
+    swap(&entries[0], &entries[1]);
+    swap(&binds[0], &binds[1]);
+    let r = run_inventory(&config);
+    let (hit, miss, why) = store_says(&r);
+    assert!(!hit && miss, "{r:?}");
+    assert_eq!(why.len(), 1, "{r:?}");
+    assert!(
+        why[0].starts_with("it was compiled from component sha256 "),
+        "{r:?}"
+    );
+    ran_inventory(&r);
+}
+
+#[test]
+fn a_cache_entry_written_by_another_user_is_refused() {
+    let scratch = Scratch::new();
+    let config = inventory_config(&scratch);
+    run_inventory(&config);
+    let entry = cache_entries(&compiled(&scratch)).remove(0);
+    nix::unistd::chown(&entry, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let r = run_inventory(&config);
+    let (hit, miss, why) = store_says(&r);
+    assert!(!hit && miss, "{r:?}");
+    assert_eq!(
+        why,
+        ["it belongs to uid 65534, not to the user nethook runs as"],
+        "{r:?}"
+    );
+    ran_inventory(&r);
 }
 
 #[test]
@@ -251,9 +369,10 @@ fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
     let scratch = Scratch::new();
     let config = inventory_config(&scratch);
     run_inventory(&config);
-    let entry = cache_entries(&scratch.path("cache")).remove(0);
-    // Put code compiled by a differently configured engine under our key,
-    // with a valid digest: only wasmtime's own check can catch it.
+    let entry = cache_entries(&compiled(&scratch)).remove(0);
+    // Code compiled by a differently configured engine under our key, with
+    // a binding remade for it (what only someone able to write the store
+    // could do): wasmtime's own check is the last line.
     let mut other = wasmtime::Config::new();
     other.epoch_interruption(false);
     let engine = wasmtime::Engine::new(&other).unwrap();
@@ -261,21 +380,26 @@ fn a_cache_entry_from_another_engine_is_ignored_and_rebuilt() {
         .unwrap()
         .serialize()
         .unwrap();
-    let bytes = std::fs::read(&entry).unwrap();
-    let mut forged = bytes[..8].to_vec();
-    forged.extend_from_slice(&Sha256::digest(&payload));
-    forged.extend_from_slice(&payload);
-    std::fs::write(&entry, forged).unwrap();
+    std::fs::write(&entry, payload).unwrap();
+    let bind = entry.with_extension("bind");
+    let mut binding: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bind).unwrap()).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(&entry).unwrap();
+    let ns = |s: i64, n: i64| s as i128 * 1_000_000_000 + n as i128;
+    binding["artifact"] = serde_json::json!({
+        "dev": m.dev(), "ino": m.ino(), "size": m.size(),
+        "mtime_ns": ns(m.mtime(), m.mtime_nsec()), "ctime_ns": ns(m.ctime(), m.ctime_nsec()),
+    });
+    std::fs::write(&bind, serde_json::to_vec(&binding).unwrap()).unwrap();
 
     let r = run_inventory(&config);
-    let msgs = r.messages();
-    assert!(
-        msgs.iter()
-            .any(|m| m.starts_with("ignoring compiled cache entry: ")),
-        "{r:?}"
-    );
-    assert!(
-        msgs.contains(&"compiled component (cache miss)".to_string()),
+    let (hit, miss, why) = store_says(&r);
+    assert!(!hit && miss, "{r:?}");
+    assert_eq!(why.len(), 1, "{r:?}");
+    assert_eq!(
+        why,
+        ["Module was compiled without epoch interruption but it is enabled for the host"],
         "{r:?}"
     );
 }
@@ -286,21 +410,15 @@ fn a_cache_directory_others_can_write_is_not_trusted() {
     let scratch = Scratch::new();
     let config = inventory_config(&scratch);
     run_inventory(&config);
-    std::fs::set_permissions(
-        scratch.path("cache"),
-        std::fs::Permissions::from_mode(0o777),
-    )
-    .unwrap();
+    std::fs::set_permissions(compiled(&scratch), std::fs::Permissions::from_mode(0o777)).unwrap();
     let r = run_inventory(&config);
+    let (hit, miss, _) = store_says(&r);
+    assert!(!hit && miss, "{r:?}");
     assert!(
-        r.messages()
-            .contains(&"compiled component (cache miss)".to_string()),
-        "{r:?}"
-    );
-    assert!(
-        r.messages()
-            .iter()
-            .any(|m| m.starts_with("compiled cache not used: it is writable by another user")),
+        r.messages().iter().any(
+            |m| m.starts_with("compiled cache not used: others may write ")
+                && m.contains("(mode 777)")
+        ),
         "{r:?}"
     );
 }

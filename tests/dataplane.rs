@@ -355,3 +355,85 @@ fn the_readme_and_the_deploy_overlay_give_the_values_the_tests_use() {
         4
     );
 }
+
+/// The DaemonSet follows the trust model of docs/threat-model.md: the
+/// registry-facing, unprivileged `nethook-pull` writes the blob store and
+/// nothing else of nethook's; only privileged containers, which may run
+/// hooks, mount the compiled store (native code) and the state dir, and
+/// the config points the compiled store there.
+#[test]
+fn the_daemonsets_containers_follow_the_trust_model() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(repo.join("deploy/calico-vpp/daemonset.yaml")).unwrap();
+    // Each container: (name, privileged, [(volume, read-only)]).
+    type Container = (String, bool, Vec<(String, bool)>);
+    let mut containers: Vec<Container> = Vec::new();
+    let mut in_mounts = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("- name: ") {
+            if line.starts_with("        - name: ") {
+                containers.push((name.to_string(), false, Vec::new()));
+                in_mounts = false;
+                continue;
+            }
+            if in_mounts {
+                if let Some(c) = containers.last_mut() {
+                    c.2.push((name.to_string(), false));
+                }
+            }
+        }
+        if t == "volumeMounts:" {
+            in_mounts = true;
+        }
+        if t == "volumes:" {
+            break;
+        }
+        if t == "readOnly: true" {
+            if let Some(m) = containers.last_mut().and_then(|c| c.2.last_mut()) {
+                m.1 = true;
+            }
+        }
+        if t == "privileged: true" {
+            if let Some(c) = containers.last_mut() {
+                c.1 = true;
+            }
+        }
+    }
+    let writes = |c: &Container, v: &str| c.2.iter().any(|(name, ro)| name == v && !ro);
+    let mounts = |c: &Container, v: &str| c.2.iter().any(|(n, _)| n == v);
+    let pull = containers
+        .iter()
+        .find(|c| c.0 == "nethook-pull")
+        .expect("nethook-pull");
+    assert!(!pull.1, "nethook-pull is not privileged");
+    assert!(writes(pull, "nethook-blobs"), "{pull:?}");
+    for store in ["nethook-compiled", "nethook-state", "nethook-host-root"] {
+        assert!(
+            !mounts(pull, store),
+            "nethook-pull mounts {store}: {pull:?}"
+        );
+    }
+    let compilers: Vec<&String> = containers
+        .iter()
+        .filter(|c| writes(c, "nethook-compiled"))
+        .map(|c| &c.0)
+        .collect();
+    assert_eq!(compilers, ["nethook-check", "vpp", "nethook-watch"]);
+    for c in containers.iter().filter(|c| c.0 != "nethook-pull") {
+        assert!(!writes(c, "nethook-blobs"), "{} writes the blob store", c.0);
+    }
+    // The vpp container is the dataplane's own (privileged in its manifest);
+    // the others nethook adds are privileged here.
+    for name in ["nethook-check", "nethook-watch"] {
+        assert!(
+            containers.iter().any(|c| c.0 == name && c.1),
+            "{name} not privileged"
+        );
+    }
+    let config = std::fs::read_to_string(repo.join("deploy/calico-vpp/nethook.toml")).unwrap();
+    assert!(
+        config.contains("\ncompiled_dir = \"/var/lib/nethook-compiled\"\n"),
+        "{config}"
+    );
+}

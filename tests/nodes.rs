@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::*;
+use sha2::Digest;
 
 /// Booting several nodes at once on two cores only makes each slower.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -188,7 +189,8 @@ impl Node {
         ])
         .args(args)
         .arg("--config")
-        .arg(config);
+        .arg(config)
+        .env("NETHOOK_LOG", AUDITED);
         run_within(cmd, Duration::from_secs(120))
     }
 
@@ -1258,4 +1260,170 @@ fn the_watch_unit_runs_under_systemd_and_answers_reload_and_stop() {
     assert_eq!(node.unit(unit, "ActiveState"), "inactive", "{}", journal());
     assert_eq!(node.unit(unit, "Result"), "success", "{}", journal());
     assert!(journal().contains("watch stopped"), "{}", journal());
+}
+
+/// `nethook status --json` on a NetworkManager node, at each point of a
+/// lifecycle and after a kill: what is captured, each point's last run,
+/// the files nethook's changes left with their hashes, an edit by someone
+/// else, an interrupted run and what recovery would do.
+#[test]
+fn status_tells_what_nethook_holds_at_each_point_and_after_a_kill() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let node = Node::boot("nm-node");
+    node.seed_udev();
+    let scratch = Scratch::new();
+    let config = node.config(&scratch, "");
+    let status = || -> serde_json::Value {
+        let r = node.nethook(&["status", "--json"], &config);
+        assert_eq!(r.code, EXIT_OK, "{r:?}");
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"))
+    };
+    let ran = |s: &serde_json::Value, point: &str| -> serde_json::Value {
+        s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["point"] == point)
+            .cloned()
+            .unwrap()
+    };
+    let paths = |s: &serde_json::Value| -> Vec<String> {
+        s["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let s = status();
+    assert_eq!(ran(&s, "before-if-read").get("last"), None, "{s:#}");
+    assert_eq!(s["uplinks"], serde_json::json!([]));
+    // The suite keeps its records in a scratch dir off the node's root:
+    // status says they would not outlive a container, as `check` does.
+    assert_eq!(s["durable"]["ok"], false, "{s:#}");
+    assert_eq!(s["warnings"][0], s["durable"]["detail"], "{s:#}");
+
+    node.run("before-if-read", &config);
+    let s = status();
+    let ens5 = &s["uplinks"][0];
+    assert_eq!(ens5["name"], "ens5", "{s:#}");
+    assert_eq!(ens5["captured"]["ID_NET_NAME_PATH"], "enp0s5");
+    assert_eq!(ens5["captured"]["ID_NET_NAME_SLOT"], "ens5");
+    let p = ran(&s, "before-if-read");
+    assert_eq!(
+        (p["last"]["outcome"].as_str(), p["runs"].as_u64()),
+        (Some("ok"), Some(1))
+    );
+
+    node.run("before-vpp-run", &config);
+    let s = status();
+    assert_eq!(paths(&s), [DROP_IN, RULES], "{s:#}");
+    for f in s["files"].as_array().unwrap() {
+        let bytes = std::fs::read(
+            node.root()
+                .join(f["path"].as_str().unwrap().trim_start_matches('/')),
+        )
+        .unwrap();
+        let sha = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        assert_eq!(
+            (
+                f["state"].as_str(),
+                f["sha256"].as_str(),
+                f["on_disk"].as_str()
+            ),
+            (Some("as written"), Some(sha.as_str()), Some(sha.as_str()))
+        );
+        assert_eq!(
+            (f["hook"].as_str(), f["point"].as_str()),
+            (Some("builtin"), Some("before-vpp-run"))
+        );
+    }
+    // Someone edits the drop-in: status says so.
+    let drop_in = node.root().join(DROP_IN.trim_start_matches('/'));
+    let ours = std::fs::read(&drop_in).unwrap();
+    std::fs::write(&drop_in, b"[main]\ndns=default\n").unwrap();
+    let s = status();
+    assert_eq!(s["files"][0]["state"], "edited since", "{s:#}");
+    assert!(
+        s["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(&format!(
+                "{DROP_IN}, written by builtin at before-vpp-run, is edited since"
+            ))),
+        "{s:#}"
+    );
+    std::fs::write(&drop_in, &ours).unwrap();
+
+    node.run("vpp-running", &config);
+    node.run("vpp-done-ok", &config);
+    let s = status();
+    assert_eq!(paths(&s), Vec::<String>::new(), "{s:#}");
+    assert_eq!(s["uplinks"], serde_json::json!([]));
+    assert_eq!(s["transactions"]["committed"], 0);
+    for point in [
+        "before-if-read",
+        "before-vpp-run",
+        "vpp-running",
+        "vpp-done-ok",
+    ] {
+        assert_eq!(ran(&s, point)["last"]["exit_code"], 0, "{point}: {s:#}");
+    }
+    assert_eq!(ran(&s, "vpp-errored").get("last"), None);
+
+    // Killed in before-vpp-run once the drop-in is written (the fourth
+    // boundary: its record journaled then done, the file journaled then
+    // written).
+    node.run("before-if-read", &config);
+    let mut cmd = Command::new("nsenter");
+    cmd.args(["-t", &node.leader.to_string(), "-n", "--", nethook_bin()])
+        .args(["--log-format", "json", "run", "before-vpp-run", "--config"])
+        .arg(&config)
+        .env("NETHOOK_FAULT_KILL_AT", "4");
+    let r = run_within(cmd, Duration::from_secs(60));
+    assert_eq!(r.code, -1, "killed: {r:?}");
+    assert!(node.exists(DROP_IN));
+    let s = status();
+    let open = s["transactions"]["open"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{s:#}");
+    assert_eq!(
+        (
+            open[0]["point"].as_str(),
+            open[0]["hook"].as_str(),
+            open[0]["this_boot"].as_bool()
+        ),
+        (Some("before-vpp-run"), Some("builtin"), Some(true))
+    );
+    let recovery: Vec<&str> = open[0]["recovery"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        recovery.first().is_some_and(|r| r.contains(DROP_IN)),
+        "{recovery:?}"
+    );
+    assert!(
+        s["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("an interrupted run of builtin at before-vpp-run (pid ")),
+        "{s:#}"
+    );
+    // The text form says the same, in a few lines.
+    let text = node.nethook(&["status"], &config);
+    assert!(text.stdout.contains("transactions: "), "{text:?}");
+    assert!(text.stdout.contains("recovery would: "), "{text:?}");
+    // Recovery does it, and status sees the node clean again.
+    let r = node.nethook(&["recover"], &config);
+    assert_eq!(r.code, EXIT_OK, "{r:?}");
+    let s = status();
+    assert_eq!(s["transactions"]["open"], serde_json::json!([]), "{s:#}");
+    assert!(!node.exists(DROP_IN));
+    assert_eq!(paths(&s), Vec::<String>::new(), "{s:#}");
 }

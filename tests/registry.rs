@@ -132,14 +132,6 @@ impl Drop for Registry {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One HTTP/1.1 request to 127.0.0.1:`port`: the status, the headers and
 /// the body; none if nothing answers.
 fn http(

@@ -95,6 +95,31 @@ fn a_missing_command_is_named_with_its_package() {
 }
 
 #[test]
+fn a_missing_command_from_pypi_is_named_with_its_pinned_package() {
+    let (_, pkg) = requirements()
+        .into_iter()
+        .find(|(c, _)| c == "kubernetes-validate")
+        .unwrap();
+    // Pinned to one exact version.
+    let version = pkg
+        .strip_prefix("pip:kubernetes-validate==")
+        .unwrap_or_else(|| panic!("not an exact pin: {pkg}"));
+    assert_eq!(version.split('.').count(), 3, "{pkg}");
+    assert!(
+        version.split('.').all(|n| n.parse::<u32>().is_ok()),
+        "{pkg}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_without(dir.path(), "kubernetes-validate");
+    let (code, stderr) = setup_check(&path, &["deploy"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!("setup: command not found: kubernetes-validate (PyPI package kubernetes-validate=={version})")
+    );
+}
+
+#[test]
 fn an_unknown_group_is_an_error() {
     let (code, stderr) = setup_check(&std::env::var("PATH").unwrap(), &["nosuch"]);
     assert_eq!(code, 2);

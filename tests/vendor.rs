@@ -55,7 +55,9 @@ fn a_new_rust_project_builds_checks_and_runs_on_a_throwaway_node() {
     check
         .args(["check", "--config"])
         .arg(project.join("nethook.toml"));
-    let c = run(check);
+    // The first compile of a Python or JavaScript component (its
+    // interpreter) takes minutes on a loaded two-core machine.
+    let c = run_within(check, std::time::Duration::from_secs(900));
     assert!(
         c.stdout
             .contains("status: ok: component targets nethook:hooks@0.1.1"),
@@ -203,7 +205,9 @@ fn assert_template_runs(project: &Path, name: &str) {
     check
         .args(["check", "--config"])
         .arg(project.join("nethook.toml"));
-    let c = run(check);
+    // The first compile of a Python or JavaScript component (its
+    // interpreter) takes minutes on a loaded two-core machine.
+    let c = run_within(check, std::time::Duration::from_secs(900));
     assert_eq!(c.code, EXIT_OK, "{c:?}");
     let mut test = nethook();
     test.arg("test").arg(project).arg("--json");

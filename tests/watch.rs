@@ -503,7 +503,7 @@ fn netlink_calls_work_inside_an_async_runtime() {
         nethook::caps::Host::new(
             nethook::caps::Caller {
                 hook: "t".into(),
-                point: nethook::HookPoint::VppRunning,
+                point: nethook::DataplanePoint::VppRunning.into(),
             },
             nethook::caps::Grants::verifier(),
             nethook::caps::Session {
@@ -517,7 +517,6 @@ fn netlink_calls_work_inside_an_async_runtime() {
                 audit: Default::default(),
                 effects: Default::default(),
                 txn: None,
-                state: None,
             },
         )
         .netlink()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use nethook::bindings::{Context, WitPoint};
 use nethook::caps::{Audit, Caller, Grants, Host, Mode, Node, Session};
-use nethook::config::HookConfig;
+use nethook::hook::HookConfig;
 use nethook::wasm::Runtime;
 use nethook::HookPoint;
 
@@ -37,7 +37,7 @@ fn calls(c: &mut Criterion) {
                 let hook = HookConfig {
                     name: "bench".into(),
                     component: guest(),
-                    source: nethook::config::HookSource::File(guest()),
+                    source: nethook::hook::HookSource::File(guest()),
                     verify_key: None,
                     fetched: None,
                     sha256: None,
@@ -63,12 +63,11 @@ fn calls(c: &mut Criterion) {
                     audit: Audit::default(),
                     effects: Default::default(),
                     txn: None,
-                    state: None,
                 };
                 let mut host = Host::new(
                     Caller {
                         hook: "bench".into(),
-                        point: HookPoint::VppRunning,
+                        point: HookPoint::Dataplane(nethook::DataplanePoint::VppRunning),
                     },
                     grants.clone(),
                     session,

@@ -18,7 +18,7 @@ use nethook::bindings::nethook::hooks::netlink::{Family, RouteSpec};
 use nethook::bindings::{Context, WitPoint};
 use nethook::caps::grants::{Glob, NetlinkAccess};
 use nethook::caps::{Audit, Caller, Grants, Host, Mode, Node, Session};
-use nethook::config::HookConfig;
+use nethook::hook::HookConfig;
 use nethook::wasm::Runtime;
 use nethook::HookPoint;
 
@@ -116,7 +116,7 @@ fn hook(op: &str, n: u32) -> HookConfig {
     HookConfig {
         name: "bench".into(),
         component: guest(),
-        source: nethook::config::HookSource::File(guest()),
+        source: nethook::hook::HookSource::File(guest()),
         verify_key: None,
         fetched: None,
         sha256: None,
@@ -158,12 +158,11 @@ fn host_with(scratch: &Path, grants: Grants, txn: Option<nethook::caps::journal:
         mode: Mode::Apply,
         audit: Audit::default(),
         effects: Default::default(),
-        txn: txn.map(|t| std::sync::Arc::new(std::sync::Mutex::new(t))),
-        state: None,
+        txn: txn.map(nethook::caps::Recording::new),
     };
     let caller = Caller {
         hook: "bench".into(),
-        point: HookPoint::VppRunning,
+        point: HookPoint::Dataplane(nethook::DataplanePoint::VppRunning),
     };
     let mut host = Host::new(caller, grants, session);
     host.set_log_budget(u64::MAX);

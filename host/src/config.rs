@@ -9,22 +9,22 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use toml::Spanned;
 
 use crate::caps::exec::{ExecMode, Node};
 use crate::caps::Grants;
+use crate::hook::{HookConfig, HookSource, DEFAULT_MEMORY, DEFAULT_TIMEOUT};
 use crate::names::{HookName, IfName};
-use crate::point::HookPoint;
+use crate::point::{DataplanePoint, EventPoint};
+use crate::spec::{Handler, OnFailure, PointSpec, Step};
+use crate::units::{duration, memory, parse_sha256};
+use crate::verify::Verify;
 
 /// Under the host root: records of what was changed must outlive the
 /// dataplane's container, whose own filesystem is discarded at a restart.
 pub const DEFAULT_STATE_DIR: &str = "var/lib/nethook";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/nethook";
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_MEMORY: u64 = 64 << 20;
-/// No hook point may be held up longer than this.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_HOST_ROOT: &str = "/host";
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -60,7 +60,13 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// Default: `var/lib/nethook` under the host root.
     pub state_dir: PathBuf,
+    /// Pulled components (`<cache_dir>/oci`): written by `nethook pull`,
+    /// checked against their pinned digests whenever they are used.
     pub cache_dir: PathBuf,
+    /// Native code compiled from components; default `<cache_dir>/compiled`.
+    /// Only a process that may run it should be able to write here (README,
+    /// "Trust in files on disk").
+    pub compiled: Option<PathBuf>,
     /// Of legacy scripts, unless their point says otherwise.
     pub script_timeout: Duration,
     /// Uplinks used when the command line names none.
@@ -68,113 +74,26 @@ pub struct Config {
     /// The node hooks act on: its root and how commands reach it.
     pub node: Node,
     /// `[builtin]`: the built-in module's options.
-    pub builtin: crate::builtin::Settings,
-    pub points: BTreeMap<HookPoint, PointConfig>,
-    /// `[points.<point>] on_failure`, where set.
-    pub point_on_failure: BTreeMap<HookPoint, OnFailure>,
-    /// `[points.<point>.verify]` (or `verify = "auto"`), where set.
-    pub verify: BTreeMap<HookPoint, Verify>,
+    pub builtin: crate::builtin::settings::Settings,
+    /// `[points.<point>]` of the dataplane's points, where set: each
+    /// resolved, its hooks included.
+    pub points: BTreeMap<DataplanePoint, PointSpec>,
     pub hooks: BTreeMap<String, HookConfig>,
     /// `[points.<event point>]`: what `nethook watch` runs, and for which links.
-    pub events: BTreeMap<HookPoint, EventPoint>,
+    pub events: BTreeMap<EventPoint, EventSpec>,
     /// `[watch]`: how `nethook watch` turns netlink messages into events.
-    pub watch: crate::watch::Settings,
+    pub watch: crate::watch::settings::Settings,
     /// `[registries]`: how `oci://` components are fetched.
     pub registries: crate::oci::RegistrySettings,
+    /// `[metrics]`: watch's endpoint, the one-shot runs' textfile.
+    pub metrics: crate::metrics::settings::Settings,
 }
 
 /// An event point's handler and the links it fires for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EventPoint {
-    pub handler: PointConfig,
-    pub filter: crate::watch::Filter,
-}
-
-/// What a failed point leaves: `rollback` (default) undoes everything the
-/// point changed; `keep` leaves it for someone to look at.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnFailure {
-    #[default]
-    Rollback,
-    Keep,
-}
-
-/// The checks a point must pass after its handler ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verify {
-    pub checks: Vec<crate::verify::Check>,
-    pub auto: bool,
-    pub timeout: Duration,
-}
-
-/// What the file says about one hook point.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PointConfig {
-    Builtin,
-    Wasm {
-        hook: String,
-    },
-    Script {
-        script: String,
-        timeout: Duration,
-    },
-    None,
-    /// `[[points.<point>.handlers]]`: run in order (dataplane points only).
-    Chain(Vec<ChainStep>),
-}
-
-/// One handler of a chain.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChainStep {
-    /// Never itself a chain.
-    pub handler: PointConfig,
-    /// A required handler's failure stops the chain and rolls back the
-    /// handlers before it; an optional one's is logged and the chain goes on.
-    pub required: bool,
-    /// Its deadline, instead of its hook's (or the built-in module's).
-    pub timeout: Option<Duration>,
-}
-
-/// A WASM hook that points can select.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HookConfig {
-    pub name: String,
-    /// Absolute, or relative to the current directory when the config came
-    /// from the command line; paths in the file are relative to the file.
-    /// For an `oci://` source, where the cached blob is (or will be, once
-    /// `oci::resolve_sources` has fetched it).
-    pub component: PathBuf,
-    /// Where `component` comes from.
-    pub source: HookSource,
-    /// `[hooks.<name>.verify] key`: the cosign public key that must have
-    /// signed an `oci://` source.
-    pub verify_key: Option<PathBuf>,
-    /// What fetching an `oci://` source found (manifest, signature), once
-    /// fetched.
-    pub fetched: Option<Box<crate::oci::Fetched>>,
-    pub sha256: Option<[u8; 32]>,
-    pub timeout: Duration,
-    pub memory: u64,
-    pub config: Vec<(String, String)>,
-    pub grants: Grants,
-    pub on_failure: Option<OnFailure>,
-}
-
-/// A hook's component: a file, or an artifact in an OCI registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HookSource {
-    File(PathBuf),
-    Oci(crate::oci::OciRef),
-}
-
-impl std::fmt::Display for HookSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HookSource::File(path) => write!(f, "{}", path.display()),
-            HookSource::Oci(reference) => write!(f, "{reference}"),
-        }
-    }
+pub struct EventSpec {
+    pub handler: Handler,
+    pub filter: crate::watch::settings::Filter,
 }
 
 impl Default for Config {
@@ -184,17 +103,17 @@ impl Default for Config {
             file: None,
             state_dir: Path::new(DEFAULT_HOST_ROOT).join(DEFAULT_STATE_DIR),
             cache_dir: DEFAULT_CACHE_DIR.into(),
-            script_timeout: crate::select::DEFAULT_SCRIPT_TIMEOUT,
+            compiled: None,
+            script_timeout: crate::spec::DEFAULT_SCRIPT_TIMEOUT,
             uplinks: Vec::new(),
             node: default_node(),
             builtin: Default::default(),
             points: BTreeMap::new(),
-            point_on_failure: BTreeMap::new(),
-            verify: BTreeMap::new(),
             hooks: BTreeMap::new(),
             events: BTreeMap::new(),
             watch: Default::default(),
             registries: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -242,20 +161,32 @@ impl Config {
             })
     }
 
-    /// What a failure at `point` leaves: the point's setting, else its
-    /// hook's, else rollback.
-    pub fn on_failure(&self, point: HookPoint) -> OnFailure {
-        if let Some(o) = self.point_on_failure.get(&point) {
-            return *o;
+    /// Where compiled components are stored.
+    pub fn compiled_dir(&self) -> PathBuf {
+        self.compiled
+            .clone()
+            .unwrap_or_else(|| self.cache_dir.join("compiled"))
+    }
+
+    /// This config with `hook` in place of the hook of its name, wherever
+    /// a point runs it too (a fetched component replaces a reference).
+    pub fn with_hook(mut self, hook: HookConfig) -> Config {
+        let specs = self.points.values_mut().flat_map(|s| s.hooks_mut());
+        let events = self
+            .events
+            .values_mut()
+            .filter_map(|e| match &mut e.handler {
+                Handler::Wasm(h) => Some(h.as_mut()),
+                _ => None,
+            });
+        for h in specs.chain(events).filter(|h| h.name == hook.name) {
+            let timeout = h.timeout;
+            *h = hook.clone();
+            // A chain step's deadline stays the step's.
+            h.timeout = timeout;
         }
-        match self.points.get(&point) {
-            Some(PointConfig::Wasm { hook }) => self
-                .hooks
-                .get(hook)
-                .and_then(|h| h.on_failure)
-                .unwrap_or_default(),
-            _ => OnFailure::Rollback,
-        }
+        self.hooks.insert(hook.name.clone(), hook);
+        self
     }
 
     pub fn source(&self) -> String {
@@ -281,6 +212,7 @@ type Located<T> = Result<T, (Range<usize>, String)>;
 struct RawConfig {
     state_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
+    compiled_dir: Option<PathBuf>,
     #[serde(default)]
     uplinks: Vec<Spanned<String>>,
     host_root: Option<PathBuf>,
@@ -293,15 +225,17 @@ struct RawConfig {
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
-    builtin: crate::builtin::Settings,
+    builtin: crate::builtin::settings::Settings,
     #[serde(default)]
     points: RawPoints,
     #[serde(default)]
     hooks: BTreeMap<Spanned<String>, RawHook>,
     #[serde(default)]
-    watch: crate::watch::Settings,
+    watch: crate::watch::settings::Settings,
     #[serde(default)]
     registries: RawRegistries,
+    #[serde(default)]
+    metrics: crate::metrics::settings::Settings,
 }
 
 #[derive(Deserialize, Default)]
@@ -418,7 +352,7 @@ impl RawConfig {
         let memory = self.defaults.memory.unwrap_or(DEFAULT_MEMORY);
         let script_timeout = self
             .script_timeout
-            .unwrap_or(crate::select::DEFAULT_SCRIPT_TIMEOUT);
+            .unwrap_or(crate::spec::DEFAULT_SCRIPT_TIMEOUT);
 
         let cache_dir = self
             .cache_dir
@@ -442,16 +376,14 @@ impl RawConfig {
         }
 
         let mut points = BTreeMap::new();
-        let mut point_on_failure = BTreeMap::new();
-        let mut verify = BTreeMap::new();
         let p = self.points;
         let mut events = BTreeMap::new();
         for (point, raw) in [
-            (HookPoint::LinkAdded, p.link_added),
-            (HookPoint::LinkRemoved, p.link_removed),
-            (HookPoint::LinkDown, p.link_down),
-            (HookPoint::LinkUp, p.link_up),
-            (HookPoint::AddressLost, p.address_lost),
+            (EventPoint::LinkAdded, p.link_added),
+            (EventPoint::LinkRemoved, p.link_removed),
+            (EventPoint::LinkDown, p.link_down),
+            (EventPoint::LinkUp, p.link_up),
+            (EventPoint::AddressLost, p.address_lost),
         ] {
             if let Some(raw) = raw {
                 events.insert(
@@ -461,11 +393,11 @@ impl RawConfig {
             }
         }
         for (point, raw) in [
-            (HookPoint::BeforeIfRead, p.before_if_read),
-            (HookPoint::BeforeVppRun, p.before_vpp_run),
-            (HookPoint::VppRunning, p.vpp_running),
-            (HookPoint::VppDoneOk, p.vpp_done_ok),
-            (HookPoint::VppErrored, p.vpp_errored),
+            (DataplanePoint::BeforeIfRead, p.before_if_read),
+            (DataplanePoint::BeforeVppRun, p.before_vpp_run),
+            (DataplanePoint::VppRunning, p.vpp_running),
+            (DataplanePoint::VppDoneOk, p.vpp_done_ok),
+            (DataplanePoint::VppErrored, p.vpp_errored),
         ] {
             if let Some(raw) = raw {
                 let span = raw.span();
@@ -481,16 +413,36 @@ impl RawConfig {
                         ));
                     }
                 }
-                if let Some(o) = raw.get_ref().on_failure {
-                    point_on_failure.insert(point, o);
-                }
-                if let Some(v) = &raw.get_ref().verify {
-                    verify.insert(point, parse_verify(point, v)?);
-                }
-                let pc = raw
-                    .into_inner()
-                    .resolve(point, span, &hooks, script_timeout)?;
-                points.insert(point, pc);
+                let on_failure = raw.get_ref().on_failure;
+                let verify = match &raw.get_ref().verify {
+                    Some(v) => Some(parse_verify(point, v)?),
+                    None => None,
+                };
+                let (steps, chain) =
+                    raw.into_inner()
+                        .resolve(point, span, &hooks, script_timeout)?;
+                // The point's own setting, else its single hook's.
+                let on_failure = on_failure
+                    .or(match (chain, steps.as_slice()) {
+                        (
+                            false,
+                            [Step {
+                                handler: Handler::Wasm(h),
+                                ..
+                            }],
+                        ) => h.on_failure,
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                points.insert(
+                    point,
+                    PointSpec {
+                        steps,
+                        chain,
+                        on_failure,
+                        verify,
+                    },
+                );
             }
         }
 
@@ -520,16 +472,16 @@ impl RawConfig {
             state_dir,
             script_timeout,
             cache_dir,
+            compiled: self.compiled_dir,
             uplinks,
             node,
             builtin: self.builtin,
             points,
-            point_on_failure,
-            verify,
             hooks,
             events,
             watch: self.watch,
             registries,
+            metrics: self.metrics,
         })
     }
 }
@@ -560,10 +512,10 @@ impl RawPoint {
     /// filters.
     fn resolve_event(
         this: Spanned<RawPoint>,
-        point: HookPoint,
+        point: EventPoint,
         hooks: &BTreeMap<String, HookConfig>,
         default_timeout: Duration,
-    ) -> Located<EventPoint> {
+    ) -> Located<EventSpec> {
         let span = this.span();
         let table = format!("[points.{point}]");
         let raw = this.into_inner();
@@ -590,7 +542,7 @@ impl RawPoint {
                 return Err((s, format!("{table}: key `{key}` applies only at the dataplane's points; an event's hook is rolled back when it fails and retried as [watch] retry says")));
             }
         }
-        let mut filter = crate::watch::Filter::default();
+        let mut filter = crate::watch::settings::Filter::default();
         if let Some(links) = &raw.links {
             for l in links.get_ref() {
                 let glob = crate::caps::grants::Glob::new(l)
@@ -604,13 +556,22 @@ impl RawPoint {
         if let Some(drivers) = &raw.drivers {
             filter.drivers = drivers.get_ref().clone();
         }
-        let handler = raw.resolve(point, span, hooks, default_timeout)?;
-        Ok(EventPoint { handler, filter })
+        let handler = resolve_handler(
+            &table,
+            *kind.get_ref(),
+            raw.hook,
+            raw.script,
+            raw.timeout,
+            span,
+            hooks,
+            default_timeout,
+        )?;
+        Ok(EventSpec { handler, filter })
     }
 }
 
 /// `verify = "auto"`, or a `[points.<point>.verify]` table.
-fn parse_verify(point: HookPoint, v: &Spanned<toml::Value>) -> Located<Verify> {
+fn parse_verify(point: DataplanePoint, v: &Spanned<toml::Value>) -> Located<Verify> {
     let table = format!("[points.{point}.verify]");
     let err = |m: String| (v.span(), format!("{table}: {m}"));
     let checks: crate::verify::Checks = match v.get_ref() {
@@ -636,13 +597,14 @@ fn parse_verify(point: HookPoint, v: &Spanned<toml::Value>) -> Located<Verify> {
 }
 
 impl RawPoint {
+    /// A dataplane point's handlers, and whether they were given as a chain.
     fn resolve(
         self,
-        point: HookPoint,
+        point: DataplanePoint,
         span: Range<usize>,
         hooks: &BTreeMap<String, HookConfig>,
         default_timeout: Duration,
-    ) -> Located<PointConfig> {
+    ) -> Located<(Vec<Step>, bool)> {
         let table = format!("[points.{point}]");
         let (kind, steps) = match (self.handler, self.handlers) {
             (Some(_), Some(h)) => {
@@ -663,7 +625,7 @@ impl RawPoint {
             (None, Some(steps)) => (Spanned::new(span.clone(), HandlerKind::None), Some(steps)),
         };
         let Some(steps) = steps else {
-            return resolve_handler(
+            let handler = resolve_handler(
                 &table,
                 *kind.get_ref(),
                 self.hook,
@@ -672,7 +634,15 @@ impl RawPoint {
                 span,
                 hooks,
                 default_timeout,
-            );
+            )?;
+            return Ok((
+                vec![Step {
+                    handler,
+                    required: true,
+                    timeout: DEFAULT_TIMEOUT,
+                }],
+                false,
+            ));
         };
         for (key, value) in [
             ("hook", self.hook.map(|h| h.span())),
@@ -716,7 +686,7 @@ impl RawPoint {
                 }
                 _ => (step.timeout, None),
             };
-            let handler = resolve_handler(
+            let mut handler = resolve_handler(
                 &table,
                 kind,
                 step.hook,
@@ -726,13 +696,17 @@ impl RawPoint {
                 hooks,
                 default_timeout,
             )?;
-            chain.push(ChainStep {
+            // A step's timeout is its hook's deadline in this chain.
+            if let (Handler::Wasm(h), Some(t)) = (&mut handler, timeout) {
+                h.timeout = t;
+            }
+            chain.push(Step {
                 handler,
                 required: step.required,
-                timeout,
+                timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
             });
         }
-        Ok(PointConfig::Chain(chain))
+        Ok((chain, true))
     }
 }
 
@@ -747,7 +721,7 @@ fn resolve_handler(
     span: Range<usize>,
     hooks: &BTreeMap<String, HookConfig>,
     default_timeout: Duration,
-) -> Located<PointConfig> {
+) -> Located<Handler> {
     let stray = |key: &str, value: Option<Range<usize>>| match value {
         Some(s) => Err((
             s,
@@ -766,9 +740,9 @@ fn resolve_handler(
                 ));
             }
             Ok(if kind == HandlerKind::Builtin {
-                PointConfig::Builtin
+                Handler::Builtin
             } else {
-                PointConfig::None
+                Handler::None
             })
         }
         HandlerKind::Wasm => {
@@ -798,9 +772,8 @@ fn resolve_handler(
                     ),
                 ));
             }
-            Ok(PointConfig::Wasm {
-                hook: hook.into_inner(),
-            })
+            // Resolved here: a point never names a hook that is not there.
+            Ok(Handler::Wasm(Box::new(hooks[hook.get_ref()].clone())))
         }
         HandlerKind::Script => {
             stray("hook", hook.as_ref().map(Spanned::span))?;
@@ -813,7 +786,7 @@ fn resolve_handler(
             if script.get_ref().trim().is_empty() {
                 return Err((script.span(), format!("{table}: `script` is empty")));
             }
-            Ok(PointConfig::Script {
+            Ok(Handler::Script {
                 script: script.into_inner(),
                 timeout: timeout.unwrap_or(default_timeout),
             })
@@ -916,103 +889,6 @@ pub fn check_hook_name(name: &str) -> Result<(), String> {
     HookName::parse(name).map(drop).map_err(|e| e.0)
 }
 
-pub(crate) fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|_| format!("{s:?} is not 64 hexadecimal digits"))?;
-    Ok(out)
-}
-
-/// A duration that may be zero (`0`, `"0s"`), at most 24h.
-pub fn duration_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let parsed = parse_duration(d, "\"250ms\", \"0s\"")?;
-    if parsed > MAX_DURATION {
-        return Err(serde::de::Error::custom("duration must be at most 24h"));
-    }
-    Ok(parsed)
-}
-
-/// A list of durations, e.g. `["1s", "3s"]`.
-pub fn duration_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    struct One(#[serde(deserialize_with = "duration_value")] Duration);
-    let v: Vec<One> = Vec::deserialize(d)?;
-    Ok(v.into_iter().map(|o| o.0).collect())
-}
-
-/// A required duration, as text ("20s") or seconds.
-pub fn duration_value<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    duration(d)?.ok_or_else(|| serde::de::Error::custom("a duration is required"))
-}
-
-/// `"30s"`, `"500ms"`, `"2m"`, or an integer number of seconds.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let parsed = parse_duration(d, "\"30s\", \"500ms\"")?;
-    if parsed.is_zero() || parsed > MAX_DURATION {
-        return Err(serde::de::Error::custom(
-            "duration must be greater than zero and at most 24h",
-        ));
-    }
-    Ok(Some(parsed))
-}
-
-/// Text (humantime) or an integer number of seconds, unbounded; `examples`
-/// go into the error for text that is not a duration.
-fn parse_duration<'de, D: Deserializer<'de>>(d: D, examples: &str) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Secs(u64),
-        Text(String),
-    }
-    Ok(match Raw::deserialize(d)? {
-        Raw::Secs(s) => Duration::from_secs(s),
-        Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {t:?}: {e} (write e.g. {examples} or an integer number of seconds)"
-            ))
-        })?,
-    })
-}
-
-/// `"64MiB"`, `"512KiB"`, `"1GiB"`, or an integer number of bytes.
-fn memory<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Bytes(u64),
-        Text(String),
-    }
-    let bytes = match Raw::deserialize(d)? {
-        Raw::Bytes(b) => b,
-        Raw::Text(t) => parse_size(&t).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid memory size {t:?} (write e.g. \"64MiB\", \"512KiB\", \"1GiB\" or an integer number of bytes)"
-            ))
-        })?,
-    };
-    if bytes < 1 << 20 {
-        return Err(serde::de::Error::custom(
-            "memory must be at least 1MiB: a Rust guest needs that to start",
-        ));
-    }
-    Ok(Some(bytes))
-}
-
-fn parse_size(t: &str) -> Option<u64> {
-    let t = t.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return None,
-    };
-    num.checked_mul(mult)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1029,12 +905,9 @@ mod tests {
         ));
         let c = Config::load(path).unwrap();
         assert_eq!(c.points.len(), 4);
-        assert_eq!(
-            c.points[&HookPoint::BeforeIfRead],
-            PointConfig::Wasm {
-                hook: "inventory".into()
-            }
-        );
+        let spec = &c.points[&DataplanePoint::BeforeIfRead];
+        assert!(!spec.chain);
+        assert_eq!(spec.hooks(), ["inventory"]);
         let h = &c.hooks["inventory"];
         assert_eq!((h.timeout, h.memory), (Duration::from_secs(5), 32 << 20));
         assert_eq!(h.config, vec![("label".to_string(), "example".to_string())]);
@@ -1057,7 +930,7 @@ mod tests {
         assert_eq!(c.state_dir, Path::new("/host/var/lib/nethook"));
         let c = parse("host_root = \"/\"\n").unwrap();
         assert_eq!(c.state_dir, Path::new("/var/lib/nethook"));
-        assert_eq!(c.script_timeout, crate::select::DEFAULT_SCRIPT_TIMEOUT);
+        assert_eq!(c.script_timeout, crate::spec::DEFAULT_SCRIPT_TIMEOUT);
     }
 
     #[test]

@@ -13,8 +13,9 @@ use futures::TryStreamExt;
 use rtnetlink::{LinkUnspec, LinkVeth};
 
 use crate::error::{Error, Result};
-use crate::point::HookPoint;
-use crate::run::{self, Options, Outcome};
+use crate::options::Options;
+use crate::point::DataplanePoint;
+use crate::run::{self, Outcome};
 
 pub const UPLINK: &str = "uplink0";
 const PEER: &str = "peer0";
@@ -43,7 +44,7 @@ pub fn demo(mut opts: Options) -> Result<Vec<Outcome>> {
     if opts.uplinks.is_empty() {
         opts.uplinks = vec![crate::names::IfName::parse(UPLINK).expect("a valid name")];
     }
-    HookPoint::ALL
+    DataplanePoint::ALL
         .into_iter()
         .map(|p| run::run_point(&opts, p))
         .collect()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::ConfigError;
-use crate::point::HookPoint;
+use crate::point::{DataplanePoint, HookPoint};
 
 /// Exit codes of the `nethook` binary (documented in README.md).
 pub mod exit {
@@ -66,7 +66,7 @@ pub enum Error {
     },
 
     #[error("{0}: a legacy script cannot be planned: it is not sandboxed, so its effects are unknown until it runs")]
-    NotPlannable(HookPoint),
+    NotPlannable(DataplanePoint),
 
     /// A check of `[points.<point>.verify]` did not hold after the handler ran.
     #[error("{point}: verification failed: {why}")]
@@ -83,9 +83,9 @@ pub enum Error {
     #[error("refusing to run a handler: this nethook was started by a script that nethook (pid {0}) is running, and running a handler again would re-enter it; make the dataplane's CALICOVPP_HOOK_<POINT> call nethook directly, and do not call nethook from a script handler")]
     Nested(String),
 
-    /// An event point named where only the dataplane's points make sense.
-    #[error("{0} is an event point: `nethook watch` runs it when the node's network changes; `run`, `plan` and `hook` take one of before-if-read, before-vpp-run, vpp-running, vpp-done-ok, vpp-errored")]
-    EventPoint(HookPoint),
+    /// The journal could not do its part (`txn`).
+    #[error(transparent)]
+    Txn(#[from] crate::txn::error::TxnError),
 
     /// Anything else: I/O on our own files, the runtime, netlink.
     #[error("{0}")]
@@ -95,17 +95,37 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Setting(_) | Error::Nested(_) | Error::EventPoint(_) => {
-                exit::CONFIG
-            }
+            Error::Config(_) | Error::Setting(_) | Error::Nested(_) => exit::CONFIG,
             Error::Component { .. } => exit::COMPONENT,
             Error::Source { .. } => exit::SOURCE,
             Error::HookFailed { .. } => exit::HOOK_FAILED,
             Error::HookTrapped { .. } => exit::HOOK_TRAPPED,
             Error::HookTimedOut { .. } => exit::HOOK_TIMED_OUT,
-            Error::NotPlannable(_) | Error::Other(_) => exit::FAILURE,
+            Error::NotPlannable(_) | Error::Txn(_) | Error::Other(_) => exit::FAILURE,
             Error::RollbackIncomplete { .. } => exit::ROLLBACK_INCOMPLETE,
             Error::VerifyFailed { .. } => exit::VERIFY_FAILED,
+        }
+    }
+
+    /// Whether a point that failed so is rolled back (unless it keeps what
+    /// it did): a handler that ran and failed, or a verification that did
+    /// not hold. Decided here for every kind, so a new one must be too.
+    pub fn rolls_back(&self) -> bool {
+        match self {
+            Error::HookFailed { .. }
+            | Error::HookTrapped { .. }
+            | Error::HookTimedOut { .. }
+            | Error::VerifyFailed { .. } => true,
+            // Nothing ran, or what ran is already dealt with.
+            Error::Config(_)
+            | Error::Setting(_)
+            | Error::Component { .. }
+            | Error::Source { .. }
+            | Error::NotPlannable(_)
+            | Error::RollbackIncomplete { .. }
+            | Error::Nested(_)
+            | Error::Txn(_)
+            | Error::Other(_) => false,
         }
     }
 

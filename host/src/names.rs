@@ -157,7 +157,11 @@ impl IfName {
 /// Names nethook's own actors carry in the state store, the journal, the
 /// audit and the log: a hook called so would share the built-in module's
 /// state and its recovery grants, or pass for nethook itself.
-pub const RESERVED_HOOK_NAMES: [&str; 4] = ["builtin", "script", "verify", "nethook"];
+pub const RESERVED_HOOK_NAMES: [&str; 4] = [BUILTIN_HOOK, SCRIPT_HOOK, "verify", "nethook"];
+/// What the built-in module's calls, state and journal go under.
+pub const BUILTIN_HOOK: &str = "builtin";
+/// What a legacy script's log lines and journal go under.
+pub const SCRIPT_HOOK: &str = "script";
 
 impl HookName {
     pub fn parse(name: &str) -> Result<HookName, NameError> {

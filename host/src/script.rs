@@ -10,12 +10,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::caps::log::Log;
+use crate::dataplane::ENV_PARENT;
 use crate::error::{Error, Result};
 use crate::names::IfName;
 use crate::point::HookPoint;
-use crate::select::ENV_PARENT;
 
-pub const HOOK_NAME: &str = "script";
+pub const HOOK_NAME: &str = crate::names::SCRIPT_HOOK;
 pub const SHELL: &str = "/bin/bash";
 
 /// The dataplane's templating of hook values: `__VPP_DATAPLANE_IF__` is

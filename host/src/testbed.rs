@@ -12,8 +12,9 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::point::HookPoint;
-use crate::run::{self, Options, Outcome};
+use crate::options::Options;
+use crate::point::DataplanePoint;
+use crate::run::{self, Outcome};
 
 /// One file that differs between before and after.
 #[derive(Debug, Serialize)]
@@ -57,13 +58,10 @@ const VIEWS: [(&str, &[&str]); 4] = [
 /// process (the report names them), otherwise they go with the report.
 pub fn test(
     mut opts: Options,
-    point: HookPoint,
+    point: DataplanePoint,
     fixture: Option<&Path>,
     keep: bool,
 ) -> Result<Report> {
-    if point.is_event() {
-        return Err(Error::EventPoint(point));
-    }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
         Error::Other(format!(
             "nethook test needs root (CAP_SYS_ADMIN) for its throwaway network namespace: unshare: {e}"

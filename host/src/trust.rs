@@ -20,10 +20,9 @@ fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
-/// `dir` is a directory (not a link to one) of ours that no one else can
-/// write. Group or other write permission on it is taken away, with a
-/// warning; another owner is refused.
-pub fn trusted_dir(dir: &Path) -> Result<(), String> {
+/// The mode of `dir`, a directory (not a link to one) of ours; why not
+/// otherwise.
+fn own_dir(dir: &Path) -> Result<u32, String> {
     let meta = std::fs::symlink_metadata(dir)
         .map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
     if !meta.file_type().is_dir() {
@@ -34,13 +33,21 @@ pub fn trusted_dir(dir: &Path) -> Result<(), String> {
     }
     if meta.uid() != euid() {
         return Err(format!(
-            "{} belongs to uid {}, not to the user nethook runs as (uid {}): its records are not trusted",
+            "{} belongs to uid {}, not to the user nethook runs as (uid {})",
             dir.display(),
             meta.uid(),
             euid()
         ));
     }
-    let mode = meta.permissions().mode() & 0o7777;
+    Ok(meta.permissions().mode() & 0o7777)
+}
+
+/// `dir` is a directory (not a link to one) of ours that no one else can
+/// write. Group or other write permission on it is taken away, with a
+/// warning (each record in it is checked on its own); another owner is
+/// refused.
+pub fn trusted_dir(dir: &Path) -> Result<(), String> {
+    let mode = own_dir(dir)?;
     if mode & 0o022 != 0 {
         let fixed = mode & !0o022;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(fixed))
@@ -49,6 +56,20 @@ pub fn trusted_dir(dir: &Path) -> Result<(), String> {
             dir = %dir.display(),
             "others could write nethook's records here (mode {mode:o}); now {fixed:o}"
         );
+    }
+    Ok(())
+}
+
+/// `dir` is a directory (not a link) of ours that no one else can write;
+/// unlike `trusted_dir`, nothing is repaired: for a store of native code,
+/// a directory others could write may hold anything.
+pub fn private_dir(dir: &Path) -> Result<(), String> {
+    let mode = own_dir(dir)?;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "others may write {} (mode {mode:o})",
+            dir.display()
+        ));
     }
     Ok(())
 }

@@ -15,6 +15,14 @@ use crate::caps::probe::AddressState;
 use crate::caps::{CapError, Host};
 use crate::names::UnitName;
 
+/// The checks a point must pass after its handler ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verify {
+    pub checks: Vec<Check>,
+    pub auto: bool,
+    pub timeout: Duration,
+}
+
 /// `[points.<point>.verify]`, or `verify = "auto"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

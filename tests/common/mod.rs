@@ -52,6 +52,9 @@ pub fn guest_core(name: &str) -> PathBuf {
     path
 }
 
+/// What the suites log: the default, plus every capability call's audit.
+pub const AUDITED: &str = "info,nethook::audit=debug";
+
 /// A command for nethook with an environment free of our variables.
 pub fn nethook() -> Command {
     let mut c = Command::new(nethook_bin());
@@ -65,7 +68,9 @@ pub fn isolate(c: &mut Command) {
             c.env_remove(k);
         }
     }
-    c.env("NETHOOK_LOG", "info");
+    // The default log and, for the suites that read it, the full audit
+    // (each capability call, at debug since the default log is per point).
+    c.env("NETHOOK_LOG", AUDITED);
 }
 
 /// What a finished process left.
@@ -221,6 +226,15 @@ impl Drop for Netns {
             .args(["netns", "delete", &self.name])
             .status();
     }
+}
+
+/// A port nothing listens on now, on 127.0.0.1 of the caller's namespace.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A scratch directory with a config file in it.

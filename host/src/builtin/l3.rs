@@ -9,7 +9,6 @@ use super::{info, warn};
 use crate::caps::{l3, CapError, Host};
 use crate::names::IfName;
 
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(20);
 const KEY: &str = "l3.";
 const POLL: Duration = Duration::from_millis(250);
 

@@ -7,9 +7,7 @@
 //! has run out it may give the address to another client, which the
 //! warning says. `expiring_address = "warn"` leaves them to expire.
 
-use serde::Deserialize;
-
-use super::{info, warn, Settings};
+use super::{info, warn, ExpiringAddress, Settings};
 use crate::caps::{CapError, Host};
 use crate::names::IfName;
 
@@ -22,18 +20,6 @@ pub enum TakeOver {
     NotATap,
     /// The lease cannot be kept, and why.
     NotKept(String),
-}
-
-/// What to do with an address the dataplane copied onto its tap with a
-/// lifetime, when no DHCP client can renew it there.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExpiringAddress {
-    /// Made permanent for as long as the dataplane runs (and warned of).
-    #[default]
-    Keep,
-    /// Warned of only: it expires when its lifetime runs out.
-    Warn,
 }
 
 pub fn not_kept(

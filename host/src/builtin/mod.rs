@@ -19,24 +19,23 @@ pub mod networkd_lease;
 pub mod nm_lease;
 pub mod nmconf;
 pub mod rules;
+pub mod settings;
 mod uplink;
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::bindings::nethook::hooks::log::Level;
 use crate::caps::{CapError, Host};
-use crate::error::{Error, Result};
 use crate::names::IfName;
-use crate::point::HookPoint;
+use crate::point::DataplanePoint;
 pub use detect::{detect, Detection, NetworkService};
+pub use settings::{DnsFix, ExpiringAddress, Restart, RestartPolicy, Settings, UndoRestart};
 
 /// What `check` and `demo` say the module is.
 pub const DESCRIPTION: &str = "built-in NetworkManager/udev module";
 /// What `CALICOVPP_ENABLE_NETWORK_MANAGER_HOOK=false` makes of it.
 pub const COMPAT: &str = "the built-in module runs in its dataplane-compatible mode (as the dataplane's default_hook.sh): dns=none edited into NetworkManager.conf, the network service restarted at every undo";
-pub const HOOK_NAME: &str = "builtin";
+pub const HOOK_NAME: &str = crate::names::BUILTIN_HOOK;
 /// Bound of `udevadm settle` in the networkd restart sequence.
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -45,219 +44,21 @@ const KEY_UPLINKS: &str = "uplinks";
 const PERM_MAC: &str = "PERM_MAC";
 const KEY_RULES: &str = "udev-rules";
 
-/// How the DNS fix is applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum DnsFix {
-    /// A drop-in under /etc/NetworkManager/conf.d.
-    #[default]
-    #[serde(rename = "conf.d")]
-    ConfD,
-    /// NetworkManager.conf edited in place, as the dataplane does.
-    #[serde(rename = "main-conf")]
-    MainConf,
-    #[serde(rename = "off")]
-    Off,
-}
-
-/// With `restart_network = "always"`: when the undo points restart the
-/// network service.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UndoRestart {
-    /// Always, as the dataplane does, even when nothing was undone.
-    #[default]
-    Always,
-    /// Only when something was undone.
-    IfChanged,
-}
-
-/// Whether the module restarts a network service.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Restart {
-    /// Never: where the lighter operation did not take effect, the run
-    /// says so and goes on.
-    Never,
-    /// Only where the lighter operation (a reload of configuration, an
-    /// activation, a reconfigure) did not take effect.
-    #[default]
-    Fallback,
-    /// At vpp-running and at the undo points, as the dataplane's own hook
-    /// does, besides the lighter operations.
-    Always,
-}
-
-impl Restart {
-    pub fn name(self) -> &'static str {
-        match self {
-            Restart::Never => "never",
-            Restart::Fallback => "fallback",
-            Restart::Always => "always",
-        }
-    }
-}
-
-/// `restart_network`: one value for every service, or one per service
-/// (`[builtin.restart_network] NetworkManager = "always"`, the others
-/// keeping the default).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RestartPolicy {
-    all: Restart,
-    services: Vec<(NetworkService, Restart)>,
-}
-
-impl RestartPolicy {
-    pub fn of(&self, service: NetworkService) -> Restart {
-        self.services
-            .iter()
-            .find(|(s, _)| *s == service)
-            .map_or(self.all, |(_, r)| *r)
-    }
-
-    pub fn all(restart: Restart) -> RestartPolicy {
-        RestartPolicy {
-            all: restart,
-            services: Vec::new(),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RestartPolicy {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RestartPolicy;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("\"never\", \"fallback\" or \"always\" (true: \"always\", false: \"never\"), or a table of those by service (NetworkManager, systemd-networkd, networking, network)")
-            }
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RestartPolicy, E> {
-                Ok(RestartPolicy::all(if v {
-                    Restart::Always
-                } else {
-                    Restart::Never
-                }))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RestartPolicy, E> {
-                Restart::deserialize(serde::de::value::StrDeserializer::<E>::new(v))
-                    .map(RestartPolicy::all)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<RestartPolicy, A::Error> {
-                let mut p = RestartPolicy::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    let service = NetworkService::ALL
-                        .into_iter()
-                        .find(|s| s.to_string() == key)
-                        .ok_or_else(|| {
-                            serde::de::Error::custom(format!(
-                                "unknown network service {key:?}: one of NetworkManager, systemd-networkd, networking, network"
-                            ))
-                        })?;
-                    let r: Restart = map.next_value()?;
-                    p.services.retain(|(s, _)| *s != service);
-                    p.services.push((service, r));
-                }
-                Ok(p)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// `[builtin]` in the config.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    #[serde(default = "yes")]
-    pub udev_net_name_rules: bool,
-    #[serde(default)]
-    pub dns_fix: DnsFix,
-    /// When a network service may be restarted (default: only where
-    /// nothing lighter took effect).
-    #[serde(default)]
-    pub restart_network: RestartPolicy,
-    /// Keep the node's DHCP lease renewing on the dataplane's tap.
-    #[serde(default = "yes")]
-    pub keep_lease: bool,
-    /// Where the lease cannot be kept: the addresses copied onto the tap
-    /// made permanent (`keep`) or only warned of (`warn`).
-    #[serde(default)]
-    pub expiring_address: lease::ExpiringAddress,
-    #[serde(default)]
-    pub undo_restart: UndoRestart,
-    /// On EC2 (per DMI) with systemd-networkd: match the uplink's
-    /// `.network` by name while the dataplane runs, as the dataplane does.
-    #[serde(default = "yes")]
-    pub ec2_networkd: bool,
-    /// Capture each uplink's layer-3 configuration at before-if-read and
-    /// give the returned uplink what of it it lacks at the undo points.
-    #[serde(default)]
-    pub restore_l3: bool,
-    /// How long the network service has, after the undo's restart, to
-    /// restore the uplink's addresses and routes before nethook fills in.
-    #[serde(
-        default = "l3_wait",
-        deserialize_with = "crate::config::duration_value"
-    )]
-    pub restore_l3_wait: Duration,
-}
-
-fn l3_wait() -> Duration {
-    l3::DEFAULT_WAIT
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            udev_net_name_rules: true,
-            dns_fix: DnsFix::ConfD,
-            restart_network: RestartPolicy::default(),
-            keep_lease: true,
-            expiring_address: lease::ExpiringAddress::Keep,
-            undo_restart: UndoRestart::Always,
-            ec2_networkd: true,
-            restore_l3: false,
-            restore_l3_wait: l3::DEFAULT_WAIT,
-        }
-    }
-}
-
-impl Settings {
-    /// What the dataplane runs when its native hook is off (default_hook.sh).
-    pub fn dataplane_compatible(&mut self) {
-        if self.dns_fix != DnsFix::Off {
-            self.dns_fix = DnsFix::MainConf;
-        }
-        self.undo_restart = UndoRestart::Always;
-        self.restart_network = RestartPolicy::all(Restart::Always);
-    }
-}
-
-/// Run the module at `point`; returns the detection, for reports.
+/// Run the module at `point`; returns the detection, for reports. The
+/// run makes a failure the module's hook error.
 pub fn run(
     host: &mut Host,
-    point: HookPoint,
+    point: DataplanePoint,
     uplinks: &[IfName],
     settings: &Settings,
-) -> Result<Detection> {
-    let fail = |e: CapError| Error::HookFailed {
-        hook: HOOK_NAME.into(),
-        point,
-        message: e.to_string(),
-    };
-    let detection = detect::detect(host).map_err(fail)?;
+) -> Result<Detection, CapError> {
+    let detection = detect::detect(host)?;
     host.log(Level::Info, "detected", &detection.fields());
     let ec2 = settings.ec2_networkd
         && detection.service == Some(NetworkService::Networkd)
-        && ec2::is_ec2(host).map_err(fail)?;
+        && ec2::is_ec2(host)?;
     match point {
-        HookPoint::BeforeIfRead => capture(host, uplinks)
+        DataplanePoint::BeforeIfRead => capture(host, uplinks)
             .and_then(|()| match settings.keep_lease {
                 true => lease_capture(host, &detection, uplinks),
                 false => Ok(()),
@@ -266,7 +67,7 @@ pub fn run(
                 true => l3::capture(host, uplinks),
                 false => Ok(()),
             }),
-        HookPoint::BeforeVppRun => dns::apply(host, settings, &detection)
+        DataplanePoint::BeforeVppRun => dns::apply(host, settings, &detection)
             .and_then(|()| write_rules(host, settings, &detection))
             .and_then(|()| {
                 if ec2 {
@@ -275,14 +76,11 @@ pub fn run(
                     Ok(())
                 }
             }),
-        HookPoint::VppRunning => running(host, settings, &detection, ec2, uplinks),
-        HookPoint::VppDoneOk | HookPoint::VppErrored => undo(host, settings, &detection, uplinks),
-        // The config refuses `builtin` at an event point.
-        event => Err(CapError::Invalid(format!(
-            "the built-in module has no action at {event}"
-        ))),
-    }
-    .map_err(fail)?;
+        DataplanePoint::VppRunning => running(host, settings, &detection, ec2, uplinks),
+        DataplanePoint::VppDoneOk | DataplanePoint::VppErrored => {
+            undo(host, settings, &detection, uplinks)
+        }
+    }?;
     Ok(detection)
 }
 
@@ -696,6 +494,7 @@ fn remove_unrecorded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     fn policy(toml_text: &str) -> Result<RestartPolicy, String> {
         #[derive(Deserialize)]

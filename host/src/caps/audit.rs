@@ -1,6 +1,6 @@
 //! Audit: one structured record per capability call, as a tracing event on
-//! target `nethook::audit` and, with `--audit FILE`, one JSON line appended
-//! to that file.
+//! target `nethook::audit` (at debug level) and, with `--audit FILE`, one
+//! JSON line appended to that file.
 
 use std::fs::File;
 use std::io::Write;
@@ -61,12 +61,10 @@ impl Audit {
                 )
             };
         }
-        // A log call is already a log line; its audit event would repeat it.
-        if r.capability == "log" {
-            event!(debug);
-        } else {
-            event!(info);
-        }
+        // Every call, at debug: the default log says what each point did
+        // in a few lines; the full audit is `--audit FILE` or
+        // `NETHOOK_LOG=nethook::audit=debug`.
+        event!(debug);
         if let Some(file) = &self.file {
             #[derive(Serialize)]
             struct Line<'a> {

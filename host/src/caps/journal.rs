@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::change::{Change, Inverse};
 use super::CapError;
+use crate::point::HookPoint;
 
 const DIR: &str = "journal";
 const LOCK: &str = "lock";
@@ -183,6 +184,35 @@ impl Journal {
         Ok(paths)
     }
 
+    /// Every transaction file, oldest first, read without changing
+    /// anything: what is not a transaction nethook can read is named with
+    /// the reason (the next run moves it aside).
+    pub fn inspect(&self) -> Result<Vec<Inspected>, CapError> {
+        let mut paths: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map_err(|e| io("cannot list", &self.dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        paths.sort();
+        Ok(paths
+            .into_iter()
+            .map(|p| {
+                crate::trust::own_regular_file(&p, MAX_TXN_BYTES)
+                    .and_then(|()| match TxnLog::read(&p) {
+                        Ok(log) => Ok(log),
+                        Err(Unreadable::Io(e)) => Err(e.to_string()),
+                        Err(Unreadable::Malformed(why)) => Err(why),
+                    })
+                    .map_err(|why| (p, why))
+            })
+            .collect())
+    }
+
+    /// Files moved aside so far.
+    pub fn quarantined(&self) -> usize {
+        fs::read_dir(self.dir.join(QUARANTINE)).map_or(0, |d| d.count())
+    }
+
     /// One transaction file; none (quarantined, with a warning) when it is
     /// not one nethook can read.
     pub fn log(&self, path: &Path) -> Result<Option<TxnLog>, CapError> {
@@ -312,17 +342,10 @@ impl Txn {
         let file = self.file.as_mut().expect("created above");
         file.write_all(line.as_bytes())
             .map_err(|e| io("cannot append to", &self.path, e))?;
-        if durable {
-            file.sync_data()
-                .map_err(|e| io("cannot sync", &self.path, e))?;
-            if !self.dir_synced {
-                File::open(&self.dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| io("cannot sync", &self.dir, e))?;
-                self.dir_synced = true;
-            }
+        match durable {
+            true => self.sync(),
+            false => Ok(()),
         }
-        Ok(())
     }
 
     /// Record a change and its inverse, durably, before it is made. A
@@ -357,8 +380,28 @@ impl Txn {
             )));
         }
         self.seq += 1;
-        self.append_line(&line, change.persistent())?;
+        // State is written to disk only when the point commits, after
+        // `sync`: its records need not be durable one by one.
+        let state = matches!(change, Change::StateSet { .. } | Change::StateDelete { .. });
+        self.append_line(&line, change.persistent() && !state)?;
         Ok(self.seq)
+    }
+
+    /// Make everything appended so far durable (before the run's state is
+    /// written: a power loss after it must find the records to undo it).
+    pub fn sync(&mut self) -> Result<(), CapError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        file.sync_data()
+            .map_err(|e| io("cannot sync", &self.path, e))?;
+        if !self.dir_synced {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io("cannot sync", &self.dir, e))?;
+            self.dir_synced = true;
+        }
+        Ok(())
     }
 
     /// What became of it. Not synced: recovery undoes a journaled change
@@ -400,6 +443,9 @@ pub enum TxnState {
     RolledBack,
 }
 
+/// A transaction file as `inspect` finds it: read, or its path and why not.
+pub type Inspected = Result<TxnLog, (PathBuf, String)>;
+
 /// A journaled change as read back.
 #[derive(Debug, Clone)]
 pub struct Journaled {
@@ -415,10 +461,12 @@ pub struct Journaled {
 #[derive(Debug, Clone)]
 pub struct TxnLog {
     pub path: PathBuf,
-    pub point: String,
+    pub point: HookPoint,
     pub hook: String,
     pub boot_id: String,
     pub pid: u32,
+    /// When it began, RFC 3339.
+    pub time: String,
     pub changes: Vec<Journaled>,
     pub undone: BTreeSet<u32>,
     pub state: TxnState,
@@ -457,10 +505,11 @@ impl TxnLog {
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<TxnLog, String> {
         let mut log = TxnLog {
             path: path.to_path_buf(),
-            point: String::new(),
+            point: HookPoint::Dataplane(crate::point::DataplanePoint::BeforeIfRead),
             hook: String::new(),
             boot_id: String::new(),
             pid: 0,
+            time: String::new(),
             changes: Vec::new(),
             undone: BTreeSet::new(),
             state: TxnState::Open,
@@ -485,9 +534,14 @@ impl TxnLog {
                     hook,
                     boot_id,
                     pid,
-                    ..
+                    time,
                 } => {
-                    (log.point, log.hook, log.boot_id, log.pid) = (point, hook, boot_id, pid);
+                    log.time = time;
+                    // Only a point this nethook knows can be undone as its.
+                    log.point = point
+                        .parse()
+                        .map_err(|_| format!("it names no hook point nethook knows ({point:?})"))?;
+                    (log.hook, log.boot_id, log.pid) = (hook, boot_id, pid);
                 }
                 Record::Change {
                     seq,

@@ -48,7 +48,6 @@ impl Host {
             |_| Ok(Inverse::of(vec![back])),
             |h| {
                 let index = h.netlink.index(link)?;
-                h.netlink.forget_indexes();
                 let name = name.to_string();
                 h.netlink.call(move |c| async move {
                     match add {

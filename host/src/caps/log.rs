@@ -8,15 +8,7 @@ use crate::text;
 
 impl Host {
     pub fn log(&mut self, level: Level, message: &str, fields: &[(String, String)]) {
-        // A guest logging in a loop must not fill the node's disk: past the
-        // budget, lines are dropped (and said to be, once).
-        self.logger.lines += 1;
-        let budget = self.logger.budget;
-        if self.logger.lines > budget {
-            if self.logger.lines == budget + 1 {
-                let warning = format!("log budget of {budget} lines spent; further lines dropped");
-                self.logger.emit(Level::Warn, &warning);
-            }
+        if !self.logger.spend_line() {
             return;
         }
         let line = render(message, fields);
@@ -34,13 +26,7 @@ impl Host {
     /// A line the guest wrote to stdout or stderr (not a capability call):
     /// counted against the same budget as `log`.
     pub fn output(&mut self, stream: &'static str, line: &str) {
-        self.logger.lines += 1;
-        let budget = self.logger.budget;
-        if self.logger.lines > budget {
-            if self.logger.lines == budget + 1 {
-                let warning = format!("log budget of {budget} lines spent; further lines dropped");
-                self.logger.emit(Level::Warn, &warning);
-            }
+        if !self.logger.spend_line() {
             return;
         }
         self.logger.output(stream, &render(line, &[]));
@@ -63,6 +49,19 @@ impl Log {
             lines: 0,
             budget: MAX_LINES,
         }
+    }
+
+    /// Whether one more line fits the budget. A guest logging in a loop
+    /// must not fill the node's disk: past the budget, lines are dropped
+    /// (and said to be, once).
+    fn spend_line(&mut self) -> bool {
+        self.lines += 1;
+        if self.lines == self.budget + 1 {
+            let budget = self.budget;
+            let warning = format!("log budget of {budget} lines spent; further lines dropped");
+            self.emit(Level::Warn, &warning);
+        }
+        self.lines <= self.budget
     }
 
     /// Emit an already rendered line at `level`.

@@ -111,10 +111,26 @@ pub struct Session {
     pub mode: Mode,
     pub audit: Audit,
     pub effects: Effects,
-    /// The point's transaction: every change is journaled here first.
-    pub txn: Option<Arc<Mutex<journal::Txn>>>,
-    /// With a transaction: state changes written once, when it commits.
-    pub state: Option<state::SharedPending>,
+    /// The handler's transaction, when its changes are journaled.
+    pub txn: Option<Recording>,
+}
+
+/// Where one handler's run records what it does: every change journaled
+/// first, and its state changes kept until the transaction commits. One
+/// value, so there is never one without the other.
+#[derive(Clone)]
+pub struct Recording {
+    pub txn: Arc<Mutex<journal::Txn>>,
+    pub state: state::SharedPending,
+}
+
+impl Recording {
+    pub fn new(txn: journal::Txn) -> Recording {
+        Recording {
+            txn: Arc::new(Mutex::new(txn)),
+            state: Default::default(),
+        }
+    }
 }
 
 /// The capabilities of one hook run, bound to its caller and grants.
@@ -168,7 +184,7 @@ impl Host {
             store: state::State::new(
                 caller.hook.clone(),
                 &session.state_dir,
-                session.state.clone(),
+                session.txn.as_ref().map(|r| r.state.clone()),
             ),
             caller,
             grants,
@@ -285,7 +301,6 @@ impl Host {
         planned: impl FnOnce(&mut Host) -> Planned<T>,
     ) -> Result<T, CapError> {
         let started = Instant::now();
-        self.netlink.forget_indexes();
         let change = self.scoped(change);
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
@@ -319,7 +334,12 @@ impl Host {
         undo: impl FnOnce(&mut Host) -> Result<Inverse, CapError>,
         act: impl FnOnce(&mut Host) -> Result<T, CapError>,
     ) -> Result<T, CapError> {
-        let txn = self.session.txn.clone().filter(|_| self.journaling);
+        let txn = self
+            .session
+            .txn
+            .as_ref()
+            .map(|r| r.txn.clone())
+            .filter(|_| self.journaling);
         // The inverse is read from the node only where it is kept: an
         // undo's own steps, and runs without a transaction, keep none.
         // Unreadable prior state does not stop the change (its own error,
@@ -401,6 +421,19 @@ impl Host {
         started: Instant,
     ) {
         self.audited += 1;
+        if self.audited == AUDIT_BUDGET + 1 {
+            // Said at once: a run given up on at its deadline never ends
+            // the usual way, and its summary may never be written.
+            self.session.audit.record(audit::Record {
+                hook: &self.caller.hook,
+                point: self.caller.point.name(),
+                capability: "audit",
+                operation: "budget",
+                args: &format!("{AUDIT_BUDGET} records spent: further calls are counted, and summarised when the run ends"),
+                outcome: "summarising".into(),
+                elapsed: Duration::ZERO,
+            });
+        }
         if self.audited > AUDIT_BUDGET {
             let kind = match &outcome {
                 Ok(_) => "ok",

@@ -27,12 +27,16 @@ pub struct Netlink {
     conn: Option<(tokio::runtime::Runtime, Handle)>,
     /// The namespace its socket is opened in; none: nethook's own.
     ns: Option<NetnsTarget>,
-    /// Interface name -> ifindex, for the routes and addresses of one
-    /// call (a bulk route load would otherwise ask the kernel once per
-    /// route). Emptied by every link change and before every call that
-    /// changes the node: a name looked up by an earlier call may be
-    /// another link's by now (renamed by someone else).
+    /// Interface name -> ifindex, for the routes and addresses of a run (a
+    /// bulk route load would otherwise ask the kernel once per route).
+    /// Emptied by every link change this run makes, and whenever the
+    /// kernel reports a link added, changed or removed by anyone
+    /// (`links_changed`): a name looked up earlier may be another link's by
+    /// now.
     indexes: std::collections::HashMap<String, u32>,
+    /// Subscribed to the namespace's link notifications while `indexes`
+    /// holds anything.
+    link_events: Option<std::os::fd::OwnedFd>,
 }
 
 impl Netlink {
@@ -42,6 +46,7 @@ impl Netlink {
             conn: None,
             ns,
             indexes: Default::default(),
+            link_events: None,
         }
     }
 
@@ -105,17 +110,44 @@ impl Netlink {
             .ok_or_else(|| CapError::NotFound(format!("no link named {name:?}")))
     }
 
-    pub(super) fn forget_indexes(&mut self) {
-        self.indexes.clear();
-    }
-
     pub(super) fn index(&mut self, name: &str) -> Result<u32, CapError> {
+        if self.links_changed() {
+            self.indexes.clear();
+        }
         if let Some(i) = self.indexes.get(name) {
             return Ok(*i);
+        }
+        // Subscribed before the lookup: a change after it is seen.
+        if self.link_events.is_none() {
+            self.link_events = Some(link_events(self.ns.as_ref())?);
         }
         let index = self.link_message(name)?.header.index;
         self.indexes.insert(name.to_string(), index);
         Ok(index)
+    }
+
+    /// Whether any link notification arrived since the last look (all of
+    /// them are read, without waiting). A socket that overflowed counts
+    /// as a change.
+    fn links_changed(&mut self) -> bool {
+        let Some(fd) = &self.link_events else {
+            return false;
+        };
+        let mut buf = [0u8; 8192];
+        let mut changed = false;
+        loop {
+            match nix::sys::socket::recv(
+                fd.as_raw_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(0) => return changed,
+                Ok(_) => changed = true,
+                Err(nix::errno::Errno::EAGAIN) => return changed,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return true,
+            }
+        }
     }
 
     pub(super) fn set_link(
@@ -747,6 +779,17 @@ fn find_route(h: &mut Host, want: &RouteSpec) -> Result<Option<RouteSpec>, CapEr
         protocol: r.protocol,
         scope: r.scope,
     }))
+}
+
+/// A socket in `ns` subscribed to its link notifications (RTNLGRP_LINK),
+/// read without blocking.
+fn link_events(ns: Option<&NetnsTarget>) -> Result<std::os::fd::OwnedFd, CapError> {
+    use nix::sys::socket::{bind, NetlinkAddr};
+    const RTMGRP_LINK: u32 = 1;
+    let fd = super::netns::route_socket(ns)?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, RTMGRP_LINK))
+        .map_err(|e| CapError::Failed(format!("netlink link notifications: {e}")))?;
+    Ok(fd)
 }
 
 /// The link the kernel sends packets for `ip` out of (`ip route get`).

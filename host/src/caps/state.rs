@@ -77,11 +77,12 @@ impl StateView<'_> {
     }
 
     pub fn delete(&mut self, key: &str) -> Result<bool, CapError> {
+        let check = self.host.store.admits_delete(key);
         self.host.mutate(
             Change::StateDelete {
                 key: key.to_string(),
             },
-            check_key(key),
+            check,
             |h| undo_key(h, key),
             |h| h.store.delete(key),
             |h| match h.store.get(key) {
@@ -116,7 +117,14 @@ fn undo_key(h: &mut Host, key: &str) -> Result<Inverse, CapError> {
 pub struct Pending {
     file: Option<StateFile>,
     dirty: bool,
+    /// Bytes of state this run has journaled (keys, values and what they
+    /// replaced): bounded by `MAX_RUN_JOURNAL`.
+    journaled: usize,
 }
+
+/// State bytes one transactional run may journal: a hook rewriting or
+/// deleting keys in a loop costs the node at most this much disk.
+pub const MAX_RUN_JOURNAL: usize = 4 * MAX_HOOK_BYTES;
 
 pub type SharedPending = Arc<Mutex<Pending>>;
 
@@ -208,38 +216,86 @@ impl State {
             return Ok(());
         }
         let hook = &self.hook;
-        self.with_file(|file| Ok((fits(file.hooks.get(hook), key, value), false)))?
+        // The pending copy's lock is held inside `with_file`: the journal
+        // budget, under the same lock, is judged after.
+        let old = self.with_file(|file| {
+            let kv = file.hooks.get(hook);
+            let old = kv.and_then(|kv| kv.get(key)).map_or(0, String::len);
+            Ok((fits(kv, key, value).map(|()| old), false))
+        })??;
+        self.journal_room(key.len() + value.len() + old)
+    }
+
+    /// Whether this run may journal `cost` more bytes of state.
+    fn journal_room(&self, cost: usize) -> Result<(), CapError> {
+        let Some(pending) = &self.pending else {
+            return Ok(());
+        };
+        let done = pending.lock().expect("state lock").journaled;
+        if done + cost > MAX_RUN_JOURNAL {
+            return Err(CapError::Invalid(format!(
+                "this run has journaled {done} bytes of state changes; {cost} more would pass {MAX_RUN_JOURNAL}: change state less often in one run"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Count `cost` bytes as journaled by this run.
+    fn journaled(&self, cost: usize) {
+        if let Some(pending) = &self.pending {
+            pending.lock().expect("state lock").journaled += cost;
+        }
+    }
+
+    /// Whether `key` may be deleted: the bytes it would journal.
+    pub fn admits_delete(&self, key: &str) -> Result<(), CapError> {
+        check_key(key)?;
+        if self.pending.is_none() {
+            return Ok(());
+        }
+        let hook = &self.hook;
+        let old = self.with_file(|file| {
+            let v = file.hooks.get(hook).and_then(|kv| kv.get(key));
+            Ok((v.map_or(0, String::len), false))
+        })?;
+        self.journal_room(key.len() + old)
     }
 
     pub fn set(&self, key: &str, value: &str) -> Result<(), CapError> {
         self.admits(key, value)?;
         let hook = self.hook.clone();
-        self.with_file(|file| {
+        let old = self.with_file(|file| {
             fits(file.hooks.get(&hook), key, value)?;
             let kv = file.hooks.entry(hook).or_default();
             if kv.get(key).map(String::as_str) == Some(value) {
-                return Ok(((), false));
+                return Ok((0, false));
             }
-            kv.insert(key.to_string(), value.to_string());
-            Ok(((), true))
-        })
+            let old = kv.insert(key.to_string(), value.to_string());
+            Ok((old.map_or(0, |o| o.len()), true))
+        })?;
+        self.journaled(key.len() + value.len() + old);
+        Ok(())
     }
 
     pub fn delete(&self, key: &str) -> Result<bool, CapError> {
         check_key(key)?;
         let hook = self.hook.clone();
-        self.with_file(|file| {
+        let removed = self.with_file(|file| {
             let Some(kv) = file.hooks.get_mut(&hook) else {
-                return Ok((false, false));
+                return Ok((None, false));
             };
-            if kv.remove(key).is_none() {
-                return Ok((false, false));
-            }
+            let Some(old) = kv.remove(key) else {
+                return Ok((None, false));
+            };
             if kv.is_empty() {
                 file.hooks.remove(&hook);
             }
-            Ok((true, true))
-        })
+            Ok((Some(old.len()), true))
+        })?;
+        if let Some(old) = removed {
+            self.journaled(key.len() + old);
+        }
+        Ok(removed.is_some())
     }
 
     pub fn keys(&self) -> Result<Vec<String>, CapError> {

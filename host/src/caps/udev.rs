@@ -27,15 +27,26 @@ impl Udev<'_> {
         self.host
             .read("udev", "properties", ifname.to_string(), check, |h| {
                 let index = h.netlink.index(ifname)?;
-                let db = format!("/run/udev/data/n{index}");
-                let bytes = h.root_fs()?.read(&db).map_err(|e| match e {
-                    CapError::NotFound(_) => {
-                        CapError::NotFound(format!("udev has no record of {ifname} ({db})"))
-                    }
-                    other => other,
-                })?;
-                Ok(parse_db(&String::from_utf8_lossy(&bytes)))
+                record(h, ifname, index)
             })
+    }
+
+    /// The properties of the link `ifname` had index `index` when an
+    /// event named it (it may be gone or renamed since): `nethook watch`'s
+    /// driver filter. Read through the confined root like any other call.
+    pub fn properties_of_index(
+        &mut self,
+        ifname: &str,
+        index: u32,
+    ) -> Result<Vec<(String, String)>, CapError> {
+        let check = self.host.grants.link(ifname);
+        self.host.read(
+            "udev",
+            "properties",
+            format!("{ifname} (index {index})"),
+            check,
+            |h| record(h, ifname, index),
+        )
     }
 
     pub fn reload_rules(&mut self) -> Result<(), CapError> {
@@ -221,8 +232,20 @@ fn device_from(m: &netlink_packet_route::link::LinkMessage) -> Device {
     d
 }
 
+/// udev's database entry of the link with `index`, under the host root.
+fn record(h: &mut Host, ifname: &str, index: u32) -> Result<Vec<(String, String)>, CapError> {
+    let db = format!("/run/udev/data/n{index}");
+    let bytes = h.root_fs()?.read(&db).map_err(|e| match e {
+        CapError::NotFound(_) => {
+            CapError::NotFound(format!("udev has no record of {ifname} ({db})"))
+        }
+        other => other,
+    })?;
+    Ok(parse_db(&String::from_utf8_lossy(&bytes)))
+}
+
 /// The `E:KEY=VALUE` lines of a udev database entry, sorted by key.
-fn parse_db(text: &str) -> Vec<(String, String)> {
+pub fn parse_db(text: &str) -> Vec<(String, String)> {
     let mut props: Vec<(String, String)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("E:"))

@@ -17,13 +17,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use error::OciError;
-pub use pull::{fetch, Fetched, SignatureStatus};
+pub use pull::{fetch, wasm_layer, Fetched, SignatureStatus};
 pub use push::push;
 pub use reference::OciRef;
 pub use sign::{generate_key_pair, sign};
-
-use crate::config::{Config, HookSource};
-use crate::error::Error;
 
 /// The layer media types a hook artifact may carry: the CNCF wasm artifact
 /// layout's and those of older tools (wkg, wasm-to-oci).
@@ -75,47 +72,6 @@ impl fmt::Display for SignatureStatus {
             }
         }
     }
-}
-
-/// Fetch every hook whose component is an `oci://` reference and point the
-/// hook at the cached blob: `component` becomes its path and `sha256` its
-/// digest, so loading it checks exactly the bytes that were verified.
-pub fn resolve_sources(config: &mut Config) -> Result<Vec<(String, Fetched)>, Error> {
-    resolve_sources_of(config, |_| true)
-}
-
-/// `resolve_sources` for the hooks `wanted` names only: a point fetches
-/// what it runs, so another hook's registry being down cannot stop it.
-pub fn resolve_sources_of(
-    config: &mut Config,
-    wanted: impl Fn(&str) -> bool,
-) -> Result<Vec<(String, Fetched)>, Error> {
-    let cache_root = config.cache_dir.join("oci");
-    let mut fetched = Vec::new();
-    for (name, hook) in config.hooks.iter_mut() {
-        let HookSource::Oci(reference) = &hook.source else {
-            continue;
-        };
-        if !wanted(name) {
-            continue;
-        }
-        let f = fetch(
-            reference,
-            hook.sha256,
-            hook.verify_key.as_deref(),
-            &config.registries,
-            &cache_root,
-        )
-        .map_err(|reason| Error::Source {
-            hook: name.clone(),
-            reason: Box::new(reason),
-        })?;
-        hook.component = f.path.clone();
-        hook.sha256 = Some(f.blob_sha256);
-        hook.fetched = Some(Box::new(f.clone()));
-        fetched.push((name.clone(), f));
-    }
-    Ok(fetched)
 }
 
 /// A current-thread runtime for one call's registry requests.

@@ -297,7 +297,11 @@ impl tokio::io::AsyncWrite for Bounded {
 }
 
 /// The one wasm layer of an OCI image manifest.
-fn wasm_layer(reference: &OciRef, digest: &str, bytes: &[u8]) -> Result<OciDescriptor, OciError> {
+pub fn wasm_layer(
+    reference: &OciRef,
+    digest: &str,
+    bytes: &[u8],
+) -> Result<OciDescriptor, OciError> {
     let not_image = |found: String| OciError::NotAnImageManifest {
         reference: reference.clone(),
         digest: digest.to_string(),
@@ -347,5 +351,5 @@ fn explain(
 }
 
 fn digest_bytes(digest: &str) -> Option<[u8; 32]> {
-    crate::config::parse_sha256(digest.strip_prefix("sha256:")?).ok()
+    crate::units::parse_sha256(digest.strip_prefix("sha256:")?).ok()
 }

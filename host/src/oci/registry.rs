@@ -146,7 +146,7 @@ pub(super) fn explain(
                 reason: envelope
                     .errors
                     .iter()
-                    .map(|e| e.message.clone())
+                    .map(|e| crate::text::bounded(&e.message, 1024))
                     .collect::<Vec<_>>()
                     .join("; "),
             }
@@ -174,7 +174,8 @@ pub(super) fn explain(
         other => OciError::Registry {
             reference: reference.clone(),
             registry,
-            reason: other.to_string(),
+            // The registry's words: one line, bounded.
+            reason: crate::text::bounded(&other.to_string(), 4096),
         },
     }
 }

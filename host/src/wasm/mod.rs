@@ -24,8 +24,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::bindings::events::EventHookPre;
 use crate::bindings::{Context, EventContext, Hook, HookError, HookPre};
 use crate::caps::Host;
-use crate::config::HookConfig;
 use crate::error::{Error, Result};
+use crate::hook::HookConfig;
 use ctx::{Ctx, MemoryCap};
 
 pub use cache::CacheOutcome;
@@ -125,12 +125,39 @@ impl Runtime {
         self.abandoned.load(Ordering::Relaxed)
     }
 
-    /// Read, pin-check, validate and compile (or fetch from the cache) a hook's component.
+    /// Identify, pin-check, validate and compile (or take from the compiled
+    /// store) a hook's component. A component file the store hashed before
+    /// and that is unchanged since (same identity) is not read again; its
+    /// bytes are read only to be compiled.
     pub fn load(&self, hook: &HookConfig) -> Result<Loaded> {
         let path = &hook.component;
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::component(path, format!("cannot read: {e}")))?;
-        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let cannot_read = |e: std::io::Error| Error::component(path, format!("cannot read: {e}"));
+        let mut file = std::fs::File::open(path).map_err(cannot_read)?;
+        let size = file.metadata().map_err(cannot_read)?.len();
+        if size > crate::oci::MAX_COMPONENT_BYTES {
+            return Err(Error::component(
+                path,
+                format!(
+                    "is {size} bytes; a component may have at most {}",
+                    crate::oci::MAX_COMPONENT_BYTES
+                ),
+            ));
+        }
+        let mut header = [0u8; 8];
+        std::os::unix::fs::FileExt::read_at(&file, &mut header, 0).map_err(cannot_read)?;
+        world::check_header(&header).map_err(|m| Error::component(path, m))?;
+        let mut read = None;
+        let sha256 = match self.cache.known_sha256(path, &file) {
+            Some(sha) => sha,
+            None => {
+                let mut bytes = Vec::with_capacity(size as usize);
+                std::io::Read::read_to_end(&mut file, &mut bytes).map_err(cannot_read)?;
+                let sha: [u8; 32] = Sha256::digest(&bytes).into();
+                self.cache.remember_sha256(path, &file, &sha);
+                read = Some(bytes);
+                sha
+            }
+        };
         if let Some(pin) = hook.sha256 {
             if pin != sha256 {
                 return Err(Error::component(
@@ -144,11 +171,22 @@ impl Runtime {
                 ));
             }
         }
-        world::check_header(&bytes).map_err(|m| Error::component(path, m))?;
-        let (component, outcome) = self
-            .cache
-            .load(&self.engine, &bytes, &sha256)
-            .map_err(|e| Error::component(path, format!("invalid component: {e:#}")))?;
+        // Compiled from bytes that hash to what was checked, whichever way
+        // the digest was known.
+        let bytes = || match read {
+            Some(b) => Ok(b),
+            None => {
+                let b = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+                match <[u8; 32]>::from(Sha256::digest(&b)) == sha256 {
+                    true => Ok(b),
+                    false => Err("changed while it was being loaded".to_string()),
+                }
+            }
+        };
+        let (component, outcome) = self.cache.load(&self.engine, bytes, &sha256).map_err(|e| {
+            let why = crate::text::bounded(&format!("{e:#}"), MAX_ERROR);
+            Error::component(path, format!("invalid component: {why}"))
+        })?;
         let world =
             world::check_world(&self.engine, &component).map_err(|m| Error::component(path, m))?;
         // Every import must be one we provide, before anything runs.
@@ -220,6 +258,19 @@ impl Runtime {
                 },
             ));
         };
+        // Each guest given up on holds a thread and its memory until its
+        // host call returns: a hook that blocks every time cannot make
+        // `nethook watch` pile them up.
+        let stuck = self.abandoned();
+        if stuck >= MAX_ABANDONED {
+            return Err(Error::HookFailed {
+                hook: name,
+                point,
+                message: format!(
+                    "not started: {stuck} earlier hook runs are still blocked in host calls past their deadlines (at most {MAX_ABANDONED})"
+                ),
+            });
+        }
         let job = Job {
             engine: self.engine.clone(),
             hook: hook.clone(),
@@ -273,6 +324,10 @@ enum Work {
     Point(HookPre<Ctx>, Context),
     Event(EventHookPre<Ctx>, EventContext),
 }
+
+/// Guest threads given up on that may be outstanding before no further
+/// hook is started.
+pub const MAX_ABANDONED: usize = 4;
 
 /// How long past its deadline a hook blocked in a host call is waited for.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
@@ -377,10 +432,11 @@ impl Job {
                         message: format!("guest exited with code {}", exit.0),
                     });
                 }
+                // A backtrace names the guest's own functions: its text.
                 Err(Error::HookTrapped {
                     hook,
                     point,
-                    message: format!("{e:?}").trim().to_string(),
+                    message: crate::text::bounded(format!("{e:?}").trim(), 16 << 10),
                 })
             }
         }

@@ -7,7 +7,7 @@ use netlink_packet_route::link::{LinkFlags, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::caps::netlink::{address_from, link_from};
-use crate::point::HookPoint;
+use crate::point::EventPoint;
 
 /// What nethook knows of one link: enough to tell its events apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub fn apply(table: &mut Table, msg: &RouteNetlinkMessage) -> Option<u32> {
 /// what changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    pub point: HookPoint,
+    pub point: EventPoint,
     pub link: LinkState,
     pub address: Option<String>,
     pub changed: Vec<String>,
@@ -97,8 +97,8 @@ pub fn events(before: Option<&LinkState>, after: Option<&LinkState>) -> Vec<Even
     };
     match (before, after) {
         (None, None) => Vec::new(),
-        (None, Some(a)) => vec![event(HookPoint::LinkAdded, a, Vec::new())],
-        (Some(b), None) => vec![event(HookPoint::LinkRemoved, b, Vec::new())],
+        (None, Some(a)) => vec![event(EventPoint::LinkAdded, a, Vec::new())],
+        (Some(b), None) => vec![event(EventPoint::LinkRemoved, b, Vec::new())],
         (Some(b), Some(a)) => {
             let mut renamed = Vec::new();
             if b.name != a.name {
@@ -108,11 +108,11 @@ pub fn events(before: Option<&LinkState>, after: Option<&LinkState>) -> Vec<Even
             if b.carrier && !a.carrier {
                 let mut changed = vec!["carrier down".to_string()];
                 changed.extend(renamed.iter().cloned());
-                out.push(event(HookPoint::LinkDown, a, changed));
+                out.push(event(EventPoint::LinkDown, a, changed));
             }
             for lost in b.addresses.difference(&a.addresses) {
                 let mut e = event(
-                    HookPoint::AddressLost,
+                    EventPoint::AddressLost,
                     a,
                     vec![format!("address {lost} removed")],
                 );
@@ -122,7 +122,7 @@ pub fn events(before: Option<&LinkState>, after: Option<&LinkState>) -> Vec<Even
             if !b.carrier && a.carrier {
                 let mut changed = vec!["carrier up".to_string()];
                 changed.extend(renamed);
-                out.push(event(HookPoint::LinkUp, a, changed));
+                out.push(event(EventPoint::LinkUp, a, changed));
             }
             out
         }
@@ -144,22 +144,25 @@ mod tests {
         }
     }
 
-    fn points(v: &[Event]) -> Vec<HookPoint> {
+    fn points(v: &[Event]) -> Vec<EventPoint> {
         v.iter().map(|e| e.point).collect()
     }
 
     #[test]
     fn the_net_change_is_what_is_reported() {
         let up = link(true, &["10.0.0.1/24", "fd00::1/64"]);
-        assert_eq!(points(&events(None, Some(&up))), [HookPoint::LinkAdded]);
-        assert_eq!(points(&events(Some(&up), None)), [HookPoint::LinkRemoved]);
+        assert_eq!(points(&events(None, Some(&up))), [EventPoint::LinkAdded]);
+        assert_eq!(points(&events(Some(&up), None)), [EventPoint::LinkRemoved]);
         // Down and back within the window: nothing to report.
         assert!(events(Some(&up), Some(&up)).is_empty());
         let down = link(false, &["10.0.0.1/24"]);
         let e = events(Some(&up), Some(&down));
-        assert_eq!(points(&e), [HookPoint::LinkDown, HookPoint::AddressLost]);
+        assert_eq!(points(&e), [EventPoint::LinkDown, EventPoint::AddressLost]);
         assert_eq!(e[1].address.as_deref(), Some("fd00::1/64"));
-        assert_eq!(points(&events(Some(&down), Some(&up))), [HookPoint::LinkUp]);
+        assert_eq!(
+            points(&events(Some(&down), Some(&up))),
+            [EventPoint::LinkUp]
+        );
     }
 
     #[test]

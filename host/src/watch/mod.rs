@@ -13,109 +13,25 @@
 //! the socket or a burst of messages delays events but never loses the
 //! final state or reports a change twice.
 
+mod debounce;
 pub mod links;
+pub mod settings;
 mod source;
 mod worker;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netlink_packet_route::RouteNetlinkMessage;
-use serde::Deserialize;
 
-use crate::caps::grants::Glob;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::run::Options;
+use crate::options::Options;
+use debounce::Debounce;
 use links::{LinkState, Table};
-
-/// `[watch]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    /// A link's events fire once it has been quiet this long (0: at once,
-    /// each message batch on its own).
-    #[serde(deserialize_with = "crate::config::duration_or_zero")]
-    pub debounce: Duration,
-    /// ... or this long after its first change, however busy it stays.
-    #[serde(deserialize_with = "crate::config::duration_value")]
-    pub max_delay: Duration,
-    /// Links waiting for the worker; when full, further changes of a link
-    /// wait in its pending state (taken when the queue has room).
-    #[serde(deserialize_with = "queue_len")]
-    pub queue: usize,
-    /// Waits before the second, third, ... try of a failed hook.
-    #[serde(deserialize_with = "crate::config::duration_list")]
-    pub retry: Vec<Duration>,
-    /// How long link-added waits for udev's record of a new link (when
-    /// udevd runs on the node).
-    #[serde(deserialize_with = "crate::config::duration_value")]
-    pub udev_wait: Duration,
-    /// Report the links that exist when watch starts, once, as link-added.
-    pub initial: bool,
-    /// SO_RCVBUF of the event socket, in bytes; the kernel's default if unset.
-    pub receive_buffer: Option<usize>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            debounce: Duration::from_millis(250),
-            max_delay: Duration::from_secs(5),
-            queue: 256,
-            // cloud-init's hotplug retry schedule.
-            retry: [1, 3, 5, 10, 30].map(Duration::from_secs).to_vec(),
-            udev_wait: Duration::from_secs(5),
-            initial: false,
-            receive_buffer: None,
-        }
-    }
-}
-
-fn queue_len<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
-    match usize::deserialize(d)? {
-        0 => Err(serde::de::Error::custom("queue must hold at least 1 link")),
-        n => Ok(n),
-    }
-}
-
-/// Which links an event point fires for; an empty list matches any.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Filter {
-    /// Link name globs.
-    pub links: Vec<Glob>,
-    /// rtnetlink kinds; `device` is a link with none (a NIC).
-    pub kinds: Vec<String>,
-    /// udev's ID_NET_DRIVER; a link udev does not know matches none.
-    pub drivers: Vec<String>,
-}
-
-impl Filter {
-    pub fn matches(&self, link: &LinkState, driver: Option<&str>) -> bool {
-        let kind = link.kind.as_deref().unwrap_or("device");
-        (self.links.is_empty() || self.links.iter().any(|g| g.matches(&link.name)))
-            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
-            && (self.drivers.is_empty()
-                || driver.is_some_and(|d| self.drivers.iter().any(|w| w == d)))
-    }
-
-    /// As shown by `check`.
-    pub fn describe(&self) -> String {
-        let list = |v: Vec<String>| match v.is_empty() {
-            true => "any".to_string(),
-            false => v.join(","),
-        };
-        format!(
-            "links {}, kinds {}, drivers {}",
-            list(self.links.iter().map(|g| g.as_str().to_string()).collect()),
-            list(self.kinds.clone()),
-            list(self.drivers.clone())
-        )
-    }
-}
+pub use settings::{Filter, Settings};
 
 /// What the scheduler hears.
 pub(crate) enum Msg {
@@ -137,13 +53,6 @@ pub(crate) enum Job {
     },
     /// A new configuration, parsed already.
     Reload(Box<Config>),
-}
-
-/// A link with changes not yet handed to the worker.
-struct Pending {
-    first: Instant,
-    last: Instant,
-    seen_at: u64,
 }
 
 static TERM: AtomicBool = AtomicBool::new(false);
@@ -196,7 +105,14 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
         true => Table::new(),
         false => current.clone(),
     };
-    let worker = worker::Worker::new(opts, reported, stop.clone())?;
+    let metrics = Arc::new(crate::metrics::WatchMetrics::default());
+    if let Some(addr) = opts.config.metrics.listen {
+        let bound = metrics
+            .serve(addr)
+            .map_err(|e| Error::Other(format!("[metrics] listen {addr}: {e}")))?;
+        tracing::info!(address = %bound, "serving metrics at /metrics");
+    }
+    let worker = worker::Worker::new(opts, reported, stop.clone(), metrics.clone())?;
     let (jobs, queue) = mpsc::sync_channel(settings.queue);
     let handle = std::thread::Builder::new()
         .name("worker".into())
@@ -204,12 +120,12 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
         .map_err(|e| Error::Other(format!("cannot start the worker thread: {e}")))?;
 
     let mut settings = settings;
-    let mut pending: HashMap<u32, Pending> = HashMap::new();
+    let mut pending = Debounce::default();
     let started = Instant::now();
     let seen_now = crate::caps::time::monotonic_ns;
     if settings.initial {
         for index in current.keys() {
-            mark(&mut pending, *index, started, seen_now());
+            pending.mark(*index, started, seen_now());
         }
     }
     tracing::info!(links = current.len(), initial = settings.initial, debounce = ?settings.debounce, "watching");
@@ -231,19 +147,10 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                 ),
             }
         }
-        let now = Instant::now();
-        let mut wait = IDLE;
-        let mut due: Vec<u32> = Vec::new();
-        for (index, p) in &pending {
-            let at = (p.last + settings.debounce).min(p.first + settings.max_delay);
-            match at.checked_duration_since(now) {
-                None => due.push(*index),
-                Some(left) => wait = wait.min(left),
-            }
-        }
-        due.sort_by_key(|i| pending[i].first);
+        let (due, mut wait) =
+            pending.due(Instant::now(), settings.debounce, settings.max_delay, IDLE);
         for index in due {
-            let seen_at = pending[&index].seen_at;
+            let seen_at = pending.seen_at(index);
             let job = Job::Link {
                 index,
                 now: current.get(&index).cloned(),
@@ -251,7 +158,8 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
             };
             match jobs.try_send(job) {
                 Ok(()) => {
-                    pending.remove(&index);
+                    pending.take(index);
+                    metrics.queue_depth.inc();
                 }
                 Err(TrySendError::Full(_)) => {
                     wait = wait.min(FULL_RETRY);
@@ -267,11 +175,12 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                 let at = Instant::now();
                 for m in &msgs {
                     if let Some(index) = links::apply(&mut current, m) {
-                        mark(&mut pending, index, at, seen_at);
+                        pending.mark(index, at, seen_at);
                     }
                 }
             }
             Ok(Msg::Overrun) => {
+                metrics.overruns.inc();
                 tracing::warn!("rtnetlink overrun: the kernel dropped messages; reading every link and address again");
                 let fresh = match source::dump() {
                     Ok(t) => t,
@@ -282,7 +191,7 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
                     current.keys().chain(fresh.keys()).copied().collect();
                 for index in touched {
                     if current.get(&index) != fresh.get(&index) {
-                        mark(&mut pending, index, at, seen_now());
+                        pending.mark(index, at, seen_now());
                     }
                 }
                 current = fresh;
@@ -309,18 +218,4 @@ pub fn watch(opts: Options, reload: impl Fn() -> Result<Config>) -> Result<()> {
     }
     tracing::info!(elapsed = ?started.elapsed(), "watch stopped");
     result
-}
-
-fn mark(pending: &mut HashMap<u32, Pending>, index: u32, at: Instant, seen_at: u64) {
-    pending
-        .entry(index)
-        .and_modify(|p| {
-            p.last = at;
-            p.seen_at = seen_at;
-        })
-        .or_insert(Pending {
-            first: at,
-            last: at,
-            seen_at,
-        });
 }

@@ -2,7 +2,6 @@
 //! the handlers of the resulting events, one at a time, with retries.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -10,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::links::{self, Event, Table};
 use super::Job;
-use crate::bindings::{LinkEvent, WitEventPoint};
-use crate::caps::journal::Journal;
-use crate::config::{Config, PointConfig};
+use crate::bindings::LinkEvent;
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::point::HookPoint;
-use crate::run::{self, Options};
+use crate::options::Options;
+use crate::point::{EventPoint, HookPoint};
+use crate::run;
+use crate::spec::Handler;
 use crate::wasm::{Loaded, Runtime};
 
 pub struct Worker {
@@ -23,8 +23,7 @@ pub struct Worker {
     runtime: Runtime,
     /// The event points' WASM hooks, loaded (compiled, linked) once.
     loaded: HashMap<String, Loaded>,
-    /// Opened once, and again when a reload moves `state_dir`.
-    journal: Journal,
+    metrics: Arc<crate::metrics::WatchMetrics>,
     reported: Table,
     stop: Arc<AtomicBool>,
 }
@@ -34,37 +33,40 @@ pub struct Worker {
 fn load(runtime: &Runtime, config: &Config) -> Result<HashMap<String, Loaded>> {
     let mut loaded = HashMap::new();
     for (point, ep) in &config.events {
-        if let PointConfig::Wasm { hook } = &ep.handler {
-            if loaded.contains_key(hook) {
+        if let Handler::Wasm(h) = &ep.handler {
+            if loaded.contains_key(&h.name) {
                 continue;
             }
-            let h = &config.hooks[hook];
             let l = runtime.load(h)?;
             if !l.is_event_hook() {
                 return Err(Error::component(
                     &h.component,
-                    format!("[points.{point}] selects hook {hook:?}, which exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!"),
+                    format!("[points.{point}] selects hook {:?}, which exports no nethook:hooks/event-guest: it runs only at the dataplane's points; build it with nethook_sdk::export_event_hook!", h.name),
                 ));
             }
-            loaded.insert(hook.clone(), l);
+            loaded.insert(h.name.clone(), l);
         }
     }
     Ok(loaded)
 }
 
 impl Worker {
-    pub fn new(opts: Options, reported: Table, stop: Arc<AtomicBool>) -> Result<Worker> {
-        let runtime = Runtime::new(&opts.config.cache_dir)?;
+    pub fn new(
+        opts: Options,
+        reported: Table,
+        stop: Arc<AtomicBool>,
+        metrics: Arc<crate::metrics::WatchMetrics>,
+    ) -> Result<Worker> {
+        let runtime = Runtime::new(&opts.config.compiled_dir())?;
         let loaded = load(&runtime, &opts.config)?;
         for line in run::recover(&opts)? {
             tracing::warn!("{line}");
         }
-        let journal = run::open_journal(&opts)?;
         Ok(Worker {
             opts,
             runtime,
             loaded,
-            journal,
+            metrics,
             reported,
             stop,
         })
@@ -84,6 +86,7 @@ impl Worker {
                     now,
                     seen_at,
                 } => {
+                    self.metrics.queue_depth.dec();
                     let before = self.reported.remove(&index);
                     if let Some(n) = &now {
                         self.reported.insert(index, n.clone());
@@ -98,22 +101,16 @@ impl Worker {
     }
 
     fn reload(&mut self, config: Config) {
+        // A new state dir must be usable before the old config is let go.
         let opened = load(&self.runtime, &config).and_then(|loaded| {
-            let journal = match config.state_dir == self.opts.config.state_dir {
-                true => None,
-                false => Some(
-                    Journal::open(&config.state_dir).map_err(|e| Error::Other(e.to_string()))?,
-                ),
-            };
-            Ok((loaded, journal))
+            crate::caps::journal::Journal::open(&config.state_dir)
+                .map_err(|e| Error::Txn(e.into()))?;
+            Ok(loaded)
         });
         match opened {
-            Ok((loaded, journal)) => {
+            Ok(loaded) => {
                 tracing::info!(config = %config.source(), "SIGHUP: configuration reloaded");
                 self.loaded = loaded;
-                if let Some(j) = journal {
-                    self.journal = j;
-                }
                 self.opts.config = config;
             }
             Err(e) => {
@@ -127,23 +124,20 @@ impl Worker {
         let Some(ep) = self.opts.config.events.get(&point).cloned() else {
             return;
         };
-        if ep.handler == PointConfig::None {
+        if ep.handler == Handler::None {
             return;
         }
         let driver = match point {
-            HookPoint::LinkAdded => udev_driver(
-                &self.opts.config.node.root,
-                event.link.index,
-                self.opts.config.watch.udev_wait,
-                &self.stop,
-            ),
+            EventPoint::LinkAdded => {
+                udev_driver(&self.opts, &event.link.name, event.link.index, &self.stop)
+            }
             _ => None,
         };
         if !ep.filter.matches(&event.link, driver.as_deref()) {
             return;
         }
         let wit = LinkEvent {
-            point: wit_point(point),
+            point: point.wit(),
             link: event.link.name.clone(),
             index: event.link.index,
             mac: event.link.mac.clone(),
@@ -159,7 +153,6 @@ impl Worker {
             let started = Instant::now();
             let result = run::run_event(
                 &self.opts,
-                &self.journal,
                 point,
                 &ep.handler,
                 &self.runtime,
@@ -168,9 +161,11 @@ impl Worker {
             );
             let elapsed = started.elapsed();
             let tries = attempt + 1;
+            self.count_try(point, &ep.handler, attempt, &result);
             match result {
                 Ok(()) => {
                     tracing::info!(%point, %link, index = wit.index, tries, ?elapsed, "event handled");
+                    self.count_event(point, "ok", seen_at);
                     return;
                 }
                 Err(e) if attempt < retry.len() && !self.stop.load(Ordering::SeqCst) => {
@@ -181,6 +176,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(%point, %link, tries, "{e}; giving up on this event");
+                    self.count_event(point, "failed", seen_at);
                     return;
                 }
             }
@@ -194,17 +190,42 @@ impl Worker {
     }
 }
 
-fn wit_point(p: HookPoint) -> WitEventPoint {
-    match p {
-        HookPoint::LinkRemoved => WitEventPoint::LinkRemoved,
-        HookPoint::LinkDown => WitEventPoint::LinkDown,
-        HookPoint::LinkUp => WitEventPoint::LinkUp,
-        HookPoint::AddressLost => WitEventPoint::AddressLost,
-        _ => WitEventPoint::LinkAdded,
+/// Sleep `d` unless a stop comes first; false if it did.
+impl Worker {
+    /// One try of an event's handler.
+    fn count_try(&self, point: EventPoint, handler: &Handler, attempt: usize, r: &Result<()>) {
+        let outcome = if r.is_ok() { "ok" } else { "failed" };
+        self.metrics
+            .hook_runs
+            .get_or_create(&vec![
+                ("point".into(), point.name().into()),
+                ("hook".into(), handler.hook_name().into()),
+                ("outcome".into(), outcome.into()),
+            ])
+            .inc();
+        if attempt > 0 {
+            self.metrics.retries.inc();
+        }
+        if r.as_ref().is_err_and(Error::rolls_back) {
+            self.metrics.rollbacks.inc();
+        }
+    }
+
+    /// An event done with, and how long after the kernel told of it.
+    fn count_event(&self, point: EventPoint, outcome: &str, seen_at: u64) {
+        let l = |k: &str, v: &str| (k.to_string(), v.to_string());
+        self.metrics
+            .events
+            .get_or_create(&vec![l("point", point.name()), l("outcome", outcome)])
+            .inc();
+        let waited = crate::caps::time::monotonic_ns().saturating_sub(seen_at);
+        self.metrics
+            .latency
+            .get_or_create(&vec![l("point", point.name())])
+            .observe(waited as f64 / 1e9);
     }
 }
 
-/// Sleep `d` unless a stop comes first; false if it did.
 fn pause(d: Duration, stop: &AtomicBool) -> bool {
     let until = Instant::now() + d;
     while Instant::now() < until {
@@ -218,7 +239,11 @@ fn pause(d: Duration, stop: &AtomicBool) -> bool {
 
 /// udev's driver for a new link, once udevd has written its record (when
 /// udevd runs on the node at all), waiting at most `wait`.
-fn udev_driver(root: &Path, index: u32, wait: Duration, stop: &AtomicBool) -> Option<String> {
+/// The record is read through the capability layer (confined to the host
+/// root, bounded, audited as nethook's own read): it is the node's data.
+fn udev_driver(opts: &Options, link: &str, index: u32, stop: &AtomicBool) -> Option<String> {
+    let root = &opts.config.node.root;
+    let wait = opts.config.watch.udev_wait;
     if !root.join("run/udev/control").exists() {
         return None;
     }
@@ -235,8 +260,17 @@ fn udev_driver(root: &Path, index: u32, wait: Duration, stop: &AtomicBool) -> Op
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::read_to_string(&record)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("E:ID_NET_DRIVER=").map(str::to_string))
+    let mut host = opts.own(HookPoint::Event(EventPoint::LinkAdded));
+    match host.udev().properties_of_index(link, index) {
+        Ok(props) => props
+            .into_iter()
+            .find_map(|(k, v)| (k == "ID_NET_DRIVER").then_some(v)),
+        Err(e) => {
+            tracing::warn!(
+                index,
+                "udev's record of the new link: {e}; running its hooks without"
+            );
+            None
+        }
+    }
 }
