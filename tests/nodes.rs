@@ -303,7 +303,7 @@ fn builtin_profile_on_a_networkmanager_node() {
 
     let r = node.run("vpp-done-ok", &config);
     assert!(!node.exists(DROP_IN) && !node.exists(RULES));
-    assert_eq!(node.unit(nm, "InvocationID"), before);
+    assert_eq!(node.unit(nm, "InvocationID"), before, "{r:?}");
     assert_eq!(node.unit(nm, "ActiveState"), "active");
     // dns=none was taken back by a reload of the configuration alone.
     assert_eq!(

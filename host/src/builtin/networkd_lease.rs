@@ -240,11 +240,14 @@ pub fn take_over(
 
 /// Undo points: the returned NIC configured by networkd (it picks a
 /// returned link up by itself; a reconfigure where it did not). Some(why)
-/// when it is not.
+/// when it is not. "configuring" is networkd's client at work on the link
+/// (a DHCP exchange takes a few seconds, or longer with no server): it is
+/// the NIC's own configuration, not something nethook must fix.
 pub fn give_back(host: &mut Host, uplink: &str) -> Result<Option<String>, CapError> {
-    let state = settled(host, uplink, 60)?;
+    const OWN: [&str; 2] = ["configured", "configuring"];
+    let state = settled(host, uplink, 20)?;
     let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
-    if admin == "configured" {
+    if OWN.contains(&admin.as_str()) {
         return Ok(None);
     }
     if link_state(host, uplink)?.is_none() && host.netlink().get_link(uplink).is_err() {
@@ -256,12 +259,12 @@ pub fn give_back(host: &mut Host, uplink: &str) -> Result<Option<String>, CapErr
         &[("uplink", uplink), ("state", &admin)],
     );
     host.systemd().networkd_reconfigure(uplink)?;
-    let state = settled(host, uplink, 60)?;
+    let state = settled(host, uplink, 20)?;
     let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
-    Ok(match admin.as_str() {
-        "configured" => None,
-        other => Some(format!(
-            "systemd-networkd has {uplink} {other:?} after a reconfigure"
+    Ok(match OWN.contains(&admin.as_str()) {
+        true => None,
+        false => Some(format!(
+            "systemd-networkd has {uplink} {admin:?} after a reconfigure"
         )),
     })
 }

@@ -447,17 +447,23 @@ pub fn give_back(host: &mut Host, uplink: &str) -> Result<bool, CapError> {
 /// already is. Err with why when it cannot be.
 pub fn reactivate(host: &mut Host, uplink: &str) -> Result<Option<String>, CapError> {
     let Some(nic) = nic(host, uplink)? else {
-        // Nothing captured (no lifecycle, or its records lost): a NIC
-        // NetworkManager manages with a profile is as it should be.
-        return Ok(match host.network_manager().device(uplink) {
-            Ok(d) if d.state == 100 && !d.external() && d.kind != "tun" => None,
-            Ok(d) => Some(format!(
-                "NetworkManager has {uplink} {} ({}) and no profile of it was captured",
-                d.state, d.state_text
-            )),
-            Err(CapError::NotFound(_)) => None,
-            Err(e) => return Err(e),
-        });
+        // Nothing captured (no lifecycle, no profile active on the NIC at
+        // before-if-read, or its records lost): nethook took nothing over
+        // and has no profile to give back; what NetworkManager makes of
+        // the NIC is its own (a restart would not change it), said here.
+        if let Ok(d) = host.network_manager().device(uplink) {
+            if d.state != 100 || d.external() {
+                info(
+                    host,
+                    "lease: no profile of the NIC was captured; NetworkManager keeps it as it is",
+                    &[
+                        ("uplink", uplink),
+                        ("state", &format!("{} ({})", d.state, d.state_text)),
+                    ],
+                );
+            }
+        }
+        return Ok(None);
     };
     let device = wait_device(host, uplink, |d| d.kind != "tun" && !d.kind.is_empty())?;
     let Some(device) = device.filter(|d| d.kind != "tun") else {

@@ -518,10 +518,9 @@ fn parse_device(out: &str) -> NmDevice {
             "GENERAL.STATE" => {
                 let (n, text) = value.split_once(' ').unwrap_or((&value, ""));
                 d.state = n.parse().unwrap_or(0);
-                d.state_text = text
-                    .trim_start_matches('(')
-                    .trim_end_matches(')')
-                    .to_string();
+                // One pair of parentheses: "(connected (externally))".
+                let text = text.strip_prefix('(').unwrap_or(text);
+                d.state_text = text.strip_suffix(')').unwrap_or(text).to_string();
             }
             "GENERAL.CON-UUID" => d.connection = none(&value),
             "GENERAL.CONNECTION" => d.connection_id = none(&value),
