@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::netlink::family_name;
+use super::{CapError, Grants};
 use crate::bindings::nethook::hooks::l3::{L3Config, Neighbour};
 use crate::bindings::nethook::hooks::netlink::{RouteSpec, Rule};
 
@@ -211,6 +212,83 @@ pub enum Change {
 }
 
 impl Change {
+    /// The grants it needs, derived from the change itself: what
+    /// [`Host::mutate`](super::Host) checks of every change it records,
+    /// whatever the view that made it checked before. A view checks its
+    /// arguments (and, in its own order, the same grants); a change can
+    /// never be made without the grants it names.
+    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+        use Change::*;
+        let write_link = |link: &str| g.netlink_write().and_then(|_| g.link(link));
+        match self {
+            LinkSetUp { link, .. }
+            | LinkSetMtu { link, .. }
+            | AddressAdd { link, .. }
+            | AddressDel { link, .. }
+            | AddressLifetime { link, .. } => write_link(link),
+            LinkRename { link, to: name }
+            | LinkAltNameAdd { link, name }
+            | LinkAltNameDel { link, name } => write_link(link).and_then(|_| g.link(name)),
+            LinkMoveNetns { link, target } => write_link(link).and_then(|_| g.netns(target)),
+            RouteAdd { route } | RouteDel { route } => {
+                g.netlink_write()?;
+                g.table(route.table)?;
+                route.output_link.as_deref().map_or(Ok(()), write_link)
+            }
+            RuleAdd { rule } | RuleDel { rule } => {
+                g.netlink_write()?;
+                g.table(rule.table)?;
+                match &rule.input_link {
+                    Some(link) => write_link(link),
+                    None => g.table_of_every_link(rule.table),
+                }
+            }
+            FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
+                g.write_path(path)
+            }
+            UnitStart { unit }
+            | UnitStop { unit }
+            | UnitRestart { unit }
+            | UnitReload { unit }
+            | UnitResetFailed { unit }
+            | UnitWaitActive { unit, .. } => g.unit(unit),
+            DaemonReload => g.daemon_reload(),
+            NetworkdReload => g.unit(super::systemd::NETWORKD),
+            NetworkdReconfigure { link } => {
+                g.unit(super::systemd::NETWORKD).and_then(|_| g.link(link))
+            }
+            NmModify { id, .. } | NmUp { id } | NmDown { id } | NmDeactivate { uuid: id } => {
+                g.connection(id)
+            }
+            NmActivate { uuid, ifname } => g.connection(uuid).and_then(|_| g.link(ifname)),
+            NmReload | NmReloadConf => g.nm_reload(),
+            NmLoad { path } => super::host_fs::normalize(path).and_then(|p| g.write_path(&p)),
+            UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => g.udev(),
+            UdevTriggerDevice { link, .. } => g.udev().and_then(|_| g.link(link)),
+            // The hook's own: bounded by the store's limits, not granted.
+            StateSet { .. } | StateDelete { .. } => Ok(()),
+            InNetns { netns, inner } => g.netns(netns).and_then(|_| inner.grant(g)),
+            LinkMove { link, from, to } => {
+                write_link(link)?;
+                from.iter().chain(to.iter()).try_for_each(|ns| g.netns(ns))
+            }
+            L3Apply {
+                link,
+                netns,
+                config,
+            } => {
+                write_link(link)?;
+                netns.as_ref().map_or(Ok(()), |ns| g.netns(ns))?;
+                super::l3::granted(g, config)
+            }
+            NeighAdd { neighbour } | NeighDel { neighbour } => write_link(&neighbour.link),
+            SysctlSet { key, .. } => {
+                g.netlink_write()?;
+                super::l3::sysctl::granted(g, key)
+            }
+        }
+    }
+
     /// The node object it changes: what two handlers of one chain must not
     /// both change. None for what has no lasting object (a reload, a
     /// trigger, a wait) or is the hook's own (its state).

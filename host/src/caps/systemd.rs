@@ -159,10 +159,9 @@ impl Systemd<'_> {
     }
 
     pub fn daemon_reload(&mut self) -> Result<(), CapError> {
-        let check = self.host.grants.daemon_reload();
         self.host.mutate(
             Change::DaemonReload,
-            check,
+            Ok(()),
             |_| Ok(Inverse::of(vec![Change::DaemonReload])),
             |h| h.systemctl(&["daemon-reload"]).map(drop),
             |_| Planned::Change(()),
@@ -171,7 +170,7 @@ impl Systemd<'_> {
 
     /// Poll until active; a unit that failed stops the wait at once.
     pub fn wait_active(&mut self, unit: &str, timeout: Duration) -> Result<(), CapError> {
-        let (name, check) = self.checked(unit);
+        let (name, check) = named(unit);
         let change = Change::UnitWaitActive {
             unit: name.clone(),
             within: humantime::format_duration(timeout).to_string(),
@@ -198,7 +197,7 @@ impl Systemd<'_> {
     /// `systemctl OP -- UNIT`, undone from the unit's state before it
     /// (or by `inverse` when the caller knows better).
     fn change(&mut self, op: UnitOp, unit: &str, inverse: Option<Inverse>) -> Result<(), CapError> {
-        let (name, check) = self.checked(unit);
+        let (name, check) = named(unit);
         let change = op.change(name.clone());
         let undo = |h: &mut Host| match inverse {
             Some(i) => Ok(i),
@@ -215,18 +214,23 @@ impl Systemd<'_> {
 
     /// The canonical unit name, and whether it is valid and granted.
     fn checked(&self, unit: &str) -> (String, Result<(), CapError>) {
-        match validate::unit(unit) {
-            Ok(name) => {
-                let check = self.host.grants.unit(&name);
-                (name, check)
-            }
-            Err(e) => (unit.to_string(), Err(e)),
-        }
+        let (name, check) = named(unit);
+        let check = check.and_then(|()| self.host.grants.unit(&name));
+        (name, check)
+    }
+}
+
+/// The canonical unit name, and whether it is valid (a change's grant is
+/// its own: [`Change::grant`]).
+fn named(unit: &str) -> (String, Result<(), CapError>) {
+    match validate::unit(unit) {
+        Ok(name) => (name, Ok(())),
+        Err(e) => (unit.to_string(), Err(e)),
     }
 }
 
 /// The unit networkctl talks to: granting it grants networkctl's calls.
-const NETWORKD: &str = "systemd-networkd.service";
+pub(super) const NETWORKD: &str = "systemd-networkd.service";
 
 impl Systemd<'_> {
     /// systemd's version on the node (`systemctl --version`: `systemd 257 (...)`).
@@ -244,10 +248,9 @@ impl Systemd<'_> {
     /// `networkctl reload`: networkd reads its `.network`/`.netdev` files
     /// again and reconfigures the links whose files changed (systemd 244).
     pub fn networkd_reload(&mut self) -> Result<(), CapError> {
-        let check = self.host.grants.unit(NETWORKD);
         self.host.mutate(
             Change::NetworkdReload,
-            check,
+            Ok(()),
             |_| Ok(Inverse::of(vec![Change::NetworkdReload])),
             |h| h.networkctl(&["reload"]).map(drop),
             |_| Planned::Change(()),
@@ -258,9 +261,7 @@ impl Systemd<'_> {
     /// link and configures it again from its files (systemd 244), e.g.
     /// with the udev properties a DHCP client identifies itself from.
     pub fn networkd_reconfigure(&mut self, link: &str) -> Result<(), CapError> {
-        let check = validate::ifname(link)
-            .and_then(|_| self.host.grants.unit(NETWORKD))
-            .and_then(|_| self.host.grants.link(link));
+        let check = validate::ifname(link);
         let change = Change::NetworkdReconfigure {
             link: link.to_string(),
         };
