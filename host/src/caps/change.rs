@@ -1089,6 +1089,50 @@ mod tests {
         assert_eq!(shown, want);
     }
 
+    #[test]
+    fn every_change_names_the_grants_it_needs() {
+        use super::super::grants::{Glob, NetlinkAccess};
+        let globs = |v: &[&str]| v.iter().map(|p| Glob::new(p).unwrap()).collect::<Vec<_>>();
+        let wide = Grants {
+            netlink: NetlinkAccess::Write,
+            links: globs(&["*"]),
+            tables: vec![100],
+            write_paths: globs(&["/**"]),
+            units: globs(&["*"]),
+            daemon_reload: true,
+            connections: globs(&["*"]),
+            nm_reload: true,
+            udev: true,
+            netns: globs(&["*"]),
+            netns_by_pid: true,
+            sysctls: globs(&["*"]),
+            ..Grants::default()
+        };
+        for c in one_of_every_change() {
+            let own = matches!(c, Change::StateSet { .. } | Change::StateDelete { .. });
+            assert_eq!(c.grant(&Grants::default()).is_ok(), own, "{c}");
+            assert_eq!(c.grant(&wide), Ok(()), "{c}");
+        }
+        let every_link = Change::RuleAdd {
+            rule: Rule {
+                family: Family::Ipv4,
+                priority: None,
+                table: 254,
+                source: None,
+                source_len: 0,
+                destination: None,
+                destination_len: 0,
+                input_link: None,
+                fwmark: None,
+            },
+        };
+        let main = Grants {
+            tables: vec![254],
+            ..wide
+        };
+        assert!(matches!(every_link.grant(&main), Err(CapError::Denied(_))));
+    }
+
     /// Captured before the change enum was split by capability.
     const EVERY_CHANGE_JSON: &str = r#"{"change":"link-set-up","link":"eth0","up":true}
 {"change":"link-set-up","link":"eth0","up":false}
