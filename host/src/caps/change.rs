@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::netlink::family_name;
+use super::{CapError, Grants};
 use crate::bindings::nethook::hooks::l3::{L3Config, Neighbour};
 use crate::bindings::nethook::hooks::netlink::{RouteSpec, Rule};
 
@@ -211,6 +212,83 @@ pub enum Change {
 }
 
 impl Change {
+    /// The grants it needs, derived from the change itself: what
+    /// [`Host::mutate`](super::Host) checks of every change it records,
+    /// whatever the view that made it checked before. A view checks its
+    /// arguments (and, in its own order, the same grants); a change can
+    /// never be made without the grants it names.
+    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+        use Change::*;
+        let write_link = |link: &str| g.netlink_write().and_then(|_| g.link(link));
+        match self {
+            LinkSetUp { link, .. }
+            | LinkSetMtu { link, .. }
+            | AddressAdd { link, .. }
+            | AddressDel { link, .. }
+            | AddressLifetime { link, .. } => write_link(link),
+            LinkRename { link, to: name }
+            | LinkAltNameAdd { link, name }
+            | LinkAltNameDel { link, name } => write_link(link).and_then(|_| g.link(name)),
+            LinkMoveNetns { link, target } => write_link(link).and_then(|_| g.netns(target)),
+            RouteAdd { route } | RouteDel { route } => {
+                g.netlink_write()?;
+                g.table(route.table)?;
+                route.output_link.as_deref().map_or(Ok(()), write_link)
+            }
+            RuleAdd { rule } | RuleDel { rule } => {
+                g.netlink_write()?;
+                g.table(rule.table)?;
+                match &rule.input_link {
+                    Some(link) => write_link(link),
+                    None => g.table_of_every_link(rule.table),
+                }
+            }
+            FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
+                g.write_path(path)
+            }
+            UnitStart { unit }
+            | UnitStop { unit }
+            | UnitRestart { unit }
+            | UnitReload { unit }
+            | UnitResetFailed { unit }
+            | UnitWaitActive { unit, .. } => g.unit(unit),
+            DaemonReload => g.daemon_reload(),
+            NetworkdReload => g.unit(super::systemd::NETWORKD),
+            NetworkdReconfigure { link } => {
+                g.unit(super::systemd::NETWORKD).and_then(|_| g.link(link))
+            }
+            NmModify { id, .. } | NmUp { id } | NmDown { id } | NmDeactivate { uuid: id } => {
+                g.connection(id)
+            }
+            NmActivate { uuid, ifname } => g.connection(uuid).and_then(|_| g.link(ifname)),
+            NmReload | NmReloadConf => g.nm_reload(),
+            NmLoad { path } => super::host_fs::normalize(path).and_then(|p| g.write_path(&p)),
+            UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => g.udev(),
+            UdevTriggerDevice { link, .. } => g.udev().and_then(|_| g.link(link)),
+            // The hook's own: bounded by the store's limits, not granted.
+            StateSet { .. } | StateDelete { .. } => Ok(()),
+            InNetns { netns, inner } => g.netns(netns).and_then(|_| inner.grant(g)),
+            LinkMove { link, from, to } => {
+                write_link(link)?;
+                from.iter().chain(to.iter()).try_for_each(|ns| g.netns(ns))
+            }
+            L3Apply {
+                link,
+                netns,
+                config,
+            } => {
+                write_link(link)?;
+                netns.as_ref().map_or(Ok(()), |ns| g.netns(ns))?;
+                super::l3::granted(g, config)
+            }
+            NeighAdd { neighbour } | NeighDel { neighbour } => write_link(&neighbour.link),
+            SysctlSet { key, .. } => {
+                g.netlink_write()?;
+                super::l3::sysctl::granted(g, key)
+            }
+        }
+    }
+
     /// The node object it changes: what two handlers of one chain must not
     /// both change. None for what has no lasting object (a reload, a
     /// trigger, a wait) or is the hook's own (its state).
@@ -717,4 +795,441 @@ mod tests {
         }
         assert!(!up.reapplies() && !keep.reapplies());
     }
+
+    /// One of every change, as journaled: the journal's format, which
+    /// files already on disk are read back in.
+    fn one_of_every_change() -> Vec<Change> {
+        use crate::bindings::nethook::hooks::l3::{ConfSetting, L3Config, Neighbour};
+        let route = RouteSpec {
+            family: Family::Ipv6,
+            destination: None,
+            prefix_len: 0,
+            gateway: Some("fe80::1".into()),
+            output_link: None,
+            table: 100,
+            metric: None,
+            protocol: 3,
+            scope: 0,
+        };
+        let rule = Rule {
+            family: Family::Ipv4,
+            priority: Some(100),
+            table: 100,
+            source: Some("10.0.0.0".into()),
+            source_len: 8,
+            destination: None,
+            destination_len: 0,
+            input_link: Some("eth1".into()),
+            fwmark: None,
+        };
+        let neighbour = Neighbour {
+            family: Family::Ipv4,
+            link: "eth0".into(),
+            address: "10.0.0.2".into(),
+            mac: Some("aa:bb:cc:dd:ee:ff".into()),
+            state: 0x80,
+        };
+        let config = L3Config {
+            link: "eth0".into(),
+            mtu: 9000,
+            up: true,
+            addresses: Vec::new(),
+            routes: Vec::new(),
+            rules: vec![rule.clone()],
+            neighbours: vec![neighbour.clone()],
+            settings: vec![ConfSetting {
+                family: Family::Ipv6,
+                name: "accept_ra".into(),
+                value: "2".into(),
+            }],
+            captured_at: 1_700_000_000,
+            left_out: vec!["a route of table 7".into()],
+        };
+        let ns = NetnsTarget::Named("blue".into());
+        let (l, u) = (|| "eth0".to_string(), || "x.service".to_string());
+        use Change::*;
+        vec![
+            LinkSetUp {
+                link: l(),
+                up: true,
+            },
+            LinkSetUp {
+                link: l(),
+                up: false,
+            },
+            LinkSetMtu {
+                link: l(),
+                mtu: 1500,
+            },
+            LinkRename {
+                link: l(),
+                to: "wan".into(),
+            },
+            LinkAltNameAdd {
+                link: l(),
+                name: "uplink".into(),
+            },
+            LinkAltNameDel {
+                link: l(),
+                name: "uplink".into(),
+            },
+            LinkMoveNetns {
+                link: l(),
+                target: ns.clone(),
+            },
+            LinkMoveNetns {
+                link: l(),
+                target: NetnsTarget::Pid(42),
+            },
+            AddressAdd {
+                link: l(),
+                address: "10.0.0.1".into(),
+                prefix_len: 24,
+            },
+            AddressDel {
+                link: l(),
+                address: "fe80::1".into(),
+                prefix_len: 64,
+            },
+            AddressLifetime {
+                link: l(),
+                address: "10.0.0.1".into(),
+                prefix_len: 24,
+                valid: None,
+                preferred: Some(30),
+            },
+            RouteAdd {
+                route: route.clone(),
+            },
+            RouteDel { route },
+            RuleAdd { rule: rule.clone() },
+            RuleDel { rule },
+            FileWrite {
+                path: "/etc/x".into(),
+                size: 3,
+                mode: Some(0o600),
+                sha256: "ab".into(),
+            },
+            FileWrite {
+                path: "/etc/x".into(),
+                size: 3,
+                mode: None,
+                sha256: "ab".into(),
+            },
+            FileRemove {
+                path: "/etc/x".into(),
+            },
+            FileRestore {
+                path: "/etc/x".into(),
+                previous: Some(FileImage {
+                    bytes: b"a\n".to_vec(),
+                    mode: 0o644,
+                }),
+                expect: Expect::Sha256("ab".into()),
+            },
+            FileRestore {
+                path: "/etc/x".into(),
+                previous: None,
+                expect: Expect::Absent,
+            },
+            UnitStart { unit: u() },
+            UnitStop { unit: u() },
+            UnitRestart { unit: u() },
+            UnitReload { unit: u() },
+            UnitResetFailed { unit: u() },
+            DaemonReload,
+            NmModify {
+                id: "Wired 1".into(),
+                settings: vec![("ipv4.method".into(), "manual".into())],
+            },
+            NmUp {
+                id: "Wired 1".into(),
+            },
+            NmDown {
+                id: "Wired 1".into(),
+            },
+            NmReload,
+            NmReloadConf,
+            NmLoad {
+                path: "/run/NetworkManager/system-connections/nethook-eth0.nmconnection".into(),
+            },
+            NmActivate {
+                uuid: "5b5a80c5-8599-8e26-92a5-43d32bea4db6".into(),
+                ifname: l(),
+            },
+            NmDeactivate {
+                uuid: "5b5a80c5-8599-8e26-92a5-43d32bea4db6".into(),
+            },
+            NetworkdReload,
+            NetworkdReconfigure { link: l() },
+            UdevReloadRules,
+            UdevTrigger {
+                subsystem: "net".into(),
+                action: "add".into(),
+            },
+            UdevTriggerDevice {
+                link: l(),
+                action: "change".into(),
+            },
+            UnitWaitActive {
+                unit: u(),
+                within: "5s".into(),
+            },
+            UdevSettle {
+                within: "10s".into(),
+            },
+            StateSet {
+                key: "k".into(),
+                value: "v".into(),
+            },
+            StateDelete { key: "k".into() },
+            InNetns {
+                netns: NetnsTarget::Pid(7),
+                inner: Box::new(InNetns {
+                    netns: ns.clone(),
+                    inner: Box::new(SysctlSet {
+                        key: "net.ipv4.conf.eth0.forwarding".into(),
+                        value: "1".into(),
+                    }),
+                }),
+            },
+            LinkMove {
+                link: l(),
+                from: None,
+                to: Some(ns.clone()),
+            },
+            L3Apply {
+                link: l(),
+                netns: Some(ns),
+                config,
+            },
+            NeighAdd {
+                neighbour: neighbour.clone(),
+            },
+            NeighDel { neighbour },
+            SysctlSet {
+                key: "net.ipv4.conf.eth0.rp_filter".into(),
+                value: "2".into(),
+            },
+        ]
+    }
+
+    /// Every variant is in [`one_of_every_change`]: a new one fails to
+    /// compile here until it is.
+    fn variant(c: &Change) -> &'static str {
+        use Change::*;
+        match c {
+            LinkSetUp { .. } => "LinkSetUp",
+            LinkSetMtu { .. } => "LinkSetMtu",
+            LinkRename { .. } => "LinkRename",
+            LinkAltNameAdd { .. } => "LinkAltNameAdd",
+            LinkAltNameDel { .. } => "LinkAltNameDel",
+            LinkMoveNetns { .. } => "LinkMoveNetns",
+            AddressAdd { .. } => "AddressAdd",
+            AddressDel { .. } => "AddressDel",
+            AddressLifetime { .. } => "AddressLifetime",
+            RouteAdd { .. } => "RouteAdd",
+            RouteDel { .. } => "RouteDel",
+            RuleAdd { .. } => "RuleAdd",
+            RuleDel { .. } => "RuleDel",
+            FileWrite { .. } => "FileWrite",
+            FileRemove { .. } => "FileRemove",
+            FileRestore { .. } => "FileRestore",
+            UnitStart { .. } => "UnitStart",
+            UnitStop { .. } => "UnitStop",
+            UnitRestart { .. } => "UnitRestart",
+            UnitReload { .. } => "UnitReload",
+            UnitResetFailed { .. } => "UnitResetFailed",
+            DaemonReload => "DaemonReload",
+            NmModify { .. } => "NmModify",
+            NmUp { .. } => "NmUp",
+            NmDown { .. } => "NmDown",
+            NmReload => "NmReload",
+            NmReloadConf => "NmReloadConf",
+            NmLoad { .. } => "NmLoad",
+            NmActivate { .. } => "NmActivate",
+            NmDeactivate { .. } => "NmDeactivate",
+            NetworkdReload => "NetworkdReload",
+            NetworkdReconfigure { .. } => "NetworkdReconfigure",
+            UdevReloadRules => "UdevReloadRules",
+            UdevTrigger { .. } => "UdevTrigger",
+            UdevTriggerDevice { .. } => "UdevTriggerDevice",
+            UnitWaitActive { .. } => "UnitWaitActive",
+            UdevSettle { .. } => "UdevSettle",
+            StateSet { .. } => "StateSet",
+            StateDelete { .. } => "StateDelete",
+            InNetns { .. } => "InNetns",
+            LinkMove { .. } => "LinkMove",
+            L3Apply { .. } => "L3Apply",
+            NeighAdd { .. } => "NeighAdd",
+            NeighDel { .. } => "NeighDel",
+            SysctlSet { .. } => "SysctlSet",
+        }
+    }
+
+    #[test]
+    fn every_change_journals_as_it_always_has() {
+        let all = one_of_every_change();
+        let kinds: std::collections::BTreeSet<_> = all.iter().map(variant).collect();
+        assert_eq!(kinds.len(), 45, "one of every variant");
+        let json: Vec<String> = all
+            .iter()
+            .map(|c| serde_json::to_string(c).unwrap())
+            .collect();
+        let want: Vec<&str> = EVERY_CHANGE_JSON.lines().collect();
+        assert_eq!(json, want);
+        for (c, j) in all.iter().zip(&json) {
+            assert_eq!(&serde_json::from_str::<Change>(j).unwrap(), c);
+        }
+        let shown: Vec<String> = all
+            .iter()
+            .map(|c| format!("{c} | {:?}", c.object()))
+            .collect();
+        let want: Vec<&str> = EVERY_CHANGE_SHOWN.lines().collect();
+        assert_eq!(shown, want);
+    }
+
+    #[test]
+    fn every_change_names_the_grants_it_needs() {
+        use super::super::grants::{Glob, NetlinkAccess};
+        let globs = |v: &[&str]| v.iter().map(|p| Glob::new(p).unwrap()).collect::<Vec<_>>();
+        let wide = Grants {
+            netlink: NetlinkAccess::Write,
+            links: globs(&["*"]),
+            tables: vec![100],
+            write_paths: globs(&["/**"]),
+            units: globs(&["*"]),
+            daemon_reload: true,
+            connections: globs(&["*"]),
+            nm_reload: true,
+            udev: true,
+            netns: globs(&["*"]),
+            netns_by_pid: true,
+            sysctls: globs(&["*"]),
+            ..Grants::default()
+        };
+        for c in one_of_every_change() {
+            let own = matches!(c, Change::StateSet { .. } | Change::StateDelete { .. });
+            assert_eq!(c.grant(&Grants::default()).is_ok(), own, "{c}");
+            assert_eq!(c.grant(&wide), Ok(()), "{c}");
+        }
+        let every_link = Change::RuleAdd {
+            rule: Rule {
+                family: Family::Ipv4,
+                priority: None,
+                table: 254,
+                source: None,
+                source_len: 0,
+                destination: None,
+                destination_len: 0,
+                input_link: None,
+                fwmark: None,
+            },
+        };
+        let main = Grants {
+            tables: vec![254],
+            ..wide
+        };
+        assert!(matches!(every_link.grant(&main), Err(CapError::Denied(_))));
+    }
+
+    /// Captured before the change enum was split by capability.
+    const EVERY_CHANGE_JSON: &str = r#"{"change":"link-set-up","link":"eth0","up":true}
+{"change":"link-set-up","link":"eth0","up":false}
+{"change":"link-set-mtu","link":"eth0","mtu":1500}
+{"change":"link-rename","link":"eth0","to":"wan"}
+{"change":"link-alt-name-add","link":"eth0","name":"uplink"}
+{"change":"link-alt-name-del","link":"eth0","name":"uplink"}
+{"change":"link-move-netns","link":"eth0","target":{"named":"blue"}}
+{"change":"link-move-netns","link":"eth0","target":{"pid":42}}
+{"change":"address-add","link":"eth0","address":"10.0.0.1","prefix_len":24}
+{"change":"address-del","link":"eth0","address":"fe80::1","prefix_len":64}
+{"change":"address-lifetime","link":"eth0","address":"10.0.0.1","prefix_len":24,"valid":null,"preferred":30}
+{"change":"route-add","route":{"family":"Ipv6","destination":null,"prefix_len":0,"gateway":"fe80::1","output_link":null,"table":100,"metric":null,"protocol":3,"scope":0}}
+{"change":"route-del","route":{"family":"Ipv6","destination":null,"prefix_len":0,"gateway":"fe80::1","output_link":null,"table":100,"metric":null,"protocol":3,"scope":0}}
+{"change":"rule-add","rule":{"family":"Ipv4","priority":100,"table":100,"source":"10.0.0.0","source_len":8,"destination":null,"destination_len":0,"input_link":"eth1","fwmark":null}}
+{"change":"rule-del","rule":{"family":"Ipv4","priority":100,"table":100,"source":"10.0.0.0","source_len":8,"destination":null,"destination_len":0,"input_link":"eth1","fwmark":null}}
+{"change":"file-write","path":"/etc/x","size":3,"mode":384,"sha256":"ab"}
+{"change":"file-write","path":"/etc/x","size":3,"mode":null,"sha256":"ab"}
+{"change":"file-remove","path":"/etc/x"}
+{"change":"file-restore","path":"/etc/x","previous":{"bytes":"610a","mode":420},"expect":{"sha256":"ab"}}
+{"change":"file-restore","path":"/etc/x","previous":null,"expect":"absent"}
+{"change":"unit-start","unit":"x.service"}
+{"change":"unit-stop","unit":"x.service"}
+{"change":"unit-restart","unit":"x.service"}
+{"change":"unit-reload","unit":"x.service"}
+{"change":"unit-reset-failed","unit":"x.service"}
+{"change":"daemon-reload"}
+{"change":"nm-modify","id":"Wired 1","settings":[["ipv4.method","manual"]]}
+{"change":"nm-up","id":"Wired 1"}
+{"change":"nm-down","id":"Wired 1"}
+{"change":"nm-reload"}
+{"change":"nm-reload-conf"}
+{"change":"nm-load","path":"/run/NetworkManager/system-connections/nethook-eth0.nmconnection"}
+{"change":"nm-activate","uuid":"5b5a80c5-8599-8e26-92a5-43d32bea4db6","ifname":"eth0"}
+{"change":"nm-deactivate","uuid":"5b5a80c5-8599-8e26-92a5-43d32bea4db6"}
+{"change":"networkd-reload"}
+{"change":"networkd-reconfigure","link":"eth0"}
+{"change":"udev-reload-rules"}
+{"change":"udev-trigger","subsystem":"net","action":"add"}
+{"change":"udev-trigger-device","link":"eth0","action":"change"}
+{"change":"unit-wait-active","unit":"x.service","within":"5s"}
+{"change":"udev-settle","within":"10s"}
+{"change":"state-set","key":"k","value":"v"}
+{"change":"state-delete","key":"k"}
+{"change":"in-netns","netns":{"pid":7},"inner":{"change":"in-netns","netns":{"named":"blue"},"inner":{"change":"sysctl-set","key":"net.ipv4.conf.eth0.forwarding","value":"1"}}}
+{"change":"link-move","link":"eth0","from":null,"to":{"named":"blue"}}
+{"change":"l3-apply","link":"eth0","netns":{"named":"blue"},"config":{"link":"eth0","mtu":9000,"up":true,"addresses":[],"routes":[],"rules":[{"family":"Ipv4","priority":100,"table":100,"source":"10.0.0.0","source_len":8,"destination":null,"destination_len":0,"input_link":"eth1","fwmark":null}],"neighbours":[{"family":"Ipv4","link":"eth0","address":"10.0.0.2","mac":"aa:bb:cc:dd:ee:ff","state":128}],"settings":[{"family":"Ipv6","name":"accept_ra","value":"2"}],"captured_at":1700000000,"left_out":["a route of table 7"]}}
+{"change":"neigh-add","neighbour":{"family":"Ipv4","link":"eth0","address":"10.0.0.2","mac":"aa:bb:cc:dd:ee:ff","state":128}}
+{"change":"neigh-del","neighbour":{"family":"Ipv4","link":"eth0","address":"10.0.0.2","mac":"aa:bb:cc:dd:ee:ff","state":128}}
+{"change":"sysctl-set","key":"net.ipv4.conf.eth0.rp_filter","value":"2"}"#;
+    const EVERY_CHANGE_SHOWN: &str = r#"netlink.set-up eth0 | Some("link eth0 up/down")
+netlink.set-down eth0 | Some("link eth0 up/down")
+netlink.set-mtu eth0 1500 | Some("link eth0 mtu")
+netlink.rename eth0 wan | Some("link eth0 name")
+netlink.add-alt-name eth0 uplink | Some("link name uplink")
+netlink.del-alt-name eth0 uplink | Some("link name uplink")
+netlink.move-to-netns eth0 netns blue | Some("link eth0 namespace")
+netlink.move-to-netns eth0 netns-of-pid 42 | Some("link eth0 namespace")
+netlink.add-address eth0 10.0.0.1/24 | Some("address eth0 10.0.0.1/24")
+netlink.del-address eth0 fe80::1/64 | Some("address eth0 fe80::1/64")
+netlink.set-address-lifetime eth0 10.0.0.1/24 valid forever preferred 30s | Some("address eth0 10.0.0.1/24")
+netlink.add-route ipv6 default/0 via fe80::1 table 100 proto 3 scope 0 | Some("netlink ipv6 default/0 via fe80::1 table 100 proto 3 scope 0")
+netlink.del-route ipv6 default/0 via fe80::1 table 100 proto 3 scope 0 | Some("netlink ipv6 default/0 via fe80::1 table 100 proto 3 scope 0")
+netlink.add-rule ipv4 priority 100 from 10.0.0.0/8 iif eth1 table 100 | Some("netlink ipv4 priority 100 from 10.0.0.0/8 iif eth1 table 100")
+netlink.del-rule ipv4 priority 100 from 10.0.0.0/8 iif eth1 table 100 | Some("netlink ipv4 priority 100 from 10.0.0.0/8 iif eth1 table 100")
+host-fs.write /etc/x (3 bytes, mode 0600) | Some("file /etc/x")
+host-fs.write /etc/x (3 bytes) | Some("file /etc/x")
+host-fs.remove /etc/x | Some("file /etc/x")
+host-fs.restore /etc/x (2 bytes, mode 0644) | Some("file /etc/x")
+host-fs.restore /etc/x (absent) | Some("file /etc/x")
+systemd.start x.service | Some("unit x.service")
+systemd.stop x.service | Some("unit x.service")
+systemd.restart x.service | Some("unit x.service")
+systemd.reload x.service | Some("unit x.service")
+systemd.reset-failed x.service | Some("unit x.service")
+systemd.daemon-reload  | None
+network-manager.connection-modify Wired 1 ipv4.method=manual | Some("connection Wired 1")
+network-manager.connection-up Wired 1 | Some("connection Wired 1")
+network-manager.connection-down Wired 1 | Some("connection Wired 1")
+network-manager.reload  | None
+network-manager.reload-conf  | None
+network-manager.load /run/NetworkManager/system-connections/nethook-eth0.nmconnection | None
+network-manager.activate 5b5a80c5-8599-8e26-92a5-43d32bea4db6 on eth0 | Some("connection 5b5a80c5-8599-8e26-92a5-43d32bea4db6")
+network-manager.deactivate 5b5a80c5-8599-8e26-92a5-43d32bea4db6 | Some("connection 5b5a80c5-8599-8e26-92a5-43d32bea4db6")
+systemd.networkd-reload  | None
+systemd.networkd-reconfigure eth0 | None
+udev.reload-rules  | None
+udev.trigger subsystem=net action=add | None
+udev.trigger-device eth0 action=change | None
+systemd.wait-active x.service within 5s | None
+udev.settle 10s | None
+state.set k (1 bytes) | None
+state.delete k | None
+l3.sysctl-set net.ipv4.conf.eth0.forwarding=1 in netns blue in netns-of-pid 7 | Some("sysctl net.ipv4.conf.eth0.forwarding in netns netns blue in netns netns-of-pid 7")
+l3.move-link eth0 from own netns to netns blue | Some("link eth0 namespace")
+l3.apply eth0 in netns blue: mtu 9000, 0 addresses, 0 routes, 1 rules, 1 neighbours, 1 settings | Some("link eth0 layer 3")
+l3.add-neighbour eth0 10.0.0.2 lladdr aa:bb:cc:dd:ee:ff state 0x80 | Some("neighbour eth0 10.0.0.2 lladdr aa:bb:cc:dd:ee:ff state 0x80")
+l3.del-neighbour eth0 10.0.0.2 lladdr aa:bb:cc:dd:ee:ff state 0x80 | Some("neighbour eth0 10.0.0.2 lladdr aa:bb:cc:dd:ee:ff state 0x80")
+l3.sysctl-set net.ipv4.conf.eth0.rp_filter=2 | Some("sysctl net.ipv4.conf.eth0.rp_filter")"#;
 }

@@ -205,6 +205,23 @@ impl Grants {
         }
     }
 
+    /// A rule for every link may lead only into a table of the hook's
+    /// own: the kernel's tables hold every link's routes.
+    pub fn table_of_every_link(&self, table: u32) -> Result<(), CapError> {
+        match table {
+            253..=255 => Err(CapError::Denied(format!(
+                "a rule without an input link may not lead to table {} (the kernel's {} table, with routes through every link): name a granted input link, or use a table of the hook's own",
+                table,
+                match table {
+                    253 => "default",
+                    254 => "main",
+                    _ => "local",
+                }
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub fn read_path(&self, path: &str) -> Result<(), CapError> {
         listed(&self.read_paths, path, "reading path", "read_paths")
             .or_else(|_| listed(&self.write_paths, path, "reading path", "read_paths"))

@@ -385,7 +385,7 @@ impl Host {
 
 impl HostFs<'_> {
     pub fn read(&mut self, path: &str) -> Result<Vec<u8>, CapError> {
-        let (p, check) = self.checked(path, false);
+        let (p, check) = self.checked(path);
         self.host.read("host-fs", "read", p.clone(), check, |h| {
             h.root_fs()?.read(&p)
         })
@@ -397,7 +397,7 @@ impl HostFs<'_> {
         contents: &[u8],
         mode: Option<u32>,
     ) -> Result<(), CapError> {
-        let (p, check) = self.checked(path, true);
+        let (p, check) = normalized(path);
         let sha256 = hex::encode(Sha256::digest(contents));
         let change = Change::FileWrite {
             path: p.clone(),
@@ -424,7 +424,7 @@ impl HostFs<'_> {
     }
 
     pub fn remove(&mut self, path: &str) -> Result<bool, CapError> {
-        let (p, check) = self.checked(path, true);
+        let (p, check) = normalized(path);
         let change = Change::FileRemove { path: p.clone() };
         self.host.mutate(
             change,
@@ -463,7 +463,7 @@ impl HostFs<'_> {
         previous: &Option<FileImage>,
         expect: &Expect,
     ) -> Result<bool, CapError> {
-        let (p, check) = self.checked(path, true);
+        let (p, check) = normalized(path);
         let change = Change::FileRestore {
             path: p.clone(),
             previous: previous.clone(),
@@ -507,32 +507,34 @@ impl HostFs<'_> {
     }
 
     pub fn exists(&mut self, path: &str) -> Result<bool, CapError> {
-        let (p, check) = self.checked(path, false);
+        let (p, check) = self.checked(path);
         self.host.read("host-fs", "exists", p.clone(), check, |h| {
             h.root_fs()?.exists(&p)
         })
     }
 
     pub fn list(&mut self, path: &str) -> Result<Vec<String>, CapError> {
-        let (p, check) = self.checked(path, false);
+        let (p, check) = self.checked(path);
         self.host.read("host-fs", "list", p.clone(), check, |h| {
             h.root_fs()?.list(&p)
         })
     }
 
-    /// The normalized path, and whether it is well-formed and granted.
-    fn checked(&self, path: &str, write: bool) -> (String, Result<(), CapError>) {
-        match normalize(path) {
-            Ok(p) => {
-                let check = if write {
-                    self.host.grants.write_path(&p)
-                } else {
-                    self.host.grants.read_path(&p)
-                };
-                (p, check)
-            }
-            Err(e) => (path.to_string(), Err(e)),
-        }
+    /// The normalized path, and whether it is well-formed and granted
+    /// for reading.
+    fn checked(&self, path: &str) -> (String, Result<(), CapError>) {
+        let (p, check) = normalized(path);
+        let check = check.and_then(|()| self.host.grants.read_path(&p));
+        (p, check)
+    }
+}
+
+/// The normalized path, and whether it is well-formed (a change's grant
+/// is its own: [`Change::grant`]).
+fn normalized(path: &str) -> (String, Result<(), CapError>) {
+    match normalize(path) {
+        Ok(p) => (p, Ok(())),
+        Err(e) => (path.to_string(), Err(e)),
     }
 }
 

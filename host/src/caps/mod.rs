@@ -286,7 +286,8 @@ impl Host {
     }
 
     /// The choke point for a call that changes the node. `check` is the
-    /// validation and grant decision; `undo` reads from the node what
+    /// view's decision on its arguments; the grants are the change's own
+    /// ([`Change::grant`]), judged after it. `undo` reads from the node what
     /// undoes the change, before it is made; `act` makes it. In plan mode
     /// `planned` says what the call would do and nothing is performed.
     /// Otherwise the change and its inverse are journaled (durably) before
@@ -302,6 +303,7 @@ impl Host {
     ) -> Result<T, CapError> {
         let started = Instant::now();
         let change = self.scoped(change);
+        let check = check.and_then(|()| change.grant(&self.grants));
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
             Ok(()) if self.session.mode == Mode::Plan => match planned(self) {
@@ -384,6 +386,7 @@ impl Host {
         act: impl FnOnce(&mut Host) -> Result<(), CapError>,
     ) -> Result<(), CapError> {
         let started = Instant::now();
+        let check = check.and_then(|()| change.grant(&self.grants));
         let r = match check {
             Err(e) => Err(e),
             Ok(()) if self.session.mode == Mode::Plan => {

@@ -594,6 +594,10 @@ impl NetlinkView<'_> {
         (pinned, check)
     }
 
+    /// Netlink writes are granted before their names are judged (a hook
+    /// without write access hears `denied`, whatever it asks): this keeps
+    /// that order. The change's own grant ([`Change::grant`]) is judged
+    /// again at the choke point.
     fn write_link(&self, name: &str) -> Result<(), CapError> {
         self.host.grants.netlink_write()?;
         validate::ifname(name)?;
@@ -644,20 +648,7 @@ impl NetlinkView<'_> {
         self.host.grants.table(r.table)?;
         match &r.input_link {
             Some(link) => self.write_link(link)?,
-            // A rule for every link may lead only into a table of the
-            // hook's own: the kernel's tables hold every link's routes.
-            None if matches!(r.table, 253..=255) => {
-                return Err(CapError::Denied(format!(
-                    "a rule without an input link may not lead to table {} (the kernel's {} table, with routes through every link): name a granted input link, or use a table of the hook's own",
-                    r.table,
-                    match r.table {
-                        253 => "default",
-                        254 => "main",
-                        _ => "local",
-                    }
-                )))
-            }
-            None => {}
+            None => self.host.grants.table_of_every_link(r.table)?,
         }
         for (addr, len) in [
             (&r.source, r.source_len),

@@ -4,6 +4,65 @@ use std::time::{Duration, Instant};
 
 use super::{validate, CapError, Change, Host, Inverse, Planned};
 
+/// What `systemctl OP -- UNIT` does to one unit: each op is one kind of
+/// [`Change`], undone from whether the unit was active before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitOp {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    ResetFailed,
+}
+
+impl UnitOp {
+    pub const ALL: [UnitOp; 5] = [
+        UnitOp::Start,
+        UnitOp::Stop,
+        UnitOp::Restart,
+        UnitOp::Reload,
+        UnitOp::ResetFailed,
+    ];
+
+    /// systemctl's verb for it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            UnitOp::Start => "start",
+            UnitOp::Stop => "stop",
+            UnitOp::Restart => "restart",
+            UnitOp::Reload => "reload",
+            UnitOp::ResetFailed => "reset-failed",
+        }
+    }
+
+    /// The change it makes to `unit`.
+    pub fn change(self, unit: String) -> Change {
+        match self {
+            UnitOp::Start => Change::UnitStart { unit },
+            UnitOp::Stop => Change::UnitStop { unit },
+            UnitOp::Restart => Change::UnitRestart { unit },
+            UnitOp::Reload => Change::UnitReload { unit },
+            UnitOp::ResetFailed => Change::UnitResetFailed { unit },
+        }
+    }
+
+    /// What undoes it on `unit`, given whether the unit was active (or
+    /// reloading, or activating) before.
+    pub fn inverse(self, unit: &str, was_active: bool) -> Vec<Change> {
+        let unit = unit.to_string();
+        match (self, was_active) {
+            (UnitOp::Start, false) => vec![Change::UnitStop { unit }],
+            (UnitOp::Start, true) => Vec::new(),
+            (UnitOp::Stop, true) => vec![Change::UnitStart { unit }],
+            (UnitOp::Stop, false) => Vec::new(),
+            (UnitOp::Restart, true) => vec![Change::UnitRestart { unit }],
+            (UnitOp::Restart, false) => vec![Change::UnitStop { unit }],
+            (UnitOp::Reload, _) => vec![Change::UnitReload { unit }],
+            (UnitOp::ResetFailed, _) => Vec::new(),
+        }
+    }
+}
+
 pub struct Systemd<'a> {
     host: &'a mut Host,
 }
@@ -21,11 +80,11 @@ impl Host {
 
 impl Systemd<'_> {
     pub fn start(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("start", unit, None)
+        self.change(UnitOp::Start, unit, None)
     }
 
     pub fn stop(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("stop", unit, None)
+        self.change(UnitOp::Stop, unit, None)
     }
 
     /// Restart `unit`. When systemd refuses because the unit hit its start
@@ -36,7 +95,7 @@ impl Systemd<'_> {
     /// `failed` is the outcome the limit cannot be allowed to cause. A unit
     /// that fails on its own still ends failed, with its own result.
     pub fn restart(&mut self, unit: &str) -> Result<(), CapError> {
-        let refused = match self.change("restart", unit, None) {
+        let refused = match self.change(UnitOp::Restart, unit, None) {
             Err(CapError::Failed(why)) if self.host.mode() == super::Mode::Apply => why,
             other => return other,
         };
@@ -51,22 +110,34 @@ impl Systemd<'_> {
             &format!("{name} hit its start rate limit; resetting it and starting it"),
             &[],
         );
-        self.change("reset-failed", &name, None)?;
+        self.change(UnitOp::ResetFailed, &name, None)?;
         // Part of the restart: undone as a restart is, never by a stop.
         let unit = name.clone();
         self.change(
-            "start",
+            UnitOp::Start,
             &name,
             Some(Inverse::of(vec![Change::UnitRestart { unit }])),
         )
     }
 
     pub fn reload(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("reload", unit, None)
+        self.change(UnitOp::Reload, unit, None)
     }
 
     pub(super) fn reset_failed(&mut self, unit: &str) -> Result<(), CapError> {
-        self.change("reset-failed", unit, None)
+        self.change(UnitOp::ResetFailed, unit, None)
+    }
+
+    /// `op` on `unit`, as a hook asks for it (a restart resets a start
+    /// rate limit): the one entry undo steps take.
+    pub(super) fn unit_op(&mut self, op: UnitOp, unit: &str) -> Result<(), CapError> {
+        match op {
+            UnitOp::Start => self.start(unit),
+            UnitOp::Stop => self.stop(unit),
+            UnitOp::Restart => self.restart(unit),
+            UnitOp::Reload => self.reload(unit),
+            UnitOp::ResetFailed => self.reset_failed(unit),
+        }
     }
 
     pub fn is_active(&mut self, unit: &str) -> Result<String, CapError> {
@@ -88,10 +159,9 @@ impl Systemd<'_> {
     }
 
     pub fn daemon_reload(&mut self) -> Result<(), CapError> {
-        let check = self.host.grants.daemon_reload();
         self.host.mutate(
             Change::DaemonReload,
-            check,
+            Ok(()),
             |_| Ok(Inverse::of(vec![Change::DaemonReload])),
             |h| h.systemctl(&["daemon-reload"]).map(drop),
             |_| Planned::Change(()),
@@ -100,7 +170,7 @@ impl Systemd<'_> {
 
     /// Poll until active; a unit that failed stops the wait at once.
     pub fn wait_active(&mut self, unit: &str, timeout: Duration) -> Result<(), CapError> {
-        let (name, check) = self.checked(unit);
+        let (name, check) = named(unit);
         let change = Change::UnitWaitActive {
             unit: name.clone(),
             within: humantime::format_duration(timeout).to_string(),
@@ -126,21 +196,9 @@ impl Systemd<'_> {
 
     /// `systemctl OP -- UNIT`, undone from the unit's state before it
     /// (or by `inverse` when the caller knows better).
-    fn change(
-        &mut self,
-        op: &'static str,
-        unit: &str,
-        inverse: Option<Inverse>,
-    ) -> Result<(), CapError> {
-        let (name, check) = self.checked(unit);
-        let unit = name.clone();
-        let change = match op {
-            "start" => Change::UnitStart { unit },
-            "stop" => Change::UnitStop { unit },
-            "restart" => Change::UnitRestart { unit },
-            "reload" => Change::UnitReload { unit },
-            _ => Change::UnitResetFailed { unit },
-        };
+    fn change(&mut self, op: UnitOp, unit: &str, inverse: Option<Inverse>) -> Result<(), CapError> {
+        let (name, check) = named(unit);
+        let change = op.change(name.clone());
         let undo = |h: &mut Host| match inverse {
             Some(i) => Ok(i),
             None => undo_unit(h, op, &name),
@@ -149,25 +207,30 @@ impl Systemd<'_> {
             change,
             check,
             undo,
-            |h| h.systemctl(&[op, "--", &name]).map(drop),
+            |h| h.systemctl(&[op.verb(), "--", &name]).map(drop),
             |_| Planned::Change(()),
         )
     }
 
     /// The canonical unit name, and whether it is valid and granted.
     fn checked(&self, unit: &str) -> (String, Result<(), CapError>) {
-        match validate::unit(unit) {
-            Ok(name) => {
-                let check = self.host.grants.unit(&name);
-                (name, check)
-            }
-            Err(e) => (unit.to_string(), Err(e)),
-        }
+        let (name, check) = named(unit);
+        let check = check.and_then(|()| self.host.grants.unit(&name));
+        (name, check)
+    }
+}
+
+/// The canonical unit name, and whether it is valid (a change's grant is
+/// its own: [`Change::grant`]).
+fn named(unit: &str) -> (String, Result<(), CapError>) {
+    match validate::unit(unit) {
+        Ok(name) => (name, Ok(())),
+        Err(e) => (unit.to_string(), Err(e)),
     }
 }
 
 /// The unit networkctl talks to: granting it grants networkctl's calls.
-const NETWORKD: &str = "systemd-networkd.service";
+pub(super) const NETWORKD: &str = "systemd-networkd.service";
 
 impl Systemd<'_> {
     /// systemd's version on the node (`systemctl --version`: `systemd 257 (...)`).
@@ -185,10 +248,9 @@ impl Systemd<'_> {
     /// `networkctl reload`: networkd reads its `.network`/`.netdev` files
     /// again and reconfigures the links whose files changed (systemd 244).
     pub fn networkd_reload(&mut self) -> Result<(), CapError> {
-        let check = self.host.grants.unit(NETWORKD);
         self.host.mutate(
             Change::NetworkdReload,
-            check,
+            Ok(()),
             |_| Ok(Inverse::of(vec![Change::NetworkdReload])),
             |h| h.networkctl(&["reload"]).map(drop),
             |_| Planned::Change(()),
@@ -199,9 +261,7 @@ impl Systemd<'_> {
     /// link and configures it again from its files (systemd 244), e.g.
     /// with the udev properties a DHCP client identifies itself from.
     pub fn networkd_reconfigure(&mut self, link: &str) -> Result<(), CapError> {
-        let check = validate::ifname(link)
-            .and_then(|_| self.host.grants.unit(NETWORKD))
-            .and_then(|_| self.host.grants.link(link));
+        let check = validate::ifname(link);
         let change = Change::NetworkdReconfigure {
             link: link.to_string(),
         };
@@ -224,23 +284,56 @@ impl Host {
 }
 
 /// What undoes `op` on `unit`, from its state now.
-fn undo_unit(h: &mut Host, op: &str, unit: &str) -> Result<Inverse, CapError> {
+fn undo_unit(h: &mut Host, op: UnitOp, unit: &str) -> Result<Inverse, CapError> {
     let was_active = matches!(
         active_state(h, unit)?.as_str(),
         "active" | "reloading" | "activating"
     );
-    let unit = unit.to_string();
-    Ok(Inverse::of(match (op, was_active) {
-        ("start", false) => vec![Change::UnitStop { unit }],
-        ("stop", true) => vec![Change::UnitStart { unit }],
-        ("restart", true) => vec![Change::UnitRestart { unit }],
-        ("restart", false) => vec![Change::UnitStop { unit }],
-        ("reload", _) => vec![Change::UnitReload { unit }],
-        _ => Vec::new(),
-    }))
+    Ok(Inverse::of(op.inverse(unit, was_active)))
 }
 
 fn active_state(h: &Host, unit: &str) -> Result<String, CapError> {
     h.systemctl(&["show", "--property=ActiveState", "--value", "--", unit])
         .map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unit_op_is_its_own_change_and_undone_by_its_inverse() {
+        let u = "x.service";
+        let unit = || u.to_string();
+        for op in UnitOp::ALL {
+            let change = op.change(unit());
+            let kind = match &change {
+                Change::UnitStart { unit } => (UnitOp::Start, unit),
+                Change::UnitStop { unit } => (UnitOp::Stop, unit),
+                Change::UnitRestart { unit } => (UnitOp::Restart, unit),
+                Change::UnitReload { unit } => (UnitOp::Reload, unit),
+                Change::UnitResetFailed { unit } => (UnitOp::ResetFailed, unit),
+                other => panic!("{op:?} made {other}"),
+            };
+            assert_eq!(kind, (op, &unit()));
+            assert_eq!(change.capability(), "systemd");
+            assert_eq!(change.operation(), op.verb());
+            assert_eq!(change.args(), u);
+            let (stopped, running) = (op.inverse(u, false), op.inverse(u, true));
+            let want: (Vec<Change>, Vec<Change>) = match op {
+                UnitOp::Start => (vec![Change::UnitStop { unit: unit() }], vec![]),
+                UnitOp::Stop => (vec![], vec![Change::UnitStart { unit: unit() }]),
+                UnitOp::Restart => (
+                    vec![Change::UnitStop { unit: unit() }],
+                    vec![Change::UnitRestart { unit: unit() }],
+                ),
+                UnitOp::Reload => (
+                    vec![Change::UnitReload { unit: unit() }],
+                    vec![Change::UnitReload { unit: unit() }],
+                ),
+                UnitOp::ResetFailed => (vec![], vec![]),
+            };
+            assert_eq!((stopped, running), want, "{op:?}");
+        }
+    }
 }

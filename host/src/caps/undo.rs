@@ -4,6 +4,7 @@
 
 use super::change::{Change, Inverse};
 use super::journal::{Journal, Journaled, Txn, TxnLog, TxnState};
+use super::systemd::UnitOp;
 use super::{CapError, Host};
 
 /// What an undo of a journaled transaction did.
@@ -209,11 +210,11 @@ impl Host {
                 previous,
                 expect,
             } => self.host_fs().restore(path, previous, expect).map(drop),
-            UnitStart { unit } => self.systemd().start(unit),
-            UnitStop { unit } => self.systemd().stop(unit),
-            UnitRestart { unit } => self.systemd().restart(unit),
-            UnitReload { unit } => self.systemd().reload(unit),
-            UnitResetFailed { unit } => self.systemd().reset_failed(unit),
+            UnitStart { unit } => self.systemd().unit_op(UnitOp::Start, unit),
+            UnitStop { unit } => self.systemd().unit_op(UnitOp::Stop, unit),
+            UnitRestart { unit } => self.systemd().unit_op(UnitOp::Restart, unit),
+            UnitReload { unit } => self.systemd().unit_op(UnitOp::Reload, unit),
+            UnitResetFailed { unit } => self.systemd().unit_op(UnitOp::ResetFailed, unit),
             DaemonReload => self.systemd().daemon_reload(),
             NmModify { id, settings } => self.network_manager().connection_modify(id, settings),
             NmUp { id } => self.network_manager().connection_up(id),

@@ -84,6 +84,24 @@ fn parse_mac(s: &str) -> Result<Vec<u8>, CapError> {
     }
 }
 
+/// The grants a configuration needs: its routes' and rules' tables and
+/// its settings' sysctls.
+pub fn granted(g: &Grants, c: &L3Config) -> Result<(), CapError> {
+    for t in c
+        .routes
+        .iter()
+        .map(|r| r.table)
+        .chain(c.rules.iter().map(|r| r.table))
+    {
+        g.table(t)?;
+    }
+    for s in &c.settings {
+        let key = SysctlKey::parse(&setting_key(s.family, &c.link, &s.name))?;
+        g.sysctl(&key.to_string())?;
+    }
+    Ok(())
+}
+
 /// Every value valid and every grant held, before anything is done.
 pub fn check(g: &Grants, c: &L3Config) -> Result<(), CapError> {
     for a in &c.addresses {

@@ -24,7 +24,7 @@ use crate::bindings::nethook::hooks::l3::{Applied, ConfSetting, L3Config, Neighb
 use crate::bindings::nethook::hooks::netlink::Family;
 use sysctl::SysctlKey;
 
-pub use apply::retarget;
+pub use apply::{granted, retarget};
 
 pub struct L3View<'a> {
     host: &'a mut Host,

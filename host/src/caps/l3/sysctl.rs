@@ -105,6 +105,12 @@ fn io_error(key: &SysctlKey, ns: Option<&NetnsTarget>, e: std::io::Error) -> Cap
     }
 }
 
+/// Whether `key` (as a hook gives it) is granted, judged on its
+/// canonical form.
+pub fn granted(g: &super::super::Grants, key: &str) -> Result<(), CapError> {
+    g.sysctl(&SysctlKey::parse(key)?.to_string())
+}
+
 /// A value to write: one line of printable ASCII, as /proc/sys takes.
 pub fn check_value(value: &str) -> Result<(), CapError> {
     if value.is_empty() || value.len() > 256 || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
