@@ -211,7 +211,7 @@ const MOVED: &[&str] = &[
     "ipv6/conf/LINK/forwarding = 0",
 ];
 
-/// Left out by design (README): the `proto ra` route (the next router
+/// Left out by design (docs/capabilities.md): the `proto ra` route (the next router
 /// advertisement makes it) and the learned neighbour (ARP learns it again).
 fn carried(before: &[String]) -> Vec<String> {
     before

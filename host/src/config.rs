@@ -64,7 +64,7 @@ pub struct Config {
     /// checked against their pinned digests whenever they are used.
     pub cache_dir: PathBuf,
     /// Native code compiled from components; default `<cache_dir>/compiled`.
-    /// Only a process that may run it should be able to write here (README,
+    /// Only a process that may run it should be able to write here (docs/failure-and-recovery.md,
     /// "Trust in files on disk").
     pub compiled: Option<PathBuf>,
     /// Of legacy scripts, unless their point says otherwise.

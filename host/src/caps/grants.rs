@@ -283,7 +283,7 @@ impl Grants {
         }
     }
 
-    /// The built-in NetworkManager/udev module's grants (README documents them).
+    /// The built-in NetworkManager/udev module's grants (docs/capabilities.md documents them).
     pub fn builtin() -> Grants {
         let globs = |v: &[&str]| {
             v.iter()

@@ -3,7 +3,8 @@
 //! Each module maps 1:1 to a WIT interface and is reached through a view on
 //! [`Host`] (`host.systemd().restart(..)`), so the built-in module and WASM
 //! hooks (through `wasm::glue`) call the same code. Every call passes
-//! [`Host::call`]: argument validation, the grant check, plan mode (writes
+//! `Host::read` or `Host::mutate`: argument validation, the grant check
+//! (for a change, the grants its `Change` names), plan mode (writes
 //! recorded, not performed) and one audit record.
 
 pub mod address_lifetime;
