@@ -437,13 +437,26 @@ fn lease_table(runs: &Runs) -> String {
             during.1,
             after.0,
             after.1,
-            run.restarts(label),
+            restarts_cell(run, label),
             nic.replace('_', " "),
             losses(run, label),
             walls(run, label)
         );
     }
     t
+}
+
+/// Restarts per lifecycle, and the service's own crashes (systemd's
+/// restarts after it died), which are not counted as restarts.
+fn restarts_cell(run: &Run, label: &str) -> String {
+    match run.crashes(label) {
+        0 => run.restarts(label).to_string(),
+        n => format!(
+            "{} ({n} crash{})",
+            run.restarts(label),
+            if n > 1 { "es" } else { "" }
+        ),
+    }
 }
 
 fn losses(run: &Run, label: &str) -> String {
@@ -509,7 +522,7 @@ fn parity(runs: &Runs) -> String {
             yes(kept),
             service.replace('_', " "),
             yes(reach),
-            run.restarts(label),
+            restarts_cell(run, label),
             losses(run, label),
             walls(run, label)
         );

@@ -73,6 +73,9 @@ mkdir -p "$out"
     echo "service=$(systemctl show -p ActiveState --value "$unit")/$(systemctl show -p Result --value "$unit")"
     # Changes when the service is restarted.
     echo "invocation=$(systemctl show -p InvocationID --value "$unit")"
+    # systemd's own restarts after the service died (Restart=), counted
+    # apart: a restart nobody asked for is not one of nethook's.
+    echo "nrestarts=$(systemctl show -p NRestarts --value "$unit")"
     echo "connection=$connection"
     echo "links=$(ip -br link 2>/dev/null | awk '{print $1}' | sort | tr '\n' ' ')"
     # nethook's files and records (its two empty lock files are not records).

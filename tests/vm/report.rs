@@ -152,18 +152,37 @@ impl Run {
     /// InvocationID changed from the scenario's start, through each
     /// measured point, to its end.
     pub fn restarts(&self, label: &str) -> usize {
-        let mut ids: Vec<&str> = vec![self.get(label, "start", "invocation")];
+        let changes = self.series(label, "invocation");
+        let changed = changes.windows(2).filter(|w| w[0] != w[1]).count();
+        changed.saturating_sub(self.crashes(label))
+    }
+
+    /// The service's restarts by systemd itself after it died (NRestarts
+    /// grew): not requested by anyone, and not counted as restarts.
+    pub fn crashes(&self, label: &str) -> usize {
+        let n: Vec<usize> = self
+            .series(label, "nrestarts")
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        n.windows(2).map(|w| w[1].saturating_sub(w[0])).sum()
+    }
+
+    /// A measured key at the scenario's start, at each of its points, and
+    /// after it.
+    fn series(&self, label: &str, key: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = vec![self.get(label, "start", key)];
         for p in self.points.iter().filter(|p| p.label == label) {
-            if let Some(id) = self
+            if let Some(v) = self
                 .measures
                 .get(&(label.to_string(), p.name.clone()))
-                .and_then(|m| m.get("invocation"))
+                .and_then(|m| m.get(key))
             {
-                ids.push(id);
+                out.push(v);
             }
         }
-        ids.push(self.get(label, "after", "invocation"));
-        ids.windows(2).filter(|w| w[0] != w[1]).count()
+        out.push(self.get(label, "after", key));
+        out
     }
 
     /// From the dataplane's start (vpp-running) to the scenario's end:

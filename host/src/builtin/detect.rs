@@ -85,16 +85,32 @@ impl fmt::Display for Detection {
     }
 }
 
+/// How long detection waits for a network service systemd is starting.
+const STARTING: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn detect(host: &mut Host) -> Result<Detection, CapError> {
     let systemd = host.host_fs().exists("/run/systemd/system")?;
     let udev = host.host_fs().exists("/run/udev/control")?;
     let network_manager_installed = host.host_fs().exists("/etc/NetworkManager")?;
     let mut service = None;
     if systemd {
+        let mut starting = None;
         for s in NetworkService::ALL {
-            if host.systemd().is_active(s.unit())? == "active" {
+            match host.systemd().is_active(s.unit())?.as_str() {
+                "active" => {
+                    service = Some(s);
+                    break;
+                }
+                "activating" | "reloading" if starting.is_none() => starting = Some(s),
+                _ => {}
+            }
+        }
+        // A service systemd is starting again (NetworkManager restarted
+        // after it aborted, say, while the dataplane's tap went away under
+        // it) is the node's: waited for, not taken for none.
+        if let (None, Some(s)) = (service, starting) {
+            if host.systemd().wait_active(s.unit(), STARTING).is_ok() {
                 service = Some(s);
-                break;
             }
         }
     }
