@@ -8,21 +8,22 @@
 mod cache;
 mod ctx;
 mod glue;
+mod link;
 mod output;
 mod world;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::events::EventHookPre;
-use crate::bindings::{Context, EventContext, Hook, HookError, HookPre};
+use crate::bindings::{Context, EventContext, HookError, HookPre};
 use crate::caps::Host;
 use crate::error::{Error, Result};
 use crate::hook::HookConfig;
@@ -44,7 +45,8 @@ const TICK: Duration = Duration::from_millis(10);
 /// shared by every hook it runs (`nethook watch` keeps it for its lifetime).
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<Ctx>,
+    /// Interfaces are added as components import them.
+    linker: Mutex<link::Lazy>,
     cache: cache::Cache,
     stop_ticker: Arc<AtomicBool>,
     /// Guest threads given up on while blocked in a host call.
@@ -95,10 +97,7 @@ impl Runtime {
         config.epoch_interruption(true);
         config.wasm_component_model(true);
         let engine = Engine::new(&config).map_err(|e| Error::Other(format!("wasm engine: {e}")))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .and_then(|_| Hook::add_to_linker::<_, HasSelf<Ctx>>(&mut linker, |c| c))
-            .map_err(|e| Error::Other(format!("wasm linker: {e}")))?;
+        let linker = Mutex::new(link::Lazy::new(&engine));
         let cache = cache::Cache::new(cache_dir, &engine);
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), stop_ticker.clone());
@@ -192,7 +191,9 @@ impl Runtime {
         // Every import must be one we provide, before anything runs.
         let linked = self
             .linker
-            .instantiate_pre(&component)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .instantiate_pre(&self.engine, &component)
             .map_err(|e| Error::component(path, format!("cannot be linked: {e:#}")))?;
         let typed = |e: wasmtime::Error| Error::component(path, format!("cannot be linked: {e:#}"));
         let pre = match world.hook {
