@@ -5,9 +5,6 @@
 //! renew it there, so it does not expire under the node. Undone by the
 //! lifetimes it had left.
 
-use std::net::IpAddr;
-
-use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, CacheInfo};
 
 use super::{validate, CapError, Change, Host, Inverse, Planned};
@@ -44,9 +41,10 @@ impl Host {
             check,
             |h| {
                 let ip = ip.expect("checked");
-                let msg = find(h, link, ip, prefix_len)?.ok_or_else(|| {
-                    CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
-                })?;
+                let msg =
+                    super::netlink::find_address(h, link, ip, prefix_len)?.ok_or_else(|| {
+                        CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
+                    })?;
                 let (valid, preferred) = lifetimes(&msg);
                 Ok(Inverse::of(vec![Change::AddressLifetime {
                     link: link.to_string(),
@@ -58,9 +56,10 @@ impl Host {
             },
             |h| {
                 let ip = ip.expect("checked");
-                let mut msg = find(h, link, ip, prefix_len)?.ok_or_else(|| {
-                    CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
-                })?;
+                let mut msg =
+                    super::netlink::find_address(h, link, ip, prefix_len)?.ok_or_else(|| {
+                        CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
+                    })?;
                 let mut info = CacheInfo::default();
                 info.ifa_preferred = preferred.unwrap_or(INFINITY);
                 info.ifa_valid = valid.unwrap_or(INFINITY);
@@ -77,29 +76,6 @@ impl Host {
             |_| Planned::Change(()),
         )
     }
-}
-
-/// The link's address message for `ip/prefix_len`, as the kernel has it.
-fn find(
-    h: &mut Host,
-    link: &str,
-    ip: IpAddr,
-    prefix_len: u8,
-) -> Result<Option<AddressMessage>, CapError> {
-    let index = h.netlink.index(link)?;
-    let msgs: Vec<AddressMessage> = h.netlink.call(|c| {
-        c.address()
-            .get()
-            .set_link_index_filter(index)
-            .execute()
-            .try_collect()
-    })?;
-    Ok(msgs.into_iter().find(|m| {
-        m.header.index == index
-            && super::netlink::address_from(m).is_some_and(|a| {
-                a.prefix_len == prefix_len && a.address.parse::<IpAddr>().ok() == Some(ip)
-            })
-    }))
 }
 
 /// Seconds left of (valid, preferred); None: forever.

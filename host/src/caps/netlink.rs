@@ -700,7 +700,7 @@ pub(super) fn family_name(f: Family) -> &'static str {
 }
 
 /// The address message of `ip/prefix_len` on `link`, if it has it.
-fn find_address(
+pub(super) fn find_address(
     h: &mut Host,
     link: &str,
     ip: IpAddr,
@@ -715,7 +715,8 @@ fn find_address(
             .try_collect()
     })?;
     Ok(msgs.into_iter().find(|m| {
-        m.header.prefix_len == prefix_len
+        m.header.index == index
+            && m.header.prefix_len == prefix_len
             && address_from(m).is_some_and(|a| a.address == ip.to_string())
     }))
 }
