@@ -214,6 +214,37 @@ fn main_conf_mode_edits_networkmanager_conf_in_place_and_back() {
     );
 }
 
+/// The journal keeps NetworkManager.conf as it was; the undo works out
+/// the edit from it and takes only that out of the file as it is now.
+#[test]
+fn main_conf_mode_keeps_what_the_admin_changed_meanwhile() {
+    let node = Node::new(&[(NM_CONF, NM_WITH_MAIN)], ["enp0s5", "enp0s6"]);
+    let config = node.config("dns_fix = \"main-conf\"");
+    for p in ["before-if-read", "before-vpp-run", "vpp-running"] {
+        node.run(&config, p);
+    }
+    let mut text = node.read(NM_CONF);
+    text.push_str("\n[logging]\nlevel=DEBUG\n");
+    std::fs::write(node.root.join(NM_CONF), &text).unwrap();
+    node.run(&config, "vpp-done-ok");
+    assert_eq!(
+        node.read(NM_CONF),
+        format!("{NM_WITH_MAIN}\n[logging]\nlevel=DEBUG\n")
+    );
+    // Undone once: a second undo point finds nothing of it.
+    let r = node.run(&config, "vpp-errored");
+    assert!(
+        r.hook_messages("builtin")
+            .iter()
+            .any(|m| m == "nothing to undo"),
+        "{r:?}"
+    );
+    assert_eq!(
+        node.read(NM_CONF),
+        format!("{NM_WITH_MAIN}\n[logging]\nlevel=DEBUG\n")
+    );
+}
+
 #[test]
 fn an_admins_dns_none_is_left_alone_and_survives_the_undo() {
     for (path, text) in [
@@ -342,8 +373,9 @@ fn a_file_we_replaced_is_put_back_and_one_changed_since_is_left() {
     let r = node.run(&config, "vpp-done-ok");
     assert_eq!(node.read(RULES), "# edited by the admin meanwhile\n");
     assert!(
-        r.stderr
-            .contains("changed since nethook wrote it; left as it is"),
+        r.stderr.contains(&format!(
+            "/{RULES} was changed since nethook changed it; left as it is"
+        )),
         "{r:?}"
     );
 }
@@ -484,21 +516,20 @@ fn each_point_can_be_planned_on_a_networkmanager_root() {
         .all(|e| e.starts_with("state.set ")));
     node.run(&config, "before-if-read");
     let p = plan("before-vpp-run");
-    assert_eq!(p.len(), 4, "{p:?}");
-    assert!(p[0].starts_with("state.set dns-drop-in ("), "{p:?}");
-    assert_eq!(p[1], format!("host-fs.write /etc/NetworkManager/conf.d/99-nethook-dns-none.conf ({} bytes, mode 0644)", DROP_IN_TEXT.len()));
-    assert!(p[2].starts_with("state.set udev-rules ("), "{p:?}");
-    assert_eq!(p[3], format!("host-fs.write /etc/udev/rules.d/99-vpp-restore-id_net_name.rules ({} bytes, mode 0644)", node.expected_rules().len()));
+    // The journal keeps what each write replaces: no record of its own.
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0], format!("host-fs.write /etc/NetworkManager/conf.d/99-nethook-dns-none.conf ({} bytes, mode 0644)", DROP_IN_TEXT.len()));
+    assert_eq!(p[1], format!("host-fs.write /etc/udev/rules.d/99-vpp-restore-id_net_name.rules ({} bytes, mode 0644)", node.expected_rules().len()));
     assert_eq!(plan("vpp-running"), Vec::<String>::new());
     node.run(&config, "before-vpp-run");
     let p = plan("vpp-done-ok");
     assert_eq!(
         p,
         [
-            "host-fs.remove /etc/NetworkManager/conf.d/99-nethook-dns-none.conf",
-            "state.delete dns-drop-in",
-            "host-fs.remove /etc/udev/rules.d/99-vpp-restore-id_net_name.rules",
-            "state.delete udev-rules",
+            // Each write's inverse, from the journal: the files did not
+            // exist before.
+            "host-fs.restore /etc/NetworkManager/conf.d/99-nethook-dns-none.conf (absent)",
+            "host-fs.restore /etc/udev/rules.d/99-vpp-restore-id_net_name.rules (absent)",
             // The lifecycle's captures, once undone: no record is left.
             "state.delete capture.up0",
             "state.delete capture.up1",

@@ -309,9 +309,9 @@ fn builtin_profile_on_a_networkmanager_node() {
     assert_eq!(
         changes(&r),
         [
-            "host-fs.remove",
+            "host-fs.restore",
             "network-manager.reload-conf",
-            "host-fs.remove"
+            "host-fs.restore"
         ],
         "{r:?}"
     );
@@ -322,9 +322,10 @@ fn builtin_profile_on_a_networkmanager_node() {
 
 /// The operations that changed the node (not state, not reads), in order.
 fn changes(r: &Run) -> Vec<String> {
-    const CHANGES: [&str; 16] = [
+    const CHANGES: [&str; 17] = [
         "write",
         "remove",
+        "restore",
         "restart",
         "start",
         "stop",
@@ -381,7 +382,7 @@ fn builtin_profile_on_a_networkd_node() {
 
     let r = node.run("vpp-errored", &config);
     assert!(!node.exists(RULES));
-    assert_eq!(changes(&r), ["host-fs.remove"], "{r:?}");
+    assert_eq!(changes(&r), ["host-fs.restore"], "{r:?}");
     assert_eq!(
         node.unit(networkd, "InvocationID"),
         before,
@@ -1375,15 +1376,14 @@ fn status_tells_what_nethook_holds_at_each_point_and_after_a_kill() {
     }
     assert_eq!(ran(&s, "vpp-errored").get("last"), None);
 
-    // Killed in before-vpp-run once the drop-in is written (the fourth
-    // boundary: its record journaled then done, the file journaled then
-    // written).
+    // Killed in before-vpp-run once the drop-in is written (the second
+    // boundary: the file journaled, then written).
     node.run("before-if-read", &config);
     let mut cmd = Command::new("nsenter");
     cmd.args(["-t", &node.leader.to_string(), "-n", "--", nethook_bin()])
         .args(["--log-format", "json", "run", "before-vpp-run", "--config"])
         .arg(&config)
-        .env("NETHOOK_FAULT_KILL_AT", "4");
+        .env("NETHOOK_FAULT_KILL_AT", "2");
     let r = run_within(cmd, Duration::from_secs(60));
     assert_eq!(r.code, -1, "killed: {r:?}");
     assert!(node.exists(DROP_IN));

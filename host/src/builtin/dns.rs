@@ -2,10 +2,8 @@
 //! `dns=none`, through a conf.d drop-in (default) or NetworkManager.conf
 //! edited in place, and only when it is not already in effect.
 
-use super::nmconf::{self, Edit};
-use super::{
-    info, read_opt, undo_recorded, write_recorded, Detection, DnsFix, NetworkService, Settings,
-};
+use super::nmconf;
+use super::{info, put_back, read_opt, write_file, Detection, DnsFix, NetworkService, Settings};
 use crate::caps::{CapError, Host};
 
 pub const MAIN_CONF: &str = "/etc/NetworkManager/NetworkManager.conf";
@@ -13,8 +11,6 @@ pub const CONF_D: &str = "/etc/NetworkManager/conf.d";
 pub const DROP_IN: &str = "/etc/NetworkManager/conf.d/99-nethook-dns-none.conf";
 pub const DROP_IN_TEXT: &str =
     "# Written by nethook while the dataplane runs; removed when it stops.\n[main]\ndns=none\n";
-const KEY_DROP_IN: &str = "dns-drop-in";
-const KEY_MAIN_CONF: &str = "dns-main-conf";
 
 /// The `dns=` NetworkManager will use: NetworkManager.conf, then conf.d in
 /// name order, the last setting winning.
@@ -88,13 +84,12 @@ pub fn apply(host: &mut Host, settings: &Settings, det: &Detection) -> Result<()
         mode
     };
     match mode {
-        DnsFix::ConfD => write_recorded(host, KEY_DROP_IN, DROP_IN, DROP_IN_TEXT)?,
+        DnsFix::ConfD => write_file(host, DROP_IN, DROP_IN_TEXT, 0o644)?,
         DnsFix::MainConf => {
             let before = read_opt(host, MAIN_CONF)?;
-            let (text, edit) = nmconf::set_dns_none(before.as_deref());
-            // The record goes first: an undo after a crash here still knows.
-            let record = serde_json::to_string(&edit).expect("serialises");
-            host.state().set(KEY_MAIN_CONF, &record)?;
+            let (text, _) = nmconf::set_dns_none(before.as_deref());
+            // The journal keeps the file as it was: the undo works out the
+            // edit again from it.
             host.host_fs().write(MAIN_CONF, text.as_bytes(), None)?;
         }
         DnsFix::Off => unreachable!("returned above"),
@@ -104,23 +99,24 @@ pub fn apply(host: &mut Host, settings: &Settings, det: &Detection) -> Result<()
 
 /// True when the node changed.
 pub fn undo(host: &mut Host, settings: &Settings, det: &Detection) -> Result<bool, CapError> {
-    let mut changed = undo_recorded(host, KEY_DROP_IN)?
-        || super::remove_unrecorded(host, KEY_DROP_IN, DROP_IN, |t| t == DROP_IN_TEXT)?;
-    if let Some(json) = host.state().get(KEY_MAIN_CONF)? {
-        let edit: Edit = serde_json::from_str(&json)
-            .map_err(|e| CapError::Failed(format!("state {KEY_MAIN_CONF}: {e}")))?;
-        if let Some(text) = read_opt(host, MAIN_CONF)? {
-            match nmconf::undo(&text, &edit) {
-                Ok(Some(restored)) if restored != text => {
-                    host.host_fs().write(MAIN_CONF, restored.as_bytes(), None)?;
-                    changed = true;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => changed |= host.host_fs().remove(MAIN_CONF)?,
-                Err(why) => super::warn(host, &format!("{MAIN_CONF}: {why}; left as it is")),
+    let mut changed = put_back(host, DROP_IN, |t| t == DROP_IN_TEXT)?;
+    if let Some(before) = host.file_before(MAIN_CONF)? {
+        // Our edit taken out of the file as it is now, keeping whatever
+        // else changed in it meanwhile: the edit is the one made to what
+        // the file held before.
+        let before = before.map(|i| String::from_utf8_lossy(&i.bytes).into_owned());
+        let (_, edit) = nmconf::set_dns_none(before.as_deref());
+        let how = "dns=none taken out";
+        match read_opt(host, MAIN_CONF)?.map(|text| nmconf::undo(&text, &edit)) {
+            Some(Ok(restored)) => {
+                changed |= host.undo_file_to(MAIN_CONF, restored.map(String::into_bytes), how)?
             }
+            Some(Err(why)) => {
+                super::warn(host, &format!("{MAIN_CONF}: {why}; left as it is"));
+                host.file_put_back(MAIN_CONF, "left as it is")?;
+            }
+            None => host.file_put_back(MAIN_CONF, "gone")?,
         }
-        host.state().delete(KEY_MAIN_CONF)?;
     }
     if changed {
         reload_if_running(host, settings, det)?;

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{info, read_opt, undo_recorded, write_recorded};
+use super::{info, read_opt, write_file};
 use crate::caps::{CapError, Host};
 use crate::names::IfName;
 
@@ -29,7 +29,6 @@ pub const LINK_STATE_DIR: &str = "/run/systemd/netif/links";
 pub const NETWORK_DIR: &str = "/etc/systemd/network";
 pub const HEADER: &str = "# Written by nethook while the dataplane runs: matches the uplink by name so that its tap is managed too; what was here before comes back when the dataplane stops.";
 const SAVED: &str = "ec2.saved.";
-const WRITTEN: &str = "ec2.file.";
 
 /// DMI says this is an EC2 instance.
 pub fn is_ec2(host: &mut Host) -> Result<bool, CapError> {
@@ -183,12 +182,7 @@ pub fn tweak(host: &mut Host, uplinks: &[IfName]) -> Result<bool, CapError> {
             "EC2: the uplink is unmanaged while the dataplane runs; matching its .network by name",
             &[("uplink", uplink), ("from", &saved.file), ("file", &path)],
         );
-        write_recorded(
-            host,
-            &format!("{WRITTEN}{uplink}"),
-            &path,
-            &render(uplink, &saved.text),
-        )?;
+        write_file(host, &path, &render(uplink, &saved.text), 0o644)?;
         wrote = true;
     }
     Ok(wrote)
@@ -214,14 +208,17 @@ pub fn render(uplink: &str, original: &str) -> String {
     out
 }
 
-/// vpp-done-ok / vpp-errored: put back what `tweak` replaced, forget what
-/// `save` kept. True when the node changed.
-pub fn undo(host: &mut Host) -> Result<bool, CapError> {
+/// vpp-done-ok / vpp-errored: put back what `tweak` replaced (from the
+/// journal: with its records lost, what was there before is not known, so
+/// the file is left), forget what `save` kept. True when the node changed.
+pub fn undo(host: &mut Host, uplinks: &[String]) -> Result<bool, CapError> {
     let mut changed = false;
+    for uplink in uplinks {
+        let path = format!("{NETWORK_DIR}/{uplink}.network");
+        changed |= host.undo_file(&path)?.unwrap_or(false);
+    }
     for key in host.state().keys()? {
-        if key.starts_with(WRITTEN) {
-            changed |= undo_recorded(host, &key)?;
-        } else if key.starts_with(SAVED) {
+        if key.starts_with(SAVED) {
             host.state().delete(&key)?;
         }
     }

@@ -1,13 +1,14 @@
 //! The built-in NetworkManager/udev module: the default profile at every
 //! hook point. It acts only through the capability layer (its own grants,
-//! `Grants::builtin`), so audit and plan mode apply to it unchanged, and it
-//! keeps what it captured and changed in `state`, because every hook point
-//! is a separate process.
+//! `Grants::builtin`), so audit, plan mode and the journal apply to it
+//! unchanged. Every hook point is a separate process: what it captured is
+//! kept in `state`, what it changed in the journal, where the undo points
+//! find it (as `undo.lifecycle` does for a component).
 //!
 //! Compared with the dataplane's own hook: the undo reverts only what this
 //! module did (an admin's `dns=none` stays), rule lines follow uplink order,
-//! and a record is written before each change, so an undo after a crash
-//! still knows what may have been done.
+//! and every change is journaled before it is made, so an undo after a
+//! crash still knows what may have been done.
 
 mod detect;
 mod dns;
@@ -42,7 +43,6 @@ const SETTLE: Duration = Duration::from_secs(10);
 const KEY_UPLINKS: &str = "uplinks";
 /// In a capture: the permanent address the hardware gave the NIC.
 const PERM_MAC: &str = "PERM_MAC";
-const KEY_RULES: &str = "udev-rules";
 
 /// Run the module at `point`; returns the detection, for reports. The
 /// run makes a failure the module's hook error.
@@ -145,40 +145,12 @@ fn captures(host: &mut Host) -> Result<Vec<(String, rules::Capture)>, CapError> 
     Ok(out)
 }
 
-/// A file this module wrote, and what was there before, for the undo.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Written {
-    path: String,
-    original: Option<String>,
-    ours: String,
-}
-
-/// Write `text` to `path`, recording first what it replaces.
-fn write_recorded(host: &mut Host, key: &str, path: &str, text: &str) -> Result<(), CapError> {
-    write_recorded_mode(host, key, path, text, 0o644)
-}
-
-/// `write_recorded` with the file's mode.
-fn write_recorded_mode(
-    host: &mut Host,
-    key: &str,
-    path: &str,
-    text: &str,
-    mode: u32,
-) -> Result<(), CapError> {
-    let original = read_opt(host, path)?;
-    if host.state().get(key)?.is_none() {
-        if original.as_deref() == Some(text) {
-            // Already as we want it, and not by us: nothing to do or undo.
-            return Ok(());
-        }
-        let record = Written {
-            path: path.to_string(),
-            original,
-            ours: text.to_string(),
-        };
-        host.state()
-            .set(key, &serde_json::to_string(&record).expect("serialises"))?;
+/// Write `text` to `path` unless it holds it already. The journal keeps
+/// what the write replaced, as for any change: an undo point puts it back
+/// from there ([`put_back`]), and a point that fails rolls it back.
+fn write_file(host: &mut Host, path: &str, text: &str, mode: u32) -> Result<(), CapError> {
+    if read_opt(host, path)?.as_deref() == Some(text) {
+        return Ok(());
     }
     host.host_fs().write(path, text.as_bytes(), Some(mode))
 }
@@ -192,36 +164,25 @@ fn read_opt(host: &mut Host, path: &str) -> Result<Option<String>, CapError> {
     }
 }
 
-/// Put back what `write_recorded` replaced, if the file is still ours.
-/// True when the node changed.
-fn undo_recorded(host: &mut Host, key: &str) -> Result<bool, CapError> {
-    let Some(json) = host.state().get(key)? else {
-        return Ok(false);
-    };
-    let record: Written =
-        serde_json::from_str(&json).map_err(|e| CapError::Failed(format!("state {key}: {e}")))?;
-    let now = read_opt(host, &record.path)?;
-    let changed = match (now.as_deref(), &record.original) {
-        (Some(n), _) if n != record.ours => {
+/// Undo points: the file at `path` as it was before this module's writes
+/// to it in the lifecycle, from the journal (an edit since is kept, with
+/// a warning). With no record of them (the state directory was lost: a
+/// container restart with it inside), the file is removed if `ours` says
+/// its content is nethook's. True when the node changed.
+fn put_back(host: &mut Host, path: &str, ours: impl Fn(&str) -> bool) -> Result<bool, CapError> {
+    if let Some(changed) = host.undo_file(path)? {
+        return Ok(changed);
+    }
+    match read_opt(host, path)? {
+        Some(text) if ours(&text) => {
             warn(
                 host,
-                &format!(
-                    "{} changed since nethook wrote it; left as it is",
-                    record.path
-                ),
+                &format!("{path} is nethook's but no record of writing it was found (state lost?); removing it"),
             );
-            false
+            host.host_fs().remove(path)
         }
-        (None, _) => false,
-        (Some(_), Some(original)) => {
-            host.host_fs()
-                .write(&record.path, original.as_bytes(), None)?;
-            true
-        }
-        (Some(_), None) => host.host_fs().remove(&record.path)?,
-    };
-    host.state().delete(key)?;
-    Ok(changed)
+        _ => Ok(false),
+    }
 }
 
 /// before-vpp-run: the udev rule file, then a rules reload.
@@ -238,7 +199,7 @@ fn write_rules(host: &mut Host, settings: &Settings, det: &Detection) -> Result<
         info(host, "no udev names to restore", &[]);
         return Ok(());
     };
-    write_recorded(host, KEY_RULES, rules::PATH, &text)?;
+    write_file(host, rules::PATH, &text, 0o644)?;
     if det.udev {
         host.udev().reload_rules()?;
     }
@@ -386,21 +347,16 @@ fn undo(
     }
     let mut profiles = false;
     if det.service == Some(NetworkService::NetworkManager)
-        || host
-            .state()
-            .keys()?
-            .iter()
-            .any(|k| k.starts_with("lease.nm-profile."))
+        || nm_lease::profiles_written(host, &uplinks)?
     {
         for uplink in &uplinks {
             profiles |= nm_lease::give_back(host, uplink)?;
         }
     }
     let dns = dns::undo(host, settings, det)?;
-    let rules = undo_recorded(host, KEY_RULES)?
-        || remove_unrecorded(host, KEY_RULES, rules::PATH, |t| {
-            t.lines().next() == Some(rules::HEADER)
-        })?;
+    let rules = put_back(host, rules::PATH, |t| {
+        t.lines().next() == Some(rules::HEADER)
+    })?;
     if rules && det.udev {
         host.udev().reload_rules()?;
         for uplink in &uplinks {
@@ -415,7 +371,7 @@ fn undo(
             }
         }
     }
-    let networkd = ec2::undo(host)?;
+    let networkd = ec2::undo(host, &uplinks)?;
     if networkd {
         networkd_reload(host, settings)?;
     }
@@ -465,30 +421,6 @@ fn forget_captures(host: &mut Host) -> Result<(), CapError> {
         }
     }
     Ok(())
-}
-
-/// With no record under `key` (the state was lost: a container restart
-/// with a state dir inside it), remove the file at `path` if its content
-/// says nethook wrote it. True when removed.
-fn remove_unrecorded(
-    host: &mut Host,
-    key: &str,
-    path: &str,
-    ours: impl Fn(&str) -> bool,
-) -> Result<bool, CapError> {
-    if host.state().get(key)?.is_some() {
-        return Ok(false);
-    }
-    match read_opt(host, path)? {
-        Some(text) if ours(&text) => {
-            warn(
-                host,
-                &format!("{path} is nethook's but no record of writing it was found (state lost?); removing it"),
-            );
-            host.host_fs().remove(path)
-        }
-        _ => Ok(false),
-    }
 }
 
 #[cfg(test)]

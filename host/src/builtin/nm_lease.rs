@@ -35,8 +35,6 @@ pub const PROFILE_DIR: &str = "/run/NetworkManager/system-connections";
 /// What NetworkManager's first line says of every profile file nethook writes.
 pub const HEADER: &str = "Written by nethook: the node's own DHCP client on the dataplane's tap, while the dataplane runs; removed when it stops.";
 const KEY_NIC: &str = "lease.nm.";
-const KEY_PROFILE: &str = "lease.nm-profile.";
-const KEY_LEASE_FILE: &str = "lease.nm-lease-file.";
 /// `ipv4.dhcp-timeout` and `ipv6.dhcp-timeout`: try for ever (G_MAXINT32).
 const FOREVER: &str = "2147483647";
 /// NetworkManager's default route metric for an ethernet device; a tun's
@@ -221,16 +219,11 @@ pub fn take_over(host: &mut Host, uplink: &str, version: &str) -> Result<TakeOve
     }
     let text = render(host, uplink, &uuid, &nic, &tun, version)?;
     let path = profile_path(uplink);
-    super::write_recorded_mode(host, &format!("{KEY_PROFILE}{uplink}"), &path, &text, 0o600)?;
+    super::write_file(host, &path, &text, 0o600)?;
     host.network_manager().load(&path)?;
     if let Some(addr) = &nic.address4 {
-        super::write_recorded_mode(
-            host,
-            &format!("{KEY_LEASE_FILE}{uplink}"),
-            &lease_path(&uuid, uplink),
-            &format!("ADDRESS={addr}\n"),
-            0o644,
-        )?;
+        let lease = lease_path(&uuid, uplink);
+        super::write_file(host, &lease, &format!("ADDRESS={addr}\n"), 0o644)?;
     }
     if let Err(e) = host
         .network_manager()
@@ -423,23 +416,34 @@ pub fn iaid_decimal(hex: &str) -> Option<String> {
     Some(u32::from_be_bytes(b).to_string())
 }
 
+/// Whether this module's journal holds a tap profile it wrote for one of
+/// `uplinks` and has not taken back: the undo points give it back even
+/// where NetworkManager is no longer the network service.
+pub fn profiles_written(host: &mut Host, uplinks: &[String]) -> Result<bool, CapError> {
+    for uplink in uplinks {
+        if host.file_before(&profile_path(uplink))?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Undo points: the tap's profile unloaded and its lease file removed.
 /// True when the node changed.
 pub fn give_back(host: &mut Host, uplink: &str) -> Result<bool, CapError> {
     let path = profile_path(uplink);
-    let removed = super::undo_recorded(host, &format!("{KEY_PROFILE}{uplink}"))?
-        || super::remove_unrecorded(host, &format!("{KEY_PROFILE}{uplink}"), &path, |t| {
-            t.lines().next() == Some(&format!("# {HEADER}"))
-        })?;
+    let header = format!("# {HEADER}");
+    let removed = super::put_back(host, &path, |t| t.lines().next() == Some(&header))?;
     if removed {
         // Loading a file that is gone unloads its profile.
         host.network_manager().load(&path)?;
     }
     // The lease file is NetworkManager's once the profile ran (it writes
-    // each renewal there): ours by its name, removed whatever it says.
-    host.state().delete(&format!("{KEY_LEASE_FILE}{uplink}"))?;
+    // each renewal there): ours by its name, removed whatever it says; its
+    // journaled write is marked undone so no later undo brings it back.
     let lease_file = lease_path(&profile_uuid(uplink), uplink);
     let lease = host.host_fs().exists(&lease_file)? && host.host_fs().remove(&lease_file)?;
+    host.file_put_back(&lease_file, "removed")?;
     Ok(removed || lease)
 }
 

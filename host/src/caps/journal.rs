@@ -266,7 +266,10 @@ impl Journal {
     /// recovered (and forgotten), every file here is a committed
     /// transaction: after an undo point (`all`) none is needed any more,
     /// otherwise the newest are kept, at most `KEEP_COMMITTED` of them and
-    /// `MAX_KEPT_BYTES` together. By name and size, nothing read.
+    /// `MAX_KEPT_BYTES` together, and past those, older ones whose changes
+    /// to files or profiles an undo point has yet to put back (as long as
+    /// the bytes allow): those records are the only ones of what was
+    /// there before. Only the files past the count are read.
     pub fn trim(&self, all: bool) -> Result<(), CapError> {
         let paths = self.paths()?;
         let mut keep = match all {
@@ -275,16 +278,38 @@ impl Journal {
         };
         let mut bytes = 0;
         for (i, path) in paths.iter().rev().take(keep).enumerate() {
-            bytes += fs::symlink_metadata(path).map_or(0, |m| m.len());
-            if bytes > MAX_KEPT_BYTES {
+            let size = fs::symlink_metadata(path).map_or(0, |m| m.len());
+            if bytes + size > MAX_KEPT_BYTES {
                 keep = i;
                 break;
             }
+            bytes += size;
         }
-        for path in &paths[..paths.len() - keep] {
+        for path in paths[..paths.len() - keep].iter().rev() {
+            if !all && self.to_put_back(path)? {
+                let size = fs::symlink_metadata(path).map_or(0, |m| m.len());
+                if bytes + size <= MAX_KEPT_BYTES {
+                    bytes += size;
+                    continue;
+                }
+            }
             self.forget(path)?;
         }
         Ok(())
+    }
+
+    /// Whether a committed transaction holds a lasting change to the node
+    /// (not nethook's own state) that no undo has undone yet.
+    fn to_put_back(&self, path: &Path) -> Result<bool, CapError> {
+        let Some(log) = self.log(path)? else {
+            return Ok(false);
+        };
+        Ok(log.state == TxnState::Committed
+            && log.changes.iter().any(|c| {
+                c.change.persistent()
+                    && c.change.capability() != "state"
+                    && !log.undone.contains(&c.seq)
+            }))
     }
 }
 
@@ -715,5 +740,43 @@ mod tests {
         assert_eq!(j.logs().unwrap().len(), 1);
         j.trim(true).unwrap();
         assert_eq!(j.logs().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn past_the_count_a_file_change_not_undone_is_kept_until_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let write = Change::FileWrite {
+            path: "/etc/x".into(),
+            size: 1,
+            mode: None,
+            sha256: "00".into(),
+        };
+        let restore = Inverse::of(vec![Change::FileRestore {
+            path: "/etc/x".into(),
+            previous: None,
+            expect: crate::caps::change::Expect::Sha256("00".into()),
+        }]);
+        let mut t = j.begin("before-vpp-run", "builtin").unwrap();
+        t.change("builtin", &write, &restore).unwrap();
+        t.commit().unwrap();
+        let state = Change::StateSet {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        for _ in 0..KEEP_COMMITTED {
+            let mut t = j.begin("vpp-running", "builtin").unwrap();
+            t.change("builtin", &state, &Inverse::Nothing).unwrap();
+            t.commit().unwrap();
+        }
+        j.trim(false).unwrap();
+        let logs = j.logs().unwrap();
+        assert_eq!(logs.len(), KEEP_COMMITTED + 1);
+        // Undone, it is one more old transaction.
+        j.reopen(&logs[0]).unwrap().undone(1, "ok").unwrap();
+        j.trim(false).unwrap();
+        let logs = j.logs().unwrap();
+        assert_eq!(logs.len(), KEEP_COMMITTED);
+        assert!(logs.iter().all(|l| l.changes[0].change == state));
     }
 }
