@@ -148,12 +148,11 @@ pub fn save(host: &mut Host, uplinks: &[IfName]) -> Result<(), CapError> {
         let Some(text) = read_opt(host, &file)? else {
             continue;
         };
-        let saved = serde_json::to_string(&Saved {
+        let saved = Saved {
             file: file.clone(),
             text,
-        })
-        .expect("serialises");
-        host.state().set(&format!("{SAVED}{uplink}"), &saved)?;
+        };
+        super::keep(host, &format!("{SAVED}{uplink}"), &saved)?;
         info(
             host,
             "EC2: saved the uplink's .network",
@@ -168,11 +167,9 @@ pub fn save(host: &mut Host, uplinks: &[IfName]) -> Result<(), CapError> {
 pub fn tweak(host: &mut Host, uplinks: &[IfName]) -> Result<bool, CapError> {
     let mut wrote = false;
     for uplink in uplinks {
-        let Some(json) = host.state().get(&format!("{SAVED}{uplink}"))? else {
+        let Some(saved): Option<Saved> = super::recall(host, &format!("{SAVED}{uplink}"))? else {
             continue;
         };
-        let saved: Saved = serde_json::from_str(&json)
-            .map_err(|e| CapError::Failed(format!("state {SAVED}{uplink}: {e}")))?;
         if settled_state(host, uplink)? != "unmanaged" {
             continue;
         }

@@ -119,30 +119,43 @@ fn capture(host: &mut Host, uplinks: &[IfName]) -> Result<(), CapError> {
             Err(CapError::NotFound(why)) => warn(host, &format!("no udev names for {name}: {why}")),
             Err(e) => return Err(e),
         }
-        let json = serde_json::to_string(&cap).expect("a map of strings serialises");
-        host.state().set(&format!("capture.{name}"), &json)?;
+        let json = keep(host, &format!("capture.{name}"), &cap)?;
         info(host, "captured", &[("uplink", name), ("values", &json)]);
     }
-    let list = serde_json::to_string(uplinks).expect("strings serialise");
-    host.state().set(KEY_UPLINKS, &list)
+    keep(host, KEY_UPLINKS, &uplinks).map(drop)
 }
 
 /// What was captured, in uplink order.
 fn captures(host: &mut Host) -> Result<Vec<(String, rules::Capture)>, CapError> {
-    let Some(list) = host.state().get(KEY_UPLINKS)? else {
-        return Ok(Vec::new());
-    };
-    let names: Vec<String> = serde_json::from_str(&list)
-        .map_err(|e| CapError::Failed(format!("state {KEY_UPLINKS}: {e}")))?;
+    let names: Vec<String> = recall(host, KEY_UPLINKS)?.unwrap_or_default();
     let mut out = Vec::new();
     for name in names {
-        if let Some(json) = host.state().get(&format!("capture.{name}"))? {
-            let cap = serde_json::from_str(&json)
-                .map_err(|e| CapError::Failed(format!("state capture.{name}: {e}")))?;
+        if let Some(cap) = recall(host, &format!("capture.{name}"))? {
             out.push((name, cap));
         }
     }
     Ok(out)
+}
+
+/// Keep `value` in this module's state under `key`, as JSON (returned,
+/// for the log): what a later point, a separate process, reads back.
+fn keep<T: serde::Serialize>(host: &mut Host, key: &str, value: &T) -> Result<String, CapError> {
+    let json = serde_json::to_string(value).expect("plain values serialise");
+    host.state().set(key, &json)?;
+    Ok(json)
+}
+
+/// What an earlier point kept under `key`; None when nothing is.
+fn recall<T: serde::de::DeserializeOwned>(
+    host: &mut Host,
+    key: &str,
+) -> Result<Option<T>, CapError> {
+    host.state()
+        .get(key)?
+        .map(|json| {
+            serde_json::from_str(&json).map_err(|e| CapError::Failed(format!("state {key}: {e}")))
+        })
+        .transpose()
 }
 
 /// Write `text` to `path` unless it holds it already. The journal keeps

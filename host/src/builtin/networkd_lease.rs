@@ -96,8 +96,7 @@ pub fn capture(host: &mut Host, uplink: &str) -> Result<(), CapError> {
         return Ok(());
     }
     let nic = nic_of(host, &state)?;
-    let json = serde_json::to_string(&nic).expect("serialises");
-    host.state().set(&key, &json)?;
+    let json = super::keep(host, &key, &nic)?;
     info(
         host,
         "lease: captured the NIC's network file and DHCP identity",
@@ -107,13 +106,7 @@ pub fn capture(host: &mut Host, uplink: &str) -> Result<(), CapError> {
 }
 
 fn nic(host: &mut Host, uplink: &str) -> Result<Option<Nic>, CapError> {
-    host.state()
-        .get(&format!("{KEY_NIC}{uplink}"))?
-        .map(|j| {
-            serde_json::from_str(&j)
-                .map_err(|e| CapError::Failed(format!("state {KEY_NIC}{uplink}: {e}")))
-        })
-        .transpose()
+    super::recall(host, &format!("{KEY_NIC}{uplink}"))
 }
 
 /// networkd's admin state of a link once it has decided (not pending,

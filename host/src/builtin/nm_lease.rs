@@ -139,8 +139,7 @@ pub fn capture(host: &mut Host, uplink: &str) -> Result<(), CapError> {
         metric4: metric(host, Family::Ipv4)?,
         metric6: metric(host, Family::Ipv6)?,
     };
-    let json = serde_json::to_string(&nic).expect("serialises");
-    host.state().set(&key, &json)?;
+    let json = super::keep(host, &key, &nic)?;
     info(
         host,
         "lease: captured the NIC's profile and DHCP identity",
@@ -166,13 +165,7 @@ fn keep_earlier(host: &mut Host, key: &str, uplink: &str, why: &str) -> Result<(
 }
 
 pub fn nic(host: &mut Host, uplink: &str) -> Result<Option<Nic>, CapError> {
-    host.state()
-        .get(&format!("{KEY_NIC}{uplink}"))?
-        .map(|j| {
-            serde_json::from_str(&j)
-                .map_err(|e| CapError::Failed(format!("state {KEY_NIC}{uplink}: {e}")))
-        })
-        .transpose()
+    super::recall(host, &format!("{KEY_NIC}{uplink}"))
 }
 
 /// vpp-running: the node's DHCP client on the tap, with the NIC's identity.
