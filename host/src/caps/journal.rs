@@ -382,7 +382,7 @@ impl Txn {
         self.seq += 1;
         // State is written to disk only when the point commits, after
         // `sync`: its records need not be durable one by one.
-        let state = matches!(change, Change::StateSet { .. } | Change::StateDelete { .. });
+        let state = matches!(change, Change::State(_));
         self.append_line(&line, change.persistent() && !state)?;
         Ok(self.seq)
     }
@@ -579,6 +579,8 @@ impl TxnLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::state::StateChange;
+    use crate::caps::systemd::SystemdChange;
 
     impl Journal {
         /// Every readable transaction, oldest first.
@@ -609,9 +611,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         let mut t = j.begin("vpp-running", "eks").unwrap();
-        let c = Change::UnitStart {
+        let c = Change::from(SystemdChange::UnitStart {
             unit: "x.service".into(),
-        };
+        });
         t.change("eks", &c, &Inverse::Nothing).unwrap();
         t.commit().unwrap();
         // A torn UTF-8 byte, a file that is not a transaction, a directory,
@@ -652,19 +654,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         let mut t = j.begin("vpp-running", "eks").unwrap();
-        let big = Change::StateSet {
+        let big = Change::from(StateChange::StateSet {
             key: "k".into(),
             value: "x".repeat(65 << 20),
-        };
+        });
         let e = t.change("eks", &big, &Inverse::Nothing).unwrap_err();
         assert!(
             matches!(&e, CapError::Invalid(m) if m.contains("past 64 MiB")),
             "{e}"
         );
         assert!(t.path().is_none(), "nothing was written");
-        let small = Change::UnitStart {
+        let small = Change::from(SystemdChange::UnitStart {
             unit: "x.service".into(),
-        };
+        });
         t.change("eks", &small, &Inverse::Nothing).unwrap();
         t.commit().unwrap();
         let size = fs::metadata(t.path().unwrap()).unwrap().len();
@@ -681,9 +683,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         let mut t = j.begin("vpp-running", "eks").unwrap();
-        let c = Change::UnitStart {
+        let c = Change::from(SystemdChange::UnitStart {
             unit: "x.service".into(),
-        };
+        });
         let seq = t.change("eks", &c, &Inverse::Nothing).unwrap();
         t.done(seq, "ok").unwrap();
         let logs = j.logs().unwrap();

@@ -4,7 +4,6 @@
 
 use super::change::{Change, Inverse};
 use super::journal::{Journal, Journaled, Txn, TxnLog, TxnState};
-use super::systemd::UnitOp;
 use super::{CapError, Host};
 
 /// What an undo of a journaled transaction did.
@@ -175,90 +174,22 @@ impl Host {
         }
     }
 
+    /// One step through the view of the capability that owns it.
     fn apply_step(&mut self, step: &Change) -> Result<(), CapError> {
-        use Change::*;
         match step {
-            LinkSetUp { link, up: true } => self.netlink().set_up(link),
-            LinkSetUp { link, up: false } => self.netlink().set_down(link),
-            LinkSetMtu { link, mtu } => self.netlink().set_mtu(link, *mtu),
-            LinkRename { link, to } => self.netlink().rename(link, to),
-            LinkAltNameAdd { link, name } => self.add_alt_name(link, name),
-            LinkAltNameDel { link, name } => self.del_alt_name(link, name),
-            AddressAdd {
-                link,
-                address,
-                prefix_len,
-            } => self.netlink().add_address(link, address, *prefix_len),
-            AddressDel {
-                link,
-                address,
-                prefix_len,
-            } => self.netlink().del_address(link, address, *prefix_len),
-            AddressLifetime {
-                link,
-                address,
-                prefix_len,
-                valid,
-                preferred,
-            } => self.set_address_lifetime(link, address, *prefix_len, *valid, *preferred),
-            RouteAdd { route } => self.netlink().add_route(route),
-            RouteDel { route } => self.netlink().del_route(route),
-            RuleAdd { rule } => self.netlink().add_rule(rule),
-            RuleDel { rule } => self.netlink().del_rule(rule),
-            FileRestore {
-                path,
-                previous,
-                expect,
-            } => self.host_fs().restore(path, previous, expect).map(drop),
-            UnitStart { unit } => self.systemd().unit_op(UnitOp::Start, unit),
-            UnitStop { unit } => self.systemd().unit_op(UnitOp::Stop, unit),
-            UnitRestart { unit } => self.systemd().unit_op(UnitOp::Restart, unit),
-            UnitReload { unit } => self.systemd().unit_op(UnitOp::Reload, unit),
-            UnitResetFailed { unit } => self.systemd().unit_op(UnitOp::ResetFailed, unit),
-            DaemonReload => self.systemd().daemon_reload(),
-            NmModify { id, settings } => self.network_manager().connection_modify(id, settings),
-            NmUp { id } => self.network_manager().connection_up(id),
-            NmDown { id } => self.network_manager().connection_down(id),
-            NmReload => self.network_manager().reload(),
-            NmReloadConf => self.network_manager().reload_conf(),
-            NmLoad { path } => self.network_manager().load(path),
-            NmActivate { uuid, ifname } => self.network_manager().activate(uuid, ifname),
-            NmDeactivate { uuid } => self.network_manager().deactivate(uuid),
-            NetworkdReload => self.systemd().networkd_reload(),
-            NetworkdReconfigure { link } => self.systemd().networkd_reconfigure(link),
-            UdevTriggerDevice { link, action } => self.udev().trigger_device(link, action),
-            UdevReloadRules => self.udev().reload_rules(),
-            UdevTrigger { subsystem, action } => self.udev().trigger(subsystem, action),
-            StateSet { key, value } => self.state().set(key, value),
-            StateDelete { key } => self.state().delete(key).map(drop),
+            Change::Netlink(c) => c.apply(self),
+            Change::HostFs(c) => c.apply(self),
+            Change::Systemd(c) => c.apply(self),
+            Change::NetworkManager(c) => c.apply(self),
+            Change::Udev(c) => c.apply(self),
+            Change::State(c) => c.apply(self),
+            Change::L3(c) => c.apply(self),
             // The namespace is judged like any other call's: an undo
             // acts through the grants the hook has now.
-            InNetns { netns, inner } => {
+            Change::InNetns { netns, inner } => {
                 self.grants.netns(netns)?;
                 self.in_netns(Some(netns), |h| h.apply_step(inner))
             }
-            LinkMove { link, from, to } => {
-                let to_wit = |t: &Option<super::netns::NetnsTarget>| {
-                    t.as_ref().map(super::netns::NetnsTarget::to_wit)
-                };
-                self.l3().move_link(link, &to_wit(from), &to_wit(to))
-            }
-            L3Apply {
-                link,
-                netns,
-                config,
-            } => {
-                let ns = netns.as_ref().map(super::netns::NetnsTarget::to_wit);
-                self.l3().apply(link, config, &ns).map(drop)
-            }
-            NeighAdd { neighbour } => self.l3().add_neighbour(neighbour, &None),
-            NeighDel { neighbour } => self.l3().del_neighbour(neighbour, &None),
-            SysctlSet { key, value } => self.l3().sysctl_set(key, value, &None),
-            FileWrite { .. }
-            | FileRemove { .. }
-            | LinkMoveNetns { .. }
-            | UnitWaitActive { .. }
-            | UdevSettle { .. } => Err(CapError::Invalid(format!("{step} is not an undo step"))),
         }
     }
 }
