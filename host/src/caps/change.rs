@@ -200,41 +200,169 @@ impl Serialize for Change {
     }
 }
 
-/// The `change` tag of a journaled change.
-#[derive(Deserialize)]
-struct Tag {
-    change: String,
-}
-
-/// Read back by its tag: the capability that owns the tag reads the rest,
-/// so a bad field is reported as that capability's variant sees it, and a
-/// tag no capability owns is named.
+/// Read back by its tag: the capability that owns the tag reads the
+/// object (the tag first, then its other fields as they come), so a bad
+/// field is reported as that capability's variant sees it, and a tag no
+/// capability owns is named.
 impl<'de> Deserialize<'de> for Change {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        let Tag { change: tag } = Tag::deserialize(&value).map_err(de::Error::custom)?;
+        d.deserialize_any(ByTag)
+    }
+}
+
+struct ByTag;
+
+impl<'de> de::Visitor<'de> for ByTag {
+    type Value = Change;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a change")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+        // nethook writes the tag first; fields before it are kept for the
+        // owner, read as JSON values.
+        let mut before = Vec::new();
+        let tag = loop {
+            match map.next_key::<String>()? {
+                Some(k) if k == TAG => break map.next_value_seed(TagSeed)?,
+                Some(k) => before.push((k, map.next_value::<serde_json::Value>()?)),
+                None => return Err(de::Error::missing_field(TAG)),
+            }
+        };
         let owns = |tags: &[&str]| tags.contains(&tag.as_str());
-        let read = if owns(NetlinkChange::TAGS) {
-            NetlinkChange::deserialize(value).map(Change::Netlink)
+        let rest = de::value::MapAccessDeserializer::new(Rest {
+            tag: Some(tag.clone()),
+            tag_value: None,
+            before: before.into_iter(),
+            value: None,
+            map,
+        });
+        if owns(NetlinkChange::TAGS) {
+            NetlinkChange::deserialize(rest).map(Change::Netlink)
         } else if owns(HostFsChange::TAGS) {
-            HostFsChange::deserialize(value).map(Change::HostFs)
+            HostFsChange::deserialize(rest).map(Change::HostFs)
         } else if owns(SystemdChange::TAGS) {
-            SystemdChange::deserialize(value).map(Change::Systemd)
+            SystemdChange::deserialize(rest).map(Change::Systemd)
         } else if owns(NetworkManagerChange::TAGS) {
-            NetworkManagerChange::deserialize(value).map(Change::NetworkManager)
+            NetworkManagerChange::deserialize(rest).map(Change::NetworkManager)
         } else if owns(UdevChange::TAGS) {
-            UdevChange::deserialize(value).map(Change::Udev)
+            UdevChange::deserialize(rest).map(Change::Udev)
         } else if owns(StateChange::TAGS) {
-            StateChange::deserialize(value).map(Change::State)
+            StateChange::deserialize(rest).map(Change::State)
         } else if owns(L3Change::TAGS) {
-            L3Change::deserialize(value).map(Change::L3)
+            L3Change::deserialize(rest).map(Change::L3)
         } else if tag == IN_NETNS {
-            InNetnsOwned::deserialize(value)
+            InNetnsOwned::deserialize(rest)
                 .map(|InNetnsOwned::InNetns { netns, inner }| Change::InNetns { netns, inner })
         } else {
-            return Err(de::Error::unknown_variant(&tag, TAGS.as_slice()));
-        };
-        read.map_err(de::Error::custom)
+            Err(de::Error::unknown_variant(&tag, TAGS.as_slice()))
+        }
+    }
+}
+
+/// The field that names a change's variant.
+const TAG: &str = "change";
+
+/// A tag's value: a variant's name.
+struct TagSeed;
+
+impl<'de> de::DeserializeSeed<'de> for TagSeed {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl de::Visitor<'_> for TagSeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("variant identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// A change's object as its owner reads it: the tag again, the fields
+/// read before the tag, then the rest of the object.
+struct Rest<A> {
+    tag: Option<String>,
+    tag_value: Option<String>,
+    before: std::vec::IntoIter<(String, serde_json::Value)>,
+    value: Option<serde_json::Value>,
+    map: A,
+}
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Rest<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        if let Some(tag) = self.tag.take() {
+            self.tag_value = Some(tag);
+            return seed
+                .deserialize(de::value::StrDeserializer::new(TAG))
+                .map(Some);
+        }
+        if let Some((k, v)) = self.before.next() {
+            self.value = Some(v);
+            return seed
+                .deserialize(de::value::StringDeserializer::new(k))
+                .map(Some);
+        }
+        self.map.next_key_seed(seed)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        if let Some(tag) = self.tag_value.take() {
+            return seed.deserialize(de::value::StringDeserializer::new(tag));
+        }
+        if let Some(v) = self.value.take() {
+            return seed.deserialize(Buffered(v, std::marker::PhantomData));
+        }
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A field read before the tag, given to the owner with the error type of
+/// the object it came from.
+struct Buffered<E>(serde_json::Value, std::marker::PhantomData<E>);
+
+impl<'de, E: de::Error> Deserializer<'de> for Buffered<E> {
+    type Error = E;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
+        self.0.deserialize_any(v).map_err(E::custom)
+    }
+
+    fn deserialize_option<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
+        self.0.deserialize_option(v).map_err(E::custom)
+    }
+
+    fn deserialize_enum<V: de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, E> {
+        self.0
+            .deserialize_enum(name, variants, v)
+            .map_err(E::custom)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
     }
 }
 
@@ -748,6 +876,95 @@ mod tests {
             ..wide
         };
         assert!(matches!(every_link.grant(&main), Err(CapError::Denied(_))));
+    }
+
+    /// Each tag is owned by one capability (the one whose change it
+    /// reads back as), and every variant's tag is listed by its owner.
+    #[test]
+    fn each_change_tag_has_one_owner() {
+        let owners: [(&str, &[&str]); 8] = [
+            ("netlink", NetlinkChange::TAGS),
+            ("host-fs", HostFsChange::TAGS),
+            ("systemd", SystemdChange::TAGS),
+            ("network-manager", NetworkManagerChange::TAGS),
+            ("udev", UdevChange::TAGS),
+            ("state", StateChange::TAGS),
+            ("l3", L3Change::TAGS),
+            ("in-netns", &[IN_NETNS]),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for c in one_of_every_change() {
+            let json = serde_json::to_value(&c).unwrap();
+            let tag = json["change"].as_str().unwrap().to_string();
+            let owning: Vec<&str> = owners
+                .iter()
+                .filter(|(_, tags)| tags.contains(&tag.as_str()))
+                .map(|(owner, _)| *owner)
+                .collect();
+            let want = match &c {
+                Change::InNetns { .. } => "in-netns",
+                own => own.capability(),
+            };
+            assert_eq!(owning, [want], "{tag}");
+            seen.insert(tag);
+        }
+        let all: std::collections::BTreeSet<String> = TAGS.iter().map(|t| t.to_string()).collect();
+        assert_eq!((TAGS.len(), seen), (45, all));
+    }
+
+    /// A journal line whose change has a tag no capability owns names the
+    /// tag; one whose change has a known tag and a bad field gets that
+    /// variant's own error. Read back on their own, the position is said.
+    #[test]
+    fn a_corrupt_journal_line_says_what_is_wrong_with_its_change() {
+        use super::super::journal::Record;
+        let journaled = |change: &str| {
+            let line =
+                r#"{"record":"change","seq":1,"hook":"h","change":CHANGE,"inverse":{"undo":"nothing"}}"#
+                    .replace("CHANGE", change);
+            serde_json::from_str::<Record>(&line)
+                .unwrap_err()
+                .to_string()
+        };
+        let alone = |change: &str| {
+            serde_json::from_str::<Change>(change)
+                .unwrap_err()
+                .to_string()
+        };
+        let unknown = r#"{"change":"link-set-sideways","link":"eth0"}"#;
+        let expected = "unknown variant `link-set-sideways`, expected one of `link-set-up`, `link-set-mtu`, `link-rename`, `link-alt-name-add`, `link-alt-name-del`, `link-move-netns`, `address-add`, `address-del`, `address-lifetime`, `route-add`, `route-del`, `rule-add`, `rule-del`, `file-write`, `file-remove`, `file-restore`, `unit-start`, `unit-stop`, `unit-restart`, `unit-reload`, `unit-reset-failed`, `daemon-reload`, `networkd-reload`, `networkd-reconfigure`, `unit-wait-active`, `nm-modify`, `nm-up`, `nm-down`, `nm-reload`, `nm-reload-conf`, `nm-load`, `nm-activate`, `nm-deactivate`, `udev-reload-rules`, `udev-trigger`, `udev-trigger-device`, `udev-settle`, `state-set`, `state-delete`, `in-netns`, `link-move`, `l3-apply`, `neigh-add`, `neigh-del`, `sysctl-set`";
+        assert_eq!(journaled(unknown), expected);
+        assert_eq!(alone(unknown), format!("{expected} at line 1 column 29"));
+        let bad = r#"{"change":"link-set-mtu","link":"eth0","mtu":"big"}"#;
+        assert_eq!(
+            journaled(bad),
+            r#"invalid type: string "big", expected u32"#
+        );
+        assert_eq!(
+            alone(bad),
+            r#"invalid type: string "big", expected u32 at line 1 column 51"#
+        );
+        let missing = r#"{"change":"in-netns","netns":{"pid":7},"inner":{"change":"unit-start"}}"#;
+        assert_eq!(journaled(missing), "missing field `unit`");
+        assert_eq!(
+            alone(r#"{"link":"eth0"}"#),
+            "missing field `change` at line 1 column 15"
+        );
+        assert_eq!(
+            alone(r#"{"change":"link-set-mtu","link":"eth0","mtu":1,"mtu":2}"#),
+            "duplicate field `mtu` at line 1 column 55"
+        );
+        // The tag need not come first (nethook writes it first).
+        assert_eq!(
+            serde_json::from_str::<Change>(
+                r#"{"link":"eth0","target":{"pid":3},"change":"link-move-netns"}"#
+            )
+            .unwrap(),
+            Change::from(NetlinkChange::LinkMoveNetns {
+                link: "eth0".into(),
+                target: NetnsTarget::Pid(3),
+            })
+        );
     }
 
     /// Captured before the change enum was split by capability.
