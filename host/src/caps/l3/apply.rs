@@ -15,8 +15,7 @@ use netlink_packet_route::AddressFamily;
 use rtnetlink::LinkUnspec;
 
 use super::super::change::Change;
-use super::super::netlink::NetlinkChange;
-use super::super::netlink::{family_of, norm_ip, parse_ip, rule_message};
+use super::super::netlink::{family_of, norm_ip, parse_ip, rule_message, NetlinkChange};
 use super::super::netns::{self, NetnsTarget};
 use super::super::{grants::Grants, CapError, Host};
 use super::capture::{self, Kept, SETTABLE_FLAGS};
