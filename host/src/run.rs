@@ -580,16 +580,18 @@ fn dispatch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caps::{Change, Inverse};
+    use crate::caps::change::{HostFsChange, StateChange};
+    use crate::caps::Inverse;
 
     fn write(path: &str) -> Effect {
         Effect {
-            change: Change::FileWrite {
+            change: HostFsChange::FileWrite {
                 path: path.into(),
                 size: 1,
                 mode: None,
                 sha256: String::new(),
-            },
+            }
+            .into(),
             inverse: Inverse::Nothing,
         }
     }
@@ -601,10 +603,11 @@ mod tests {
         // The same handler again, or a state change (no object): none.
         chain.touched("a", &[write("/etc/x")]);
         let state = Effect {
-            change: Change::StateSet {
+            change: StateChange::StateSet {
                 key: "k".into(),
                 value: "v".into(),
-            },
+            }
+            .into(),
             inverse: Inverse::Nothing,
         };
         chain.touched("b", &[state.clone(), write("/etc/z")]);

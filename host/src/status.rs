@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::caps::change::Change;
+use crate::caps::change::{Change, HostFsChange, SystemdChange};
 use crate::caps::grants::Glob;
 use crate::caps::journal::{Journal, TxnState};
 use crate::caps::{Grants, Inverse, Mode};
@@ -224,17 +224,19 @@ fn journal(opts: &Options, warnings: &mut Vec<String>) -> (Transactions, Written
             .collect();
         for c in &pending {
             match &c.change {
-                Change::FileWrite { path, sha256, .. } => {
+                Change::HostFs(HostFsChange::FileWrite { path, sha256, .. }) => {
                     written.insert(path.clone(), (c.hook.clone(), log.point, sha256.clone()));
                 }
-                Change::FileRemove { path } | Change::FileRestore { path, .. } => {
+                Change::HostFs(
+                    HostFsChange::FileRemove { path } | HostFsChange::FileRestore { path, .. },
+                ) => {
                     written.remove(path);
                 }
-                Change::UnitStart { unit }
-                | Change::UnitRestart { unit }
-                | Change::UnitReload { unit }
-                    if !units.contains(unit) =>
-                {
+                Change::Systemd(
+                    SystemdChange::UnitStart { unit }
+                    | SystemdChange::UnitRestart { unit }
+                    | SystemdChange::UnitReload { unit },
+                ) if !units.contains(unit) => {
                     units.push(unit.clone());
                 }
                 _ => {}

@@ -7,7 +7,8 @@
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, CacheInfo};
 
-use super::{validate, CapError, Change, Host, Inverse, Planned};
+use super::netlink::NetlinkChange;
+use super::{validate, CapError, Host, Inverse, Planned};
 
 /// The kernel's "forever".
 const INFINITY: u32 = u32::MAX;
@@ -28,7 +29,7 @@ impl Host {
             .and_then(|_| self.grants.netlink_write())
             .and_then(|_| self.grants.link(link))
             .and_then(|_| parsed.as_ref().map(drop).map_err(Clone::clone));
-        let change = Change::AddressLifetime {
+        let change = NetlinkChange::AddressLifetime {
             link: link.to_string(),
             address: address.to_string(),
             prefix_len,
@@ -46,7 +47,7 @@ impl Host {
                         CapError::NotFound(format!("{link} has no address {address}/{prefix_len}"))
                     })?;
                 let (valid, preferred) = lifetimes(&msg);
-                Ok(Inverse::of(vec![Change::AddressLifetime {
+                Ok(Inverse::of(vec![NetlinkChange::AddressLifetime {
                     link: link.to_string(),
                     address: ip.to_string(),
                     prefix_len,

@@ -2,214 +2,105 @@
 //! and what undoes it is more changes, captured from the node *before* the
 //! call is made. Plan output, audit records and the journal are all
 //! rendered from these values.
+//!
+//! Each capability owns its changes: `netlink::NetlinkChange`,
+//! `host_fs::HostFsChange`, `systemd::SystemdChange`,
+//! `network_manager::NetworkManagerChange`, `udev::UdevChange`,
+//! `state::StateChange` and `l3::L3Change` (each in its module's
+//! `change.rs`) hold the variants, the grants each needs, how it is shown
+//! and how it is made again as an undo step. [`Change`] wraps them (and
+//! [`Change::InNetns`], a change made in another namespace) and delegates,
+//! one arm per capability. The journal does not see the split: a change is
+//! one flat object tagged `change`, as it always was.
 
 use std::fmt;
+use std::sync::LazyLock;
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use super::netlink::family_name;
-use super::{CapError, Grants};
-use crate::bindings::nethook::hooks::l3::{L3Config, Neighbour};
-use crate::bindings::nethook::hooks::netlink::{RouteSpec, Rule};
-
-/// A file's bytes and mode, as found before a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileImage {
-    #[serde(with = "hex_bytes")]
-    pub bytes: Vec<u8>,
-    pub mode: u32,
-}
-
-/// What a file must hold for an undo to touch it: what the change left.
-/// Anything else means someone edited it since, and their edit is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Expect {
-    Absent,
-    /// sha256 of the bytes, hex.
-    Sha256(String),
-}
-
+pub use super::host_fs::{Expect, FileImage, HostFsChange};
+pub use super::l3::L3Change;
+pub use super::netlink::NetlinkChange;
 pub use super::netns::NetnsTarget;
+pub use super::network_manager::NetworkManagerChange;
+pub use super::state::StateChange;
+pub use super::systemd::SystemdChange;
+pub use super::udev::UdevChange;
+use super::{CapError, Grants};
 
-/// One change to the node (or to nethook's state).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "change", rename_all = "kebab-case")]
+/// One change to the node (or to nethook's state): the change of the
+/// capability that makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    LinkSetUp {
-        link: String,
-        up: bool,
-    },
-    LinkSetMtu {
-        link: String,
-        mtu: u32,
-    },
-    LinkRename {
-        link: String,
-        to: String,
-    },
-    /// One of a link's alternative names added or removed.
-    LinkAltNameAdd {
-        link: String,
-        name: String,
-    },
-    LinkAltNameDel {
-        link: String,
-        name: String,
-    },
-    LinkMoveNetns {
-        link: String,
-        target: NetnsTarget,
-    },
-    AddressAdd {
-        link: String,
-        address: String,
-        prefix_len: u8,
-    },
-    AddressDel {
-        link: String,
-        address: String,
-        prefix_len: u8,
-    },
-    /// An address's lifetimes, in seconds (None: forever), changed in place.
-    AddressLifetime {
-        link: String,
-        address: String,
-        prefix_len: u8,
-        valid: Option<u32>,
-        preferred: Option<u32>,
-    },
-    RouteAdd {
-        route: RouteSpec,
-    },
-    RouteDel {
-        route: RouteSpec,
-    },
-    RuleAdd {
-        rule: Rule,
-    },
-    RuleDel {
-        rule: Rule,
-    },
-    /// Write `bytes` (None: shown by size only) with `mode`.
-    FileWrite {
-        path: String,
-        size: usize,
-        mode: Option<u32>,
-        sha256: String,
-    },
-    FileRemove {
-        path: String,
-    },
-    /// Put a file back as it was (None: remove it), unless it no longer
-    /// holds what `expect` says: an undo, never asked for by a hook.
-    FileRestore {
-        path: String,
-        previous: Option<FileImage>,
-        expect: Expect,
-    },
-    UnitStart {
-        unit: String,
-    },
-    UnitStop {
-        unit: String,
-    },
-    UnitRestart {
-        unit: String,
-    },
-    UnitReload {
-        unit: String,
-    },
-    UnitResetFailed {
-        unit: String,
-    },
-    DaemonReload,
-    NmModify {
-        id: String,
-        settings: Vec<(String, String)>,
-    },
-    NmUp {
-        id: String,
-    },
-    NmDown {
-        id: String,
-    },
-    NmReload,
-    /// `nmcli general reload conf`: NetworkManager.conf and conf.d again.
-    NmReloadConf,
-    /// `nmcli connection load PATH`: a keyfile (re)read, or forgotten
-    /// when the file is gone.
-    NmLoad {
-        path: String,
-    },
-    /// A profile activated on a device (`connection up uuid U ifname D`).
-    NmActivate {
-        uuid: String,
-        ifname: String,
-    },
-    NmDeactivate {
-        uuid: String,
-    },
-    /// `networkctl reload`: networkd's files read again.
-    NetworkdReload,
-    /// `networkctl reconfigure LINK`.
-    NetworkdReconfigure {
-        link: String,
-    },
-    UdevReloadRules,
-    UdevTrigger {
-        subsystem: String,
-        action: String,
-    },
-    /// `udevadm trigger --settle` for one network device.
-    UdevTriggerDevice {
-        link: String,
-        action: String,
-    },
-    /// Waits: nothing to undo, shown in plans.
-    UnitWaitActive {
-        unit: String,
-        within: String,
-    },
-    UdevSettle {
-        within: String,
-    },
-    StateSet {
-        key: String,
-        value: String,
-    },
-    StateDelete {
-        key: String,
-    },
+    Netlink(NetlinkChange),
+    HostFs(HostFsChange),
+    Systemd(SystemdChange),
+    NetworkManager(NetworkManagerChange),
+    Udev(UdevChange),
+    State(StateChange),
+    L3(L3Change),
     /// A netlink or sysctl change made inside another network namespace
     /// than the hook's own.
     InNetns {
         netns: NetnsTarget,
         inner: Box<Change>,
     },
-    /// A link moved between namespaces (none: the hook's own).
-    LinkMove {
-        link: String,
-        from: Option<NetnsTarget>,
-        to: Option<NetnsTarget>,
-    },
-    /// What of a layer-3 configuration the link lacked, given to it.
-    L3Apply {
-        link: String,
-        netns: Option<NetnsTarget>,
-        config: L3Config,
-    },
-    NeighAdd {
-        neighbour: Neighbour,
-    },
-    NeighDel {
-        neighbour: Neighbour,
-    },
-    SysctlSet {
-        key: String,
-        value: String,
-    },
 }
+
+/// `$own` with `$c` bound to the capability's change, whichever it is, or
+/// `$in_netns` for a change made in another namespace.
+macro_rules! by_capability {
+    ($change:expr, $c:ident => $own:expr, $netns:pat => $in_netns:expr) => {
+        match $change {
+            Change::Netlink($c) => $own,
+            Change::HostFs($c) => $own,
+            Change::Systemd($c) => $own,
+            Change::NetworkManager($c) => $own,
+            Change::Udev($c) => $own,
+            Change::State($c) => $own,
+            Change::L3($c) => $own,
+            $netns => $in_netns,
+        }
+    };
+}
+
+macro_rules! from_capability {
+    ($($variant:ident($own:ty)),* $(,)?) => {
+        $(impl From<$own> for Change {
+            fn from(c: $own) -> Change {
+                Change::$variant(c)
+            }
+        })*
+    };
+}
+
+from_capability!(
+    Netlink(NetlinkChange),
+    HostFs(HostFsChange),
+    Systemd(SystemdChange),
+    NetworkManager(NetworkManagerChange),
+    Udev(UdevChange),
+    State(StateChange),
+    L3(L3Change),
+);
+
+/// The tag of [`Change::InNetns`].
+const IN_NETNS: &str = "in-netns";
+
+/// Every `change` tag, capability by capability.
+static TAGS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    [
+        NetlinkChange::TAGS,
+        HostFsChange::TAGS,
+        SystemdChange::TAGS,
+        NetworkManagerChange::TAGS,
+        UdevChange::TAGS,
+        StateChange::TAGS,
+        &[IN_NETNS],
+        L3Change::TAGS,
+    ]
+    .concat()
+});
 
 impl Change {
     /// The grants it needs, derived from the change itself: what
@@ -218,368 +109,54 @@ impl Change {
     /// arguments (and, in its own order, the same grants); a change can
     /// never be made without the grants it names.
     pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
-        use Change::*;
-        let write_link = |link: &str| g.netlink_write().and_then(|_| g.link(link));
-        match self {
-            LinkSetUp { link, .. }
-            | LinkSetMtu { link, .. }
-            | AddressAdd { link, .. }
-            | AddressDel { link, .. }
-            | AddressLifetime { link, .. } => write_link(link),
-            LinkRename { link, to: name }
-            | LinkAltNameAdd { link, name }
-            | LinkAltNameDel { link, name } => write_link(link).and_then(|_| g.link(name)),
-            LinkMoveNetns { link, target } => write_link(link).and_then(|_| g.netns(target)),
-            RouteAdd { route } | RouteDel { route } => {
-                g.netlink_write()?;
-                g.table(route.table)?;
-                route.output_link.as_deref().map_or(Ok(()), write_link)
-            }
-            RuleAdd { rule } | RuleDel { rule } => {
-                g.netlink_write()?;
-                g.table(rule.table)?;
-                match &rule.input_link {
-                    Some(link) => write_link(link),
-                    None => g.table_of_every_link(rule.table),
-                }
-            }
-            FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
-                g.write_path(path)
-            }
-            UnitStart { unit }
-            | UnitStop { unit }
-            | UnitRestart { unit }
-            | UnitReload { unit }
-            | UnitResetFailed { unit }
-            | UnitWaitActive { unit, .. } => g.unit(unit),
-            DaemonReload => g.daemon_reload(),
-            NetworkdReload => g.unit(super::systemd::NETWORKD),
-            NetworkdReconfigure { link } => {
-                g.unit(super::systemd::NETWORKD).and_then(|_| g.link(link))
-            }
-            NmModify { id, .. } | NmUp { id } | NmDown { id } | NmDeactivate { uuid: id } => {
-                g.connection(id)
-            }
-            NmActivate { uuid, ifname } => g.connection(uuid).and_then(|_| g.link(ifname)),
-            NmReload | NmReloadConf => g.nm_reload(),
-            NmLoad { path } => super::host_fs::normalize(path).and_then(|p| g.write_path(&p)),
-            UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => g.udev(),
-            UdevTriggerDevice { link, .. } => g.udev().and_then(|_| g.link(link)),
-            // The hook's own: bounded by the store's limits, not granted.
-            StateSet { .. } | StateDelete { .. } => Ok(()),
-            InNetns { netns, inner } => g.netns(netns).and_then(|_| inner.grant(g)),
-            LinkMove { link, from, to } => {
-                write_link(link)?;
-                from.iter().chain(to.iter()).try_for_each(|ns| g.netns(ns))
-            }
-            L3Apply {
-                link,
-                netns,
-                config,
-            } => {
-                write_link(link)?;
-                netns.as_ref().map_or(Ok(()), |ns| g.netns(ns))?;
-                super::l3::granted(g, config)
-            }
-            NeighAdd { neighbour } | NeighDel { neighbour } => write_link(&neighbour.link),
-            SysctlSet { key, .. } => {
-                g.netlink_write()?;
-                super::l3::sysctl::granted(g, key)
-            }
-        }
+        by_capability!(self, c => c.grant(g),
+            Change::InNetns { netns, inner } => g.netns(netns).and_then(|_| inner.grant(g)))
     }
 
     /// The node object it changes: what two handlers of one chain must not
     /// both change. None for what has no lasting object (a reload, a
     /// trigger, a wait) or is the hook's own (its state).
     pub fn object(&self) -> Option<String> {
-        use Change::*;
-        Some(match self {
-            LinkSetUp { link, .. } => format!("link {link} up/down"),
-            LinkSetMtu { link, .. } => format!("link {link} mtu"),
-            LinkRename { link, .. } => format!("link {link} name"),
-            LinkAltNameAdd { name, .. } | LinkAltNameDel { name, .. } => {
-                format!("link name {name}")
-            }
-            LinkMoveNetns { link, .. } | LinkMove { link, .. } => format!("link {link} namespace"),
-            AddressAdd { .. } | AddressDel { .. } => format!("address {}", self.args()),
-            AddressLifetime {
-                link,
-                address,
-                prefix_len,
-                ..
-            } => format!("address {link} {address}/{prefix_len}"),
-            RouteAdd { .. } | RouteDel { .. } | RuleAdd { .. } | RuleDel { .. } => {
-                format!("{} {}", self.capability(), self.args())
-            }
-            NeighAdd { .. } | NeighDel { .. } => format!("neighbour {}", self.args()),
-            L3Apply { link, .. } => format!("link {link} layer 3"),
-            FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
-                format!("file {path}")
-            }
-            UnitStart { unit }
-            | UnitStop { unit }
-            | UnitRestart { unit }
-            | UnitReload { unit }
-            | UnitResetFailed { unit } => format!("unit {unit}"),
-            NmModify { id, .. } | NmUp { id } | NmDown { id } => format!("connection {id}"),
-            NmActivate { uuid, .. } | NmDeactivate { uuid } => format!("connection {uuid}"),
-            SysctlSet { key, .. } => format!("sysctl {key}"),
-            InNetns { netns, inner } => format!("{} in netns {netns}", inner.object()?),
-            DaemonReload | NmReload | UdevReloadRules | UdevTrigger { .. } => return None,
-            NmReloadConf | NmLoad { .. } | NetworkdReload | NetworkdReconfigure { .. } => {
-                return None
-            }
-            UdevTriggerDevice { .. } => return None,
-            UnitWaitActive { .. } | UdevSettle { .. } | StateSet { .. } | StateDelete { .. } => {
-                return None
-            }
-        })
+        by_capability!(self, c => c.object(),
+            Change::InNetns { netns, inner } => Some(format!("{} in netns {netns}", inner.object()?)))
     }
 
     /// The WIT interface it belongs to, as audited.
     pub fn capability(&self) -> &'static str {
-        use Change::*;
         match self {
-            LinkSetUp { .. } | LinkSetMtu { .. } | LinkRename { .. } | LinkMoveNetns { .. } => {
-                "netlink"
-            }
-            LinkAltNameAdd { .. } | LinkAltNameDel { .. } => "netlink",
-            AddressAdd { .. } | AddressDel { .. } | RouteAdd { .. } | RouteDel { .. } => "netlink",
-            AddressLifetime { .. } => "netlink",
-            RuleAdd { .. } | RuleDel { .. } => "netlink",
-            FileWrite { .. } | FileRemove { .. } | FileRestore { .. } => "host-fs",
-            UnitStart { .. } | UnitStop { .. } | UnitRestart { .. } | UnitReload { .. } => {
-                "systemd"
-            }
-            UnitResetFailed { .. } | DaemonReload | UnitWaitActive { .. } => "systemd",
-            NetworkdReload | NetworkdReconfigure { .. } => "systemd",
-            NmModify { .. } | NmUp { .. } | NmDown { .. } | NmReload => "network-manager",
-            NmReloadConf | NmLoad { .. } | NmActivate { .. } | NmDeactivate { .. } => {
-                "network-manager"
-            }
-            UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => "udev",
-            UdevTriggerDevice { .. } => "udev",
-            StateSet { .. } | StateDelete { .. } => "state",
-            InNetns { inner, .. } => inner.capability(),
-            LinkMove { .. } | L3Apply { .. } | NeighAdd { .. } | NeighDel { .. } => "l3",
-            SysctlSet { .. } => "l3",
+            Change::Netlink(_) => NetlinkChange::CAPABILITY,
+            Change::HostFs(_) => HostFsChange::CAPABILITY,
+            Change::Systemd(_) => SystemdChange::CAPABILITY,
+            Change::NetworkManager(_) => NetworkManagerChange::CAPABILITY,
+            Change::Udev(_) => UdevChange::CAPABILITY,
+            Change::State(_) => StateChange::CAPABILITY,
+            Change::L3(_) => L3Change::CAPABILITY,
+            Change::InNetns { inner, .. } => inner.capability(),
         }
     }
 
     /// The operation, as audited.
     pub fn operation(&self) -> &'static str {
-        use Change::*;
-        match self {
-            LinkSetUp { up: true, .. } => "set-up",
-            LinkSetUp { up: false, .. } => "set-down",
-            LinkSetMtu { .. } => "set-mtu",
-            LinkRename { .. } => "rename",
-            LinkAltNameAdd { .. } => "add-alt-name",
-            LinkAltNameDel { .. } => "del-alt-name",
-            LinkMoveNetns { .. } => "move-to-netns",
-            AddressAdd { .. } => "add-address",
-            AddressDel { .. } => "del-address",
-            AddressLifetime { .. } => "set-address-lifetime",
-            RouteAdd { .. } => "add-route",
-            RouteDel { .. } => "del-route",
-            RuleAdd { .. } => "add-rule",
-            RuleDel { .. } => "del-rule",
-            FileWrite { .. } => "write",
-            FileRemove { .. } => "remove",
-            FileRestore { .. } => "restore",
-            UnitStart { .. } => "start",
-            UnitStop { .. } => "stop",
-            UnitRestart { .. } => "restart",
-            UnitReload { .. } => "reload",
-            UnitResetFailed { .. } => "reset-failed",
-            DaemonReload => "daemon-reload",
-            NmModify { .. } => "connection-modify",
-            NmUp { .. } => "connection-up",
-            NmDown { .. } => "connection-down",
-            NmReload => "reload",
-            NmReloadConf => "reload-conf",
-            NmLoad { .. } => "load",
-            NmActivate { .. } => "activate",
-            NmDeactivate { .. } => "deactivate",
-            NetworkdReload => "networkd-reload",
-            NetworkdReconfigure { .. } => "networkd-reconfigure",
-            UdevReloadRules => "reload-rules",
-            UdevTrigger { .. } => "trigger",
-            UdevTriggerDevice { .. } => "trigger-device",
-            UnitWaitActive { .. } => "wait-active",
-            UdevSettle { .. } => "settle",
-            StateSet { .. } => "set",
-            StateDelete { .. } => "delete",
-            InNetns { inner, .. } => inner.operation(),
-            LinkMove { .. } => "move-link",
-            L3Apply { .. } => "apply",
-            NeighAdd { .. } => "add-neighbour",
-            NeighDel { .. } => "del-neighbour",
-            SysctlSet { .. } => "sysctl-set",
-        }
+        by_capability!(self, c => c.operation(),
+            Change::InNetns { inner, .. } => inner.operation())
     }
 
     /// The arguments, as audited and planned.
     pub fn args(&self) -> String {
-        use Change::*;
-        match self {
-            LinkSetUp { link, .. } | UnitStart { unit: link } | UnitStop { unit: link } => {
-                link.clone()
-            }
-            UnitRestart { unit } | UnitReload { unit } | UnitResetFailed { unit } => unit.clone(),
-            LinkSetMtu { link, mtu } => format!("{link} {mtu}"),
-            LinkRename { link, to } => format!("{link} {to}"),
-            LinkAltNameAdd { link, name } | LinkAltNameDel { link, name } => {
-                format!("{link} {name}")
-            }
-            LinkMoveNetns {
-                link,
-                target: NetnsTarget::Named(ns),
-            } => format!("{link} netns {ns}"),
-            LinkMoveNetns {
-                link,
-                target: NetnsTarget::Pid(pid),
-            } => {
-                format!("{link} netns-of-pid {pid}")
-            }
-            AddressAdd {
-                link,
-                address,
-                prefix_len,
-            }
-            | AddressDel {
-                link,
-                address,
-                prefix_len,
-            } => {
-                format!("{link} {address}/{prefix_len}")
-            }
-            AddressLifetime {
-                link,
-                address,
-                prefix_len,
-                valid,
-                preferred,
-            } => {
-                let s = |v: &Option<u32>| v.map_or("forever".to_string(), |v| format!("{v}s"));
-                format!(
-                    "{link} {address}/{prefix_len} valid {} preferred {}",
-                    s(valid),
-                    s(preferred)
-                )
-            }
-            RouteAdd { route } | RouteDel { route } => route.to_string(),
-            RuleAdd { rule } | RuleDel { rule } => rule.to_string(),
-            FileWrite {
-                path,
-                size,
-                mode: Some(m),
-                ..
-            } => {
-                format!("{path} ({size} bytes, mode {m:04o})")
-            }
-            FileWrite {
-                path,
-                size,
-                mode: None,
-                ..
-            } => format!("{path} ({size} bytes)"),
-            FileRemove { path } => path.clone(),
-            FileRestore {
-                path,
-                previous: Some(p),
-                ..
-            } => {
-                format!("{path} ({} bytes, mode {:04o})", p.bytes.len(), p.mode)
-            }
-            FileRestore {
-                path,
-                previous: None,
-                ..
-            } => format!("{path} (absent)"),
-            DaemonReload | NmReload | NmReloadConf | NetworkdReload | UdevReloadRules => {
-                String::new()
-            }
-            NmLoad { path } => path.clone(),
-            NmActivate { uuid, ifname } => format!("{uuid} on {ifname}"),
-            NmDeactivate { uuid } => uuid.clone(),
-            NetworkdReconfigure { link } => link.clone(),
-            UdevTriggerDevice { link, action } => format!("{link} action={action}"),
-            NmModify { id, settings } => {
-                let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("{id} {}", shown.join(" "))
-            }
-            NmUp { id } | NmDown { id } => id.clone(),
-            UdevTrigger { subsystem, action } => format!("subsystem={subsystem} action={action}"),
-            UnitWaitActive { unit, within } => format!("{unit} within {within}"),
-            UdevSettle { within } => within.clone(),
-            StateSet { key, value } => format!("{key} ({} bytes)", value.len()),
-            StateDelete { key } => key.clone(),
-            InNetns { netns, inner } => format!("{} in {netns}", inner.args()),
-            LinkMove { link, from, to } => format!(
-                "{link} from {} to {}",
-                super::netns::shown(from.as_ref()),
-                super::netns::shown(to.as_ref())
-            ),
-            L3Apply {
-                link,
-                netns,
-                config,
-            } => format!(
-                "{link} in {}: mtu {}, {} addresses, {} routes, {} rules, {} neighbours, {} settings",
-                super::netns::shown(netns.as_ref()),
-                config.mtu,
-                config.addresses.len(),
-                config.routes.len(),
-                config.rules.len(),
-                config.neighbours.len(),
-                config.settings.len()
-            ),
-            NeighAdd { neighbour: n } | NeighDel { neighbour: n } => format!(
-                "{} {} lladdr {} state {:#x}",
-                n.link,
-                n.address,
-                n.mac.as_deref().unwrap_or("none"),
-                n.state
-            ),
-            SysctlSet { key, value } => format!("{key}={value}"),
-        }
+        by_capability!(self, c => c.args(),
+            Change::InNetns { netns, inner } => format!("{} in {netns}", inner.args()))
     }
 
     /// Survives a reboot: files, NetworkManager profiles, nethook's state.
     /// Kernel and unit state does not, so after a reboot it is not undone.
     pub fn persistent(&self) -> bool {
-        use Change::*;
-        matches!(
-            self,
-            FileWrite { .. }
-                | FileRemove { .. }
-                | FileRestore { .. }
-                | NmModify { .. }
-                | StateSet { .. }
-                | StateDelete { .. }
-        )
+        by_capability!(self, c => c.persistent(), Change::InNetns { .. } => false)
     }
 
     /// Changes that make a service take up configuration put back by an
     /// undo: at a rollback they run once each, after everything else.
     pub fn reapplies(&self) -> bool {
-        use Change::*;
-        matches!(
-            self,
-            UnitRestart { .. }
-                | UnitReload { .. }
-                | DaemonReload
-                | NmReload
-                | NmReloadConf
-                | NmLoad { .. }
-                | NetworkdReload
-                | NetworkdReconfigure { .. }
-                | UdevReloadRules
-                | UdevTrigger { .. }
-                | UdevTriggerDevice { .. }
-        )
+        by_capability!(self, c => c.reapplies(), Change::InNetns { .. } => false)
     }
 }
 
@@ -595,48 +172,197 @@ impl fmt::Display for Change {
     }
 }
 
-impl fmt::Display for RouteSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}/{}",
-            family_name(self.family),
-            self.destination.as_deref().unwrap_or("default"),
-            self.prefix_len
-        )?;
-        if let Some(g) = &self.gateway {
-            write!(f, " via {g}")?;
-        }
-        if let Some(l) = &self.output_link {
-            write!(f, " dev {l}")?;
-        }
-        write!(f, " table {}", self.table)?;
-        if let Some(m) = self.metric {
-            write!(f, " metric {m}")?;
-        }
-        write!(f, " proto {} scope {}", self.protocol, self.scope)
+/// [`Change::InNetns`] as journaled, tagged like every other change.
+#[derive(Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+enum InNetnsRef<'a> {
+    InNetns {
+        netns: &'a NetnsTarget,
+        inner: &'a Change,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+enum InNetnsOwned {
+    InNetns {
+        netns: NetnsTarget,
+        inner: Box<Change>,
+    },
+}
+
+/// A change as journaled: one flat object, its capability's variant under
+/// the `change` tag, e.g. `{"change":"link-set-up","link":"eth0","up":true}`.
+impl Serialize for Change {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        by_capability!(self, c => c.serialize(s),
+            Change::InNetns { netns, inner } => InNetnsRef::InNetns { netns, inner }.serialize(s))
     }
 }
 
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(family_name(self.family))?;
-        if let Some(p) = self.priority {
-            write!(f, " priority {p}")?;
+/// Read back by its tag: the capability that owns the tag reads the
+/// object (the tag first, then its other fields as they come), so a bad
+/// field is reported as that capability's variant sees it, and a tag no
+/// capability owns is named.
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ByTag)
+    }
+}
+
+struct ByTag;
+
+impl<'de> de::Visitor<'de> for ByTag {
+    type Value = Change;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a change")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+        // nethook writes the tag first; fields before it are kept for the
+        // owner, read as JSON values.
+        let mut before = Vec::new();
+        let tag = loop {
+            match map.next_key::<String>()? {
+                Some(k) if k == TAG => break map.next_value_seed(TagSeed)?,
+                Some(k) => before.push((k, map.next_value::<serde_json::Value>()?)),
+                None => return Err(de::Error::missing_field(TAG)),
+            }
+        };
+        let owns = |tags: &[&str]| tags.contains(&tag.as_str());
+        let rest = de::value::MapAccessDeserializer::new(Rest {
+            tag: Some(tag.clone()),
+            tag_value: None,
+            before: before.into_iter(),
+            value: None,
+            map,
+        });
+        if owns(NetlinkChange::TAGS) {
+            NetlinkChange::deserialize(rest).map(Change::Netlink)
+        } else if owns(HostFsChange::TAGS) {
+            HostFsChange::deserialize(rest).map(Change::HostFs)
+        } else if owns(SystemdChange::TAGS) {
+            SystemdChange::deserialize(rest).map(Change::Systemd)
+        } else if owns(NetworkManagerChange::TAGS) {
+            NetworkManagerChange::deserialize(rest).map(Change::NetworkManager)
+        } else if owns(UdevChange::TAGS) {
+            UdevChange::deserialize(rest).map(Change::Udev)
+        } else if owns(StateChange::TAGS) {
+            StateChange::deserialize(rest).map(Change::State)
+        } else if owns(L3Change::TAGS) {
+            L3Change::deserialize(rest).map(Change::L3)
+        } else if tag == IN_NETNS {
+            InNetnsOwned::deserialize(rest)
+                .map(|InNetnsOwned::InNetns { netns, inner }| Change::InNetns { netns, inner })
+        } else {
+            Err(de::Error::unknown_variant(&tag, TAGS.as_slice()))
         }
-        if let Some(a) = &self.source {
-            write!(f, " from {a}/{}", self.source_len)?;
+    }
+}
+
+/// The field that names a change's variant.
+const TAG: &str = "change";
+
+/// A tag's value: a variant's name.
+struct TagSeed;
+
+impl<'de> de::DeserializeSeed<'de> for TagSeed {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl de::Visitor<'_> for TagSeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("variant identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// A change's object as its owner reads it: the tag again, the fields
+/// read before the tag, then the rest of the object.
+struct Rest<A> {
+    tag: Option<String>,
+    tag_value: Option<String>,
+    before: std::vec::IntoIter<(String, serde_json::Value)>,
+    value: Option<serde_json::Value>,
+    map: A,
+}
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Rest<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        if let Some(tag) = self.tag.take() {
+            self.tag_value = Some(tag);
+            return seed
+                .deserialize(de::value::StrDeserializer::new(TAG))
+                .map(Some);
         }
-        if let Some(a) = &self.destination {
-            write!(f, " to {a}/{}", self.destination_len)?;
+        if let Some((k, v)) = self.before.next() {
+            self.value = Some(v);
+            return seed
+                .deserialize(de::value::StringDeserializer::new(k))
+                .map(Some);
         }
-        if let Some(l) = &self.input_link {
-            write!(f, " iif {l}")?;
+        self.map.next_key_seed(seed)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        if let Some(tag) = self.tag_value.take() {
+            return seed.deserialize(de::value::StringDeserializer::new(tag));
         }
-        if let Some(m) = self.fwmark {
-            write!(f, " fwmark {m}")?;
+        if let Some(v) = self.value.take() {
+            return seed.deserialize(Buffered(v, std::marker::PhantomData));
         }
-        write!(f, " table {}", self.table)
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A field read before the tag, given to the owner with the error type of
+/// the object it came from.
+struct Buffered<E>(serde_json::Value, std::marker::PhantomData<E>);
+
+impl<'de, E: de::Error> Deserializer<'de> for Buffered<E> {
+    type Error = E;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
+        self.0.deserialize_any(v).map_err(E::custom)
+    }
+
+    fn deserialize_option<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
+        self.0.deserialize_option(v).map_err(E::custom)
+    }
+
+    fn deserialize_enum<V: de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, E> {
+        self.0
+            .deserialize_enum(name, variants, v)
+            .map_err(E::custom)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
     }
 }
 
@@ -653,11 +379,14 @@ pub enum Inverse {
 }
 
 impl Inverse {
-    pub fn of(changes: Vec<Change>) -> Inverse {
+    /// Undone by `changes` (none: nothing to undo).
+    pub fn of<C: Into<Change>>(changes: Vec<C>) -> Inverse {
         if changes.is_empty() {
             Inverse::Nothing
         } else {
-            Inverse::Changes { changes }
+            Inverse::Changes {
+                changes: changes.into_iter().map(Into::into).collect(),
+            }
         }
     }
 }
@@ -688,34 +417,21 @@ impl fmt::Display for Effect {
     }
 }
 
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(b))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        hex::decode(s).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::nethook::hooks::netlink::Family;
+    use crate::bindings::nethook::hooks::netlink::{Family, RouteSpec, Rule};
 
     #[test]
     fn changes_round_trip_through_json_and_render_as_audited() {
-        let c = Change::FileRestore {
+        let c = Change::from(HostFsChange::FileRestore {
             path: "/etc/x".into(),
             previous: Some(FileImage {
                 bytes: b"a\n".to_vec(),
                 mode: 0o644,
             }),
             expect: Expect::Sha256("ab".into()),
-        };
+        });
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(
             json,
@@ -723,7 +439,7 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), c);
         assert_eq!(c.to_string(), "host-fs.restore /etc/x (2 bytes, mode 0644)");
-        let r = Change::RouteAdd {
+        let r = Change::from(NetlinkChange::RouteAdd {
             route: RouteSpec {
                 family: Family::Ipv4,
                 destination: Some("10.0.0.0".into()),
@@ -735,7 +451,7 @@ mod tests {
                 protocol: 4,
                 scope: 0,
             },
-        };
+        });
         assert_eq!(
             r.to_string(),
             "netlink.add-route ipv4 10.0.0.0/8 via 10.1.0.1 dev eth0 table 254 metric 5 proto 4 scope 0"
@@ -745,17 +461,17 @@ mod tests {
 
     #[test]
     fn the_lease_changes_render_and_reapply_as_they_should() {
-        let load = Change::NmLoad {
+        let load = Change::from(NetworkManagerChange::NmLoad {
             path: "/run/NetworkManager/system-connections/nethook-ens3.nmconnection".into(),
-        };
+        });
         assert_eq!(
             load.to_string(),
             "network-manager.load /run/NetworkManager/system-connections/nethook-ens3.nmconnection"
         );
-        let up = Change::NmActivate {
+        let up = Change::from(NetworkManagerChange::NmActivate {
             uuid: "5b5a80c5-8599-8e26-92a5-43d32bea4db6".into(),
             ifname: "ens3".into(),
-        };
+        });
         assert_eq!(
             up.to_string(),
             "network-manager.activate 5b5a80c5-8599-8e26-92a5-43d32bea4db6 on ens3"
@@ -764,13 +480,13 @@ mod tests {
             up.object().as_deref(),
             Some("connection 5b5a80c5-8599-8e26-92a5-43d32bea4db6")
         );
-        let keep = Change::AddressLifetime {
+        let keep = Change::from(NetlinkChange::AddressLifetime {
             link: "ens3".into(),
             address: "10.97.0.117".into(),
             prefix_len: 24,
             valid: None,
             preferred: Some(30),
-        };
+        });
         assert_eq!(
             keep.to_string(),
             "netlink.set-address-lifetime ens3 10.97.0.117/24 valid forever preferred 30s"
@@ -779,15 +495,15 @@ mod tests {
         // undo put back: run last; activations and lifetimes are undone.
         for c in [
             load,
-            Change::NmReloadConf,
-            Change::NetworkdReload,
-            Change::NetworkdReconfigure {
+            Change::from(NetworkManagerChange::NmReloadConf),
+            Change::from(SystemdChange::NetworkdReload),
+            Change::from(SystemdChange::NetworkdReconfigure {
                 link: "ens3".into(),
-            },
-            Change::UdevTriggerDevice {
+            }),
+            Change::from(UdevChange::UdevTriggerDevice {
                 link: "ens3".into(),
                 action: "change".into(),
-            },
+            }),
         ] {
             assert!(c.reapplies() && !c.persistent(), "{c}");
             let json = serde_json::to_string(&c).unwrap();
@@ -847,8 +563,21 @@ mod tests {
         };
         let ns = NetnsTarget::Named("blue".into());
         let (l, u) = (|| "eth0".to_string(), || "x.service".to_string());
-        use Change::*;
-        vec![
+        use Change::InNetns;
+        use HostFsChange::*;
+        use L3Change::*;
+        use NetlinkChange::*;
+        use NetworkManagerChange::*;
+        use StateChange::*;
+        use SystemdChange::*;
+        use UdevChange::*;
+        /// Each a change of its capability's, as one [`Change`].
+        macro_rules! changes {
+            ($($c:expr),* $(,)?) => {
+                vec![$(Change::from($c)),*]
+            };
+        }
+        changes![
             LinkSetUp {
                 link: l(),
                 up: true,
@@ -987,10 +716,13 @@ mod tests {
                 netns: NetnsTarget::Pid(7),
                 inner: Box::new(InNetns {
                     netns: ns.clone(),
-                    inner: Box::new(SysctlSet {
-                        key: "net.ipv4.conf.eth0.forwarding".into(),
-                        value: "1".into(),
-                    }),
+                    inner: Box::new(
+                        SysctlSet {
+                            key: "net.ipv4.conf.eth0.forwarding".into(),
+                            value: "1".into(),
+                        }
+                        .into(),
+                    ),
                 }),
             },
             LinkMove {
@@ -1017,53 +749,66 @@ mod tests {
     /// Every variant is in [`one_of_every_change`]: a new one fails to
     /// compile here until it is.
     fn variant(c: &Change) -> &'static str {
-        use Change::*;
         match c {
-            LinkSetUp { .. } => "LinkSetUp",
-            LinkSetMtu { .. } => "LinkSetMtu",
-            LinkRename { .. } => "LinkRename",
-            LinkAltNameAdd { .. } => "LinkAltNameAdd",
-            LinkAltNameDel { .. } => "LinkAltNameDel",
-            LinkMoveNetns { .. } => "LinkMoveNetns",
-            AddressAdd { .. } => "AddressAdd",
-            AddressDel { .. } => "AddressDel",
-            AddressLifetime { .. } => "AddressLifetime",
-            RouteAdd { .. } => "RouteAdd",
-            RouteDel { .. } => "RouteDel",
-            RuleAdd { .. } => "RuleAdd",
-            RuleDel { .. } => "RuleDel",
-            FileWrite { .. } => "FileWrite",
-            FileRemove { .. } => "FileRemove",
-            FileRestore { .. } => "FileRestore",
-            UnitStart { .. } => "UnitStart",
-            UnitStop { .. } => "UnitStop",
-            UnitRestart { .. } => "UnitRestart",
-            UnitReload { .. } => "UnitReload",
-            UnitResetFailed { .. } => "UnitResetFailed",
-            DaemonReload => "DaemonReload",
-            NmModify { .. } => "NmModify",
-            NmUp { .. } => "NmUp",
-            NmDown { .. } => "NmDown",
-            NmReload => "NmReload",
-            NmReloadConf => "NmReloadConf",
-            NmLoad { .. } => "NmLoad",
-            NmActivate { .. } => "NmActivate",
-            NmDeactivate { .. } => "NmDeactivate",
-            NetworkdReload => "NetworkdReload",
-            NetworkdReconfigure { .. } => "NetworkdReconfigure",
-            UdevReloadRules => "UdevReloadRules",
-            UdevTrigger { .. } => "UdevTrigger",
-            UdevTriggerDevice { .. } => "UdevTriggerDevice",
-            UnitWaitActive { .. } => "UnitWaitActive",
-            UdevSettle { .. } => "UdevSettle",
-            StateSet { .. } => "StateSet",
-            StateDelete { .. } => "StateDelete",
-            InNetns { .. } => "InNetns",
-            LinkMove { .. } => "LinkMove",
-            L3Apply { .. } => "L3Apply",
-            NeighAdd { .. } => "NeighAdd",
-            NeighDel { .. } => "NeighDel",
-            SysctlSet { .. } => "SysctlSet",
+            Change::Netlink(c) => match c {
+                NetlinkChange::LinkSetUp { .. } => "LinkSetUp",
+                NetlinkChange::LinkSetMtu { .. } => "LinkSetMtu",
+                NetlinkChange::LinkRename { .. } => "LinkRename",
+                NetlinkChange::LinkAltNameAdd { .. } => "LinkAltNameAdd",
+                NetlinkChange::LinkAltNameDel { .. } => "LinkAltNameDel",
+                NetlinkChange::LinkMoveNetns { .. } => "LinkMoveNetns",
+                NetlinkChange::AddressAdd { .. } => "AddressAdd",
+                NetlinkChange::AddressDel { .. } => "AddressDel",
+                NetlinkChange::AddressLifetime { .. } => "AddressLifetime",
+                NetlinkChange::RouteAdd { .. } => "RouteAdd",
+                NetlinkChange::RouteDel { .. } => "RouteDel",
+                NetlinkChange::RuleAdd { .. } => "RuleAdd",
+                NetlinkChange::RuleDel { .. } => "RuleDel",
+            },
+            Change::HostFs(c) => match c {
+                HostFsChange::FileWrite { .. } => "FileWrite",
+                HostFsChange::FileRemove { .. } => "FileRemove",
+                HostFsChange::FileRestore { .. } => "FileRestore",
+            },
+            Change::Systemd(c) => match c {
+                SystemdChange::UnitStart { .. } => "UnitStart",
+                SystemdChange::UnitStop { .. } => "UnitStop",
+                SystemdChange::UnitRestart { .. } => "UnitRestart",
+                SystemdChange::UnitReload { .. } => "UnitReload",
+                SystemdChange::UnitResetFailed { .. } => "UnitResetFailed",
+                SystemdChange::DaemonReload => "DaemonReload",
+                SystemdChange::NetworkdReload => "NetworkdReload",
+                SystemdChange::NetworkdReconfigure { .. } => "NetworkdReconfigure",
+                SystemdChange::UnitWaitActive { .. } => "UnitWaitActive",
+            },
+            Change::NetworkManager(c) => match c {
+                NetworkManagerChange::NmModify { .. } => "NmModify",
+                NetworkManagerChange::NmUp { .. } => "NmUp",
+                NetworkManagerChange::NmDown { .. } => "NmDown",
+                NetworkManagerChange::NmReload => "NmReload",
+                NetworkManagerChange::NmReloadConf => "NmReloadConf",
+                NetworkManagerChange::NmLoad { .. } => "NmLoad",
+                NetworkManagerChange::NmActivate { .. } => "NmActivate",
+                NetworkManagerChange::NmDeactivate { .. } => "NmDeactivate",
+            },
+            Change::Udev(c) => match c {
+                UdevChange::UdevReloadRules => "UdevReloadRules",
+                UdevChange::UdevTrigger { .. } => "UdevTrigger",
+                UdevChange::UdevTriggerDevice { .. } => "UdevTriggerDevice",
+                UdevChange::UdevSettle { .. } => "UdevSettle",
+            },
+            Change::State(c) => match c {
+                StateChange::StateSet { .. } => "StateSet",
+                StateChange::StateDelete { .. } => "StateDelete",
+            },
+            Change::L3(c) => match c {
+                L3Change::LinkMove { .. } => "LinkMove",
+                L3Change::L3Apply { .. } => "L3Apply",
+                L3Change::NeighAdd { .. } => "NeighAdd",
+                L3Change::NeighDel { .. } => "NeighDel",
+                L3Change::SysctlSet { .. } => "SysctlSet",
+            },
+            Change::InNetns { .. } => "InNetns",
         }
     }
 
@@ -1109,11 +854,11 @@ mod tests {
             ..Grants::default()
         };
         for c in one_of_every_change() {
-            let own = matches!(c, Change::StateSet { .. } | Change::StateDelete { .. });
+            let own = matches!(c, Change::State(_));
             assert_eq!(c.grant(&Grants::default()).is_ok(), own, "{c}");
             assert_eq!(c.grant(&wide), Ok(()), "{c}");
         }
-        let every_link = Change::RuleAdd {
+        let every_link = Change::from(NetlinkChange::RuleAdd {
             rule: Rule {
                 family: Family::Ipv4,
                 priority: None,
@@ -1125,12 +870,101 @@ mod tests {
                 input_link: None,
                 fwmark: None,
             },
-        };
+        });
         let main = Grants {
             tables: vec![254],
             ..wide
         };
         assert!(matches!(every_link.grant(&main), Err(CapError::Denied(_))));
+    }
+
+    /// Each tag is owned by one capability (the one whose change it
+    /// reads back as), and every variant's tag is listed by its owner.
+    #[test]
+    fn each_change_tag_has_one_owner() {
+        let owners: [(&str, &[&str]); 8] = [
+            ("netlink", NetlinkChange::TAGS),
+            ("host-fs", HostFsChange::TAGS),
+            ("systemd", SystemdChange::TAGS),
+            ("network-manager", NetworkManagerChange::TAGS),
+            ("udev", UdevChange::TAGS),
+            ("state", StateChange::TAGS),
+            ("l3", L3Change::TAGS),
+            ("in-netns", &[IN_NETNS]),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for c in one_of_every_change() {
+            let json = serde_json::to_value(&c).unwrap();
+            let tag = json["change"].as_str().unwrap().to_string();
+            let owning: Vec<&str> = owners
+                .iter()
+                .filter(|(_, tags)| tags.contains(&tag.as_str()))
+                .map(|(owner, _)| *owner)
+                .collect();
+            let want = match &c {
+                Change::InNetns { .. } => "in-netns",
+                own => own.capability(),
+            };
+            assert_eq!(owning, [want], "{tag}");
+            seen.insert(tag);
+        }
+        let all: std::collections::BTreeSet<String> = TAGS.iter().map(|t| t.to_string()).collect();
+        assert_eq!((TAGS.len(), seen), (45, all));
+    }
+
+    /// A journal line whose change has a tag no capability owns names the
+    /// tag; one whose change has a known tag and a bad field gets that
+    /// variant's own error. Read back on their own, the position is said.
+    #[test]
+    fn a_corrupt_journal_line_says_what_is_wrong_with_its_change() {
+        use super::super::journal::Record;
+        let journaled = |change: &str| {
+            let line =
+                r#"{"record":"change","seq":1,"hook":"h","change":CHANGE,"inverse":{"undo":"nothing"}}"#
+                    .replace("CHANGE", change);
+            serde_json::from_str::<Record>(&line)
+                .unwrap_err()
+                .to_string()
+        };
+        let alone = |change: &str| {
+            serde_json::from_str::<Change>(change)
+                .unwrap_err()
+                .to_string()
+        };
+        let unknown = r#"{"change":"link-set-sideways","link":"eth0"}"#;
+        let expected = "unknown variant `link-set-sideways`, expected one of `link-set-up`, `link-set-mtu`, `link-rename`, `link-alt-name-add`, `link-alt-name-del`, `link-move-netns`, `address-add`, `address-del`, `address-lifetime`, `route-add`, `route-del`, `rule-add`, `rule-del`, `file-write`, `file-remove`, `file-restore`, `unit-start`, `unit-stop`, `unit-restart`, `unit-reload`, `unit-reset-failed`, `daemon-reload`, `networkd-reload`, `networkd-reconfigure`, `unit-wait-active`, `nm-modify`, `nm-up`, `nm-down`, `nm-reload`, `nm-reload-conf`, `nm-load`, `nm-activate`, `nm-deactivate`, `udev-reload-rules`, `udev-trigger`, `udev-trigger-device`, `udev-settle`, `state-set`, `state-delete`, `in-netns`, `link-move`, `l3-apply`, `neigh-add`, `neigh-del`, `sysctl-set`";
+        assert_eq!(journaled(unknown), expected);
+        assert_eq!(alone(unknown), format!("{expected} at line 1 column 29"));
+        let bad = r#"{"change":"link-set-mtu","link":"eth0","mtu":"big"}"#;
+        assert_eq!(
+            journaled(bad),
+            r#"invalid type: string "big", expected u32"#
+        );
+        assert_eq!(
+            alone(bad),
+            r#"invalid type: string "big", expected u32 at line 1 column 51"#
+        );
+        let missing = r#"{"change":"in-netns","netns":{"pid":7},"inner":{"change":"unit-start"}}"#;
+        assert_eq!(journaled(missing), "missing field `unit`");
+        assert_eq!(
+            alone(r#"{"link":"eth0"}"#),
+            "missing field `change` at line 1 column 15"
+        );
+        assert_eq!(
+            alone(r#"{"change":"link-set-mtu","link":"eth0","mtu":1,"mtu":2}"#),
+            "duplicate field `mtu` at line 1 column 55"
+        );
+        // The tag need not come first (nethook writes it first).
+        assert_eq!(
+            serde_json::from_str::<Change>(
+                r#"{"link":"eth0","target":{"pid":3},"change":"link-move-netns"}"#
+            )
+            .unwrap(),
+            Change::from(NetlinkChange::LinkMoveNetns {
+                link: "eth0".into(),
+                target: NetnsTarget::Pid(3),
+            })
+        );
     }
 
     /// Captured before the change enum was split by capability.

@@ -195,6 +195,11 @@ impl Grants {
         listed(&self.links, name, "link", "links")
     }
 
+    /// Changing `link` over netlink: `netlink = "write"` and the link.
+    pub fn write_link(&self, link: &str) -> Result<(), CapError> {
+        self.netlink_write().and_then(|_| self.link(link))
+    }
+
     pub fn table(&self, table: u32) -> Result<(), CapError> {
         if self.any_table || self.tables.contains(&table) {
             Ok(())

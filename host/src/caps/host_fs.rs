@@ -7,6 +7,9 @@
 //! No decision is ever based on an earlier look at a path string, so a component
 //! swapped for a symlink between calls is still caught.
 
+mod change;
+mod undo;
+
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Read, Write};
@@ -21,9 +24,9 @@ use nix::unistd::{self, Gid, Uid, UnlinkatFlags};
 
 use sha2::{Digest, Sha256};
 
-use super::change::{Expect, FileImage};
 use super::CapError::{self, Denied, Failed, Invalid, NotFound};
-use super::{Change, Host, Inverse, Planned};
+use super::{Host, Inverse, Planned};
+pub use change::{Expect, FileImage, HostFsChange};
 
 const MAX_PATH: usize = 4096;
 const MAX_READ: u64 = 16 * 1024 * 1024;
@@ -399,7 +402,7 @@ impl HostFs<'_> {
     ) -> Result<(), CapError> {
         let (p, check) = normalized(path);
         let sha256 = hex::encode(Sha256::digest(contents));
-        let change = Change::FileWrite {
+        let change = HostFsChange::FileWrite {
             path: p.clone(),
             size: contents.len(),
             mode,
@@ -412,7 +415,7 @@ impl HostFs<'_> {
                 let previous = h.root_fs()?.image(&p)?;
                 let path = p.clone();
                 let expect = Expect::Sha256(sha256);
-                Ok(Inverse::of(vec![Change::FileRestore {
+                Ok(Inverse::of(vec![HostFsChange::FileRestore {
                     path,
                     previous,
                     expect,
@@ -425,7 +428,7 @@ impl HostFs<'_> {
 
     pub fn remove(&mut self, path: &str) -> Result<bool, CapError> {
         let (p, check) = normalized(path);
-        let change = Change::FileRemove { path: p.clone() };
+        let change = HostFsChange::FileRemove { path: p.clone() };
         self.host.mutate(
             change,
             check,
@@ -435,7 +438,7 @@ impl HostFs<'_> {
                     return Ok(Inverse::Nothing);
                 }
                 match fs.image(&p) {
-                    Ok(Some(previous)) => Ok(Inverse::of(vec![Change::FileRestore {
+                    Ok(Some(previous)) => Ok(Inverse::of(vec![HostFsChange::FileRestore {
                         path: p.clone(),
                         previous: Some(previous),
                         expect: Expect::Absent,
@@ -464,7 +467,7 @@ impl HostFs<'_> {
         expect: &Expect,
     ) -> Result<bool, CapError> {
         let (p, check) = normalized(path);
-        let change = Change::FileRestore {
+        let change = HostFsChange::FileRestore {
             path: p.clone(),
             previous: previous.clone(),
             expect: expect.clone(),

@@ -407,7 +407,7 @@ impl Txn {
         self.seq += 1;
         // State is written to disk only when the point commits, after
         // `sync`: its records need not be durable one by one.
-        let state = matches!(change, Change::StateSet { .. } | Change::StateDelete { .. });
+        let state = matches!(change, Change::State(_));
         self.append_line(&line, change.persistent() && !state)?;
         Ok(self.seq)
     }
@@ -604,6 +604,8 @@ impl TxnLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::state::StateChange;
+    use crate::caps::systemd::SystemdChange;
 
     impl Journal {
         /// Every readable transaction, oldest first.
@@ -634,9 +636,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         let mut t = j.begin("vpp-running", "eks").unwrap();
-        let c = Change::UnitStart {
+        let c = Change::from(SystemdChange::UnitStart {
             unit: "x.service".into(),
-        };
+        });
         t.change("eks", &c, &Inverse::Nothing).unwrap();
         t.commit().unwrap();
         // A torn UTF-8 byte, a file that is not a transaction, a directory,
@@ -677,19 +679,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         let mut t = j.begin("vpp-running", "eks").unwrap();
-        let big = Change::StateSet {
+        let big = Change::from(StateChange::StateSet {
             key: "k".into(),
             value: "x".repeat(65 << 20),
-        };
+        });
         let e = t.change("eks", &big, &Inverse::Nothing).unwrap_err();
         assert!(
             matches!(&e, CapError::Invalid(m) if m.contains("past 64 MiB")),
             "{e}"
         );
         assert!(t.path().is_none(), "nothing was written");
-        let small = Change::UnitStart {
+        let small = Change::from(SystemdChange::UnitStart {
             unit: "x.service".into(),
-        };
+        });
         t.change("eks", &small, &Inverse::Nothing).unwrap();
         t.commit().unwrap();
         let size = fs::metadata(t.path().unwrap()).unwrap().len();
@@ -706,9 +708,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         let mut t = j.begin("vpp-running", "eks").unwrap();
-        let c = Change::UnitStart {
+        let c = Change::from(SystemdChange::UnitStart {
             unit: "x.service".into(),
-        };
+        });
         let seq = t.change("eks", &c, &Inverse::Nothing).unwrap();
         t.done(seq, "ok").unwrap();
         let logs = j.logs().unwrap();
@@ -746,24 +748,25 @@ mod tests {
     fn past_the_count_a_file_change_not_undone_is_kept_until_undone() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        let write = Change::FileWrite {
+        use crate::caps::change::{Expect, HostFsChange, StateChange};
+        let write = Change::from(HostFsChange::FileWrite {
             path: "/etc/x".into(),
             size: 1,
             mode: None,
             sha256: "00".into(),
-        };
-        let restore = Inverse::of(vec![Change::FileRestore {
+        });
+        let restore = Inverse::of(vec![HostFsChange::FileRestore {
             path: "/etc/x".into(),
             previous: None,
-            expect: crate::caps::change::Expect::Sha256("00".into()),
+            expect: Expect::Sha256("00".into()),
         }]);
         let mut t = j.begin("before-vpp-run", "builtin").unwrap();
         t.change("builtin", &write, &restore).unwrap();
         t.commit().unwrap();
-        let state = Change::StateSet {
+        let state = Change::from(StateChange::StateSet {
             key: "k".into(),
             value: "v".into(),
-        };
+        });
         for _ in 0..KEEP_COMMITTED {
             let mut t = j.begin("vpp-running", "builtin").unwrap();
             t.change("builtin", &state, &Inverse::Nothing).unwrap();

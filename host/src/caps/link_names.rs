@@ -5,7 +5,8 @@
 //! `ens3` must take back first (names and alternative names share one
 //! namespace). Each removal is undone by adding the name back.
 
-use super::{validate, CapError, Change, Host, Inverse, Planned};
+use super::netlink::NetlinkChange;
+use super::{validate, CapError, Host, Inverse, Planned};
 
 impl Host {
     /// Remove `name` from `link`'s alternative names. Needs `netlink =
@@ -24,18 +25,18 @@ impl Host {
         let (l, n) = (link.to_string(), name.to_string());
         let (change, back) = match add {
             true => (
-                Change::LinkAltNameAdd {
+                NetlinkChange::LinkAltNameAdd {
                     link: l.clone(),
                     name: n.clone(),
                 },
-                Change::LinkAltNameDel { link: l, name: n },
+                NetlinkChange::LinkAltNameDel { link: l, name: n },
             ),
             false => (
-                Change::LinkAltNameDel {
+                NetlinkChange::LinkAltNameDel {
                     link: l.clone(),
                     name: n.clone(),
                 },
-                Change::LinkAltNameAdd { link: l, name: n },
+                NetlinkChange::LinkAltNameAdd { link: l, name: n },
             ),
         };
         self.mutate(

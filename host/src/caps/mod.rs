@@ -37,6 +37,7 @@ pub use audit::Audit;
 pub use change::{Change, Effect, Inverse};
 pub use exec::Node;
 pub use grants::Grants;
+use l3::L3Change;
 
 /// Why a capability call failed; mirrors the WIT `error` variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,9 +230,11 @@ impl Host {
     fn scoped(&self, change: Change) -> Change {
         match (&self.netns, &change) {
             (None, _) => change,
-            (_, Change::InNetns { .. } | Change::LinkMove { .. } | Change::L3Apply { .. }) => {
-                change
-            }
+            (
+                _,
+                Change::InNetns { .. }
+                | Change::L3(L3Change::LinkMove { .. } | L3Change::L3Apply { .. }),
+            ) => change,
             (Some(ns), c) if matches!(c.capability(), "netlink" | "l3") => Change::InNetns {
                 netns: ns.clone(),
                 inner: Box::new(change),
@@ -296,14 +299,14 @@ impl Host {
     /// and one audit record.
     fn mutate<T>(
         &mut self,
-        change: Change,
+        change: impl Into<Change>,
         check: Result<(), CapError>,
         undo: impl FnOnce(&mut Host) -> Result<Inverse, CapError>,
         act: impl FnOnce(&mut Host) -> Result<T, CapError>,
         planned: impl FnOnce(&mut Host) -> Planned<T>,
     ) -> Result<T, CapError> {
         let started = Instant::now();
-        let change = self.scoped(change);
+        let change = self.scoped(change.into());
         let check = check.and_then(|()| change.grant(&self.grants));
         let (outcome, shown) = match check {
             Err(e) => (Err(e.clone()), Err(e.to_string())),
@@ -382,11 +385,12 @@ impl Host {
     /// journaled (there is nothing to undo), recorded in plan mode.
     fn wait(
         &mut self,
-        change: Change,
+        change: impl Into<Change>,
         check: Result<(), CapError>,
         act: impl FnOnce(&mut Host) -> Result<(), CapError>,
     ) -> Result<(), CapError> {
         let started = Instant::now();
+        let change = change.into();
         let check = check.and_then(|()| change.grant(&self.grants));
         let r = match check {
             Err(e) => Err(e),

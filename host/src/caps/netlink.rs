@@ -1,6 +1,8 @@
 //! `netlink`: the node's links, addresses, routes and rules, through
 //! rtnetlink in the network namespace nethook runs in. Never `ip`.
 
+mod change;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
@@ -14,8 +16,10 @@ use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, IpVersion, LinkUnspec, RouteMessageBuilder};
 
-use super::change::NetnsTarget;
-use super::{validate, CapError, Change, Host, Inverse, Planned};
+pub use change::NetlinkChange;
+
+use super::netns::NetnsTarget;
+use super::{validate, CapError, Host, Inverse, Planned};
 use crate::bindings::nethook::hooks::netlink::{
     Address, Family, Link, Netns, Route, RouteSpec, Rule,
 };
@@ -282,9 +286,9 @@ impl NetlinkView<'_> {
         self.set_attribute(
             name,
             check,
-            Change::LinkSetUp { link, up },
+            NetlinkChange::LinkSetUp { link, up },
             (up, |l| l.up),
-            |link, up| Change::LinkSetUp { link, up },
+            |link, up| NetlinkChange::LinkSetUp { link, up },
             move |i| match up {
                 true => LinkUnspec::new_with_index(i).up().build(),
                 false => LinkUnspec::new_with_index(i).down().build(),
@@ -304,9 +308,9 @@ impl NetlinkView<'_> {
         self.set_attribute(
             name,
             check,
-            Change::LinkSetMtu { link, mtu },
+            NetlinkChange::LinkSetMtu { link, mtu },
             (mtu, |l| l.mtu),
-            |link, mtu| Change::LinkSetMtu { link, mtu },
+            |link, mtu| NetlinkChange::LinkSetMtu { link, mtu },
             move |i| LinkUnspec::new_with_index(i).mtu(mtu).build(),
         )
     }
@@ -318,9 +322,9 @@ impl NetlinkView<'_> {
         &mut self,
         name: &str,
         check: Result<(), CapError>,
-        change: Change,
+        change: NetlinkChange,
         want: (T, fn(&Link) -> T),
-        back: impl FnOnce(String, T) -> Change,
+        back: impl FnOnce(String, T) -> NetlinkChange,
         build: impl FnOnce(u32) -> LinkMessage,
     ) -> Result<(), CapError> {
         self.host.mutate(
@@ -343,12 +347,12 @@ impl NetlinkView<'_> {
             .write_link(name)
             .and_then(|_| self.write_link(new_name));
         let (link, to) = (name.to_string(), new_name.to_string());
-        let back = Change::LinkRename {
+        let back = NetlinkChange::LinkRename {
             link: to.clone(),
             to: link.clone(),
         };
         self.host.mutate(
-            Change::LinkRename { link, to },
+            NetlinkChange::LinkRename { link, to },
             check,
             |_| Ok(Inverse::of(vec![back])),
             |h| {
@@ -369,7 +373,7 @@ impl NetlinkView<'_> {
         };
         let granted = self.host.grants.netns(&moved);
         let check = self.write_link(name).and(check).and(granted);
-        let change = Change::LinkMoveNetns {
+        let change = NetlinkChange::LinkMoveNetns {
             link: name.to_string(),
             target: moved,
         };
@@ -411,12 +415,12 @@ impl NetlinkView<'_> {
         prefix_len: u8,
     ) -> Result<(), CapError> {
         let (ip, check) = self.address_args(link, address, prefix_len);
-        let change = Change::AddressAdd {
+        let change = NetlinkChange::AddressAdd {
             link: link.to_string(),
             address: address.to_string(),
             prefix_len,
         };
-        let back = Change::AddressDel {
+        let back = NetlinkChange::AddressDel {
             link: link.to_string(),
             address: ip.to_string(),
             prefix_len,
@@ -446,12 +450,12 @@ impl NetlinkView<'_> {
         prefix_len: u8,
     ) -> Result<(), CapError> {
         let (ip, check) = self.address_args(link, address, prefix_len);
-        let change = Change::AddressDel {
+        let change = NetlinkChange::AddressDel {
             link: link.to_string(),
             address: address.to_string(),
             prefix_len,
         };
-        let back = Change::AddressAdd {
+        let back = NetlinkChange::AddressAdd {
             link: link.to_string(),
             address: ip.to_string(),
             prefix_len,
@@ -478,11 +482,11 @@ impl NetlinkView<'_> {
     pub fn add_route(&mut self, route: &RouteSpec) -> Result<(), CapError> {
         let (route, check) = self.pinned(route);
         let route = &route;
-        let back = Change::RouteDel {
+        let back = NetlinkChange::RouteDel {
             route: route.clone(),
         };
         self.host.mutate(
-            Change::RouteAdd {
+            NetlinkChange::RouteAdd {
                 route: route.clone(),
             },
             check,
@@ -512,7 +516,7 @@ impl NetlinkView<'_> {
             }
         });
         self.host.mutate(
-            Change::RouteDel {
+            NetlinkChange::RouteDel {
                 route: route.clone(),
             },
             check,
@@ -520,7 +524,7 @@ impl NetlinkView<'_> {
             // the caller may have left out), so the undo puts back the same.
             |h| {
                 Ok(match find_route(h, route)? {
-                    Some(found) => Inverse::of(vec![Change::RouteAdd { route: found }]),
+                    Some(found) => Inverse::of(vec![NetlinkChange::RouteAdd { route: found }]),
                     None => Inverse::Nothing,
                 })
             },
@@ -534,9 +538,9 @@ impl NetlinkView<'_> {
 
     pub fn add_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        let back = Change::RuleDel { rule: rule.clone() };
+        let back = NetlinkChange::RuleDel { rule: rule.clone() };
         self.host.mutate(
-            Change::RuleAdd { rule: rule.clone() },
+            NetlinkChange::RuleAdd { rule: rule.clone() },
             check,
             |_| Ok(Inverse::of(vec![back])),
             |h| {
@@ -553,9 +557,9 @@ impl NetlinkView<'_> {
 
     pub fn del_rule(&mut self, rule: &Rule) -> Result<(), CapError> {
         let check = self.rule_check(rule);
-        let back = Change::RuleAdd { rule: rule.clone() };
+        let back = NetlinkChange::RuleAdd { rule: rule.clone() };
         self.host.mutate(
-            Change::RuleDel { rule: rule.clone() },
+            NetlinkChange::RuleDel { rule: rule.clone() },
             check,
             |_| Ok(Inverse::of(vec![back])),
             |h| {

@@ -1,6 +1,10 @@
 //! `network-manager`: connections on the node, through nmcli.
 
-use super::{validate, CapError, Change, Host, Inverse, Planned};
+mod change;
+
+pub use change::NetworkManagerChange;
+
+use super::{validate, CapError, Host, Inverse, Planned};
 
 pub struct NetworkManager<'a> {
     host: &'a mut Host,
@@ -31,7 +35,7 @@ impl NetworkManager<'_> {
                 validate::nm_setting_changeable(k).and_then(|_| validate::nm_value(k, v))
             })
         });
-        let change = Change::NmModify {
+        let change = NetworkManagerChange::NmModify {
             id: id.to_string(),
             settings: settings.to_vec(),
         };
@@ -46,7 +50,7 @@ impl NetworkManager<'_> {
                     previous.push((k.clone(), v.trim_end().to_string()));
                 }
                 let id = id.to_string();
-                Ok(Inverse::of(vec![Change::NmModify {
+                Ok(Inverse::of(vec![NetworkManagerChange::NmModify {
                     id,
                     settings: previous,
                 }]))
@@ -75,12 +79,12 @@ impl NetworkManager<'_> {
         let check = validate::connection_id(id);
         let (change, back) = match up {
             true => (
-                Change::NmUp { id: id.to_string() },
-                Change::NmDown { id: id.to_string() },
+                NetworkManagerChange::NmUp { id: id.to_string() },
+                NetworkManagerChange::NmDown { id: id.to_string() },
             ),
             false => (
-                Change::NmDown { id: id.to_string() },
-                Change::NmUp { id: id.to_string() },
+                NetworkManagerChange::NmDown { id: id.to_string() },
+                NetworkManagerChange::NmUp { id: id.to_string() },
             ),
         };
         let verb = if up { "up" } else { "down" };
@@ -110,9 +114,9 @@ impl NetworkManager<'_> {
     /// Reload NetworkManager's configuration (NetworkManager.conf, conf.d, DNS).
     pub fn reload(&mut self) -> Result<(), CapError> {
         self.host.mutate(
-            Change::NmReload,
+            NetworkManagerChange::NmReload,
             Ok(()),
-            |_| Ok(Inverse::of(vec![Change::NmReload])),
+            |_| Ok(Inverse::of(vec![NetworkManagerChange::NmReload])),
             |h| h.nmcli(&["general", "reload"]).map(drop),
             |_| Planned::Change(()),
         )
@@ -334,9 +338,9 @@ impl NetworkManager<'_> {
     /// again, taking effect without a restart (NetworkManager 1.22).
     pub fn reload_conf(&mut self) -> Result<(), CapError> {
         self.host.mutate(
-            Change::NmReloadConf,
+            NetworkManagerChange::NmReloadConf,
             Ok(()),
-            |_| Ok(Inverse::of(vec![Change::NmReloadConf])),
+            |_| Ok(Inverse::of(vec![NetworkManagerChange::NmReloadConf])),
             |h| h.nmcli(&["general", "reload", "conf"]).map(drop),
             |_| Planned::Change(()),
         )
@@ -348,7 +352,7 @@ impl NetworkManager<'_> {
     /// loading it again once the file is put back.
     pub fn load(&mut self, path: &str) -> Result<(), CapError> {
         let check = super::host_fs::normalize(path).and_then(|p| validate::nm_keyfile_path(&p));
-        let change = Change::NmLoad {
+        let change = NetworkManagerChange::NmLoad {
             path: path.to_string(),
         };
         let again = change.clone();
@@ -379,7 +383,7 @@ impl NetworkManager<'_> {
         before: Option<&NmDevice>,
     ) -> Result<(), CapError> {
         let check = validate::nm_uuid(uuid).and_then(|_| validate::ifname(ifname));
-        let change = Change::NmActivate {
+        let change = NetworkManagerChange::NmActivate {
             uuid: uuid.to_string(),
             ifname: ifname.to_string(),
         };
@@ -398,11 +402,11 @@ impl NetworkManager<'_> {
                         state: 100,
                         ref state_text,
                         ..
-                    }) if !state_text.contains("externally") => Change::NmActivate {
+                    }) if !state_text.contains("externally") => NetworkManagerChange::NmActivate {
                         uuid: prev,
                         ifname: ifname.to_string(),
                     },
-                    _ => Change::NmDeactivate {
+                    _ => NetworkManagerChange::NmDeactivate {
                         uuid: uuid.to_string(),
                     },
                 };
@@ -431,7 +435,7 @@ impl NetworkManager<'_> {
     /// on the device it was active on.
     pub fn deactivate(&mut self, uuid: &str) -> Result<(), CapError> {
         let check = validate::nm_uuid(uuid);
-        let change = Change::NmDeactivate {
+        let change = NetworkManagerChange::NmDeactivate {
             uuid: uuid.to_string(),
         };
         self.host.mutate(
@@ -447,10 +451,12 @@ impl NetworkManager<'_> {
                     uuid,
                 ]);
                 Ok(match devices {
-                    Ok(d) if !d.trim().is_empty() => Inverse::of(vec![Change::NmActivate {
-                        uuid: uuid.to_string(),
-                        ifname: d.trim().split(',').next().unwrap_or_default().to_string(),
-                    }]),
+                    Ok(d) if !d.trim().is_empty() => {
+                        Inverse::of(vec![NetworkManagerChange::NmActivate {
+                            uuid: uuid.to_string(),
+                            ifname: d.trim().split(',').next().unwrap_or_default().to_string(),
+                        }])
+                    }
                     _ => Inverse::Nothing,
                 })
             },

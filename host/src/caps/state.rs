@@ -6,6 +6,8 @@
 //! fsync of the directory) under an exclusive lock: a crash leaves either the
 //! old or the new file, never a torn one.
 
+mod change;
+
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -16,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::{CapError, Change, Host, Inverse, Planned};
+pub use change::StateChange;
+
+use super::{CapError, Host, Inverse, Planned};
 
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_VALUE_LEN: usize = 64 << 10;
@@ -63,7 +67,7 @@ impl StateView<'_> {
         // Every limit is judged before the change is journaled: a refused
         // value costs the node no byte on disk.
         let check = self.host.store.admits(key, value);
-        let change = Change::StateSet {
+        let change = StateChange::StateSet {
             key: key.to_string(),
             value: value.to_string(),
         };
@@ -79,7 +83,7 @@ impl StateView<'_> {
     pub fn delete(&mut self, key: &str) -> Result<bool, CapError> {
         let check = self.host.store.admits_delete(key);
         self.host.mutate(
-            Change::StateDelete {
+            StateChange::StateDelete {
                 key: key.to_string(),
             },
             check,
@@ -102,8 +106,8 @@ impl StateView<'_> {
 fn undo_key(h: &mut Host, key: &str) -> Result<Inverse, CapError> {
     let key = key.to_string();
     Ok(Inverse::of(vec![match h.store.get(&key)? {
-        Some(value) => Change::StateSet { key, value },
-        None => Change::StateDelete { key },
+        Some(value) => StateChange::StateSet { key, value },
+        None => StateChange::StateDelete { key },
     }]))
 }
 

@@ -1,8 +1,12 @@
 //! `systemd`: units on the node, through systemctl.
 
+mod change;
+
 use std::time::{Duration, Instant};
 
-use super::{validate, CapError, Change, Host, Inverse, Planned};
+pub use change::SystemdChange;
+
+use super::{validate, CapError, Host, Inverse, Planned};
 
 /// What `systemctl OP -- UNIT` does to one unit: each op is one kind of
 /// [`Change`], undone from whether the unit was active before it.
@@ -36,28 +40,28 @@ impl UnitOp {
     }
 
     /// The change it makes to `unit`.
-    pub fn change(self, unit: String) -> Change {
+    pub fn change(self, unit: String) -> SystemdChange {
         match self {
-            UnitOp::Start => Change::UnitStart { unit },
-            UnitOp::Stop => Change::UnitStop { unit },
-            UnitOp::Restart => Change::UnitRestart { unit },
-            UnitOp::Reload => Change::UnitReload { unit },
-            UnitOp::ResetFailed => Change::UnitResetFailed { unit },
+            UnitOp::Start => SystemdChange::UnitStart { unit },
+            UnitOp::Stop => SystemdChange::UnitStop { unit },
+            UnitOp::Restart => SystemdChange::UnitRestart { unit },
+            UnitOp::Reload => SystemdChange::UnitReload { unit },
+            UnitOp::ResetFailed => SystemdChange::UnitResetFailed { unit },
         }
     }
 
     /// What undoes it on `unit`, given whether the unit was active (or
     /// reloading, or activating) before.
-    pub fn inverse(self, unit: &str, was_active: bool) -> Vec<Change> {
+    pub fn inverse(self, unit: &str, was_active: bool) -> Vec<SystemdChange> {
         let unit = unit.to_string();
         match (self, was_active) {
-            (UnitOp::Start, false) => vec![Change::UnitStop { unit }],
+            (UnitOp::Start, false) => vec![SystemdChange::UnitStop { unit }],
             (UnitOp::Start, true) => Vec::new(),
-            (UnitOp::Stop, true) => vec![Change::UnitStart { unit }],
+            (UnitOp::Stop, true) => vec![SystemdChange::UnitStart { unit }],
             (UnitOp::Stop, false) => Vec::new(),
-            (UnitOp::Restart, true) => vec![Change::UnitRestart { unit }],
-            (UnitOp::Restart, false) => vec![Change::UnitStop { unit }],
-            (UnitOp::Reload, _) => vec![Change::UnitReload { unit }],
+            (UnitOp::Restart, true) => vec![SystemdChange::UnitRestart { unit }],
+            (UnitOp::Restart, false) => vec![SystemdChange::UnitStop { unit }],
+            (UnitOp::Reload, _) => vec![SystemdChange::UnitReload { unit }],
             (UnitOp::ResetFailed, _) => Vec::new(),
         }
     }
@@ -116,7 +120,7 @@ impl Systemd<'_> {
         self.change(
             UnitOp::Start,
             &name,
-            Some(Inverse::of(vec![Change::UnitRestart { unit }])),
+            Some(Inverse::of(vec![SystemdChange::UnitRestart { unit }])),
         )
     }
 
@@ -160,9 +164,9 @@ impl Systemd<'_> {
 
     pub fn daemon_reload(&mut self) -> Result<(), CapError> {
         self.host.mutate(
-            Change::DaemonReload,
+            SystemdChange::DaemonReload,
             Ok(()),
-            |_| Ok(Inverse::of(vec![Change::DaemonReload])),
+            |_| Ok(Inverse::of(vec![SystemdChange::DaemonReload])),
             |h| h.systemctl(&["daemon-reload"]).map(drop),
             |_| Planned::Change(()),
         )
@@ -171,7 +175,7 @@ impl Systemd<'_> {
     /// Poll until active; a unit that failed stops the wait at once.
     pub fn wait_active(&mut self, unit: &str, timeout: Duration) -> Result<(), CapError> {
         let (name, check) = named(unit);
-        let change = Change::UnitWaitActive {
+        let change = SystemdChange::UnitWaitActive {
             unit: name.clone(),
             within: humantime::format_duration(timeout).to_string(),
         };
@@ -249,9 +253,9 @@ impl Systemd<'_> {
     /// again and reconfigures the links whose files changed (systemd 244).
     pub fn networkd_reload(&mut self) -> Result<(), CapError> {
         self.host.mutate(
-            Change::NetworkdReload,
+            SystemdChange::NetworkdReload,
             Ok(()),
-            |_| Ok(Inverse::of(vec![Change::NetworkdReload])),
+            |_| Ok(Inverse::of(vec![SystemdChange::NetworkdReload])),
             |h| h.networkctl(&["reload"]).map(drop),
             |_| Planned::Change(()),
         )
@@ -262,7 +266,7 @@ impl Systemd<'_> {
     /// with the udev properties a DHCP client identifies itself from.
     pub fn networkd_reconfigure(&mut self, link: &str) -> Result<(), CapError> {
         let check = validate::ifname(link);
-        let change = Change::NetworkdReconfigure {
+        let change = SystemdChange::NetworkdReconfigure {
             link: link.to_string(),
         };
         let again = change.clone();
@@ -300,6 +304,7 @@ fn active_state(h: &Host, unit: &str) -> Result<String, CapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::Change;
 
     #[test]
     fn every_unit_op_is_its_own_change_and_undone_by_its_inverse() {
@@ -308,28 +313,28 @@ mod tests {
         for op in UnitOp::ALL {
             let change = op.change(unit());
             let kind = match &change {
-                Change::UnitStart { unit } => (UnitOp::Start, unit),
-                Change::UnitStop { unit } => (UnitOp::Stop, unit),
-                Change::UnitRestart { unit } => (UnitOp::Restart, unit),
-                Change::UnitReload { unit } => (UnitOp::Reload, unit),
-                Change::UnitResetFailed { unit } => (UnitOp::ResetFailed, unit),
+                SystemdChange::UnitStart { unit } => (UnitOp::Start, unit),
+                SystemdChange::UnitStop { unit } => (UnitOp::Stop, unit),
+                SystemdChange::UnitRestart { unit } => (UnitOp::Restart, unit),
+                SystemdChange::UnitReload { unit } => (UnitOp::Reload, unit),
+                SystemdChange::UnitResetFailed { unit } => (UnitOp::ResetFailed, unit),
                 other => panic!("{op:?} made {other}"),
             };
             assert_eq!(kind, (op, &unit()));
-            assert_eq!(change.capability(), "systemd");
+            assert_eq!(Change::from(change.clone()).capability(), "systemd");
             assert_eq!(change.operation(), op.verb());
             assert_eq!(change.args(), u);
             let (stopped, running) = (op.inverse(u, false), op.inverse(u, true));
-            let want: (Vec<Change>, Vec<Change>) = match op {
-                UnitOp::Start => (vec![Change::UnitStop { unit: unit() }], vec![]),
-                UnitOp::Stop => (vec![], vec![Change::UnitStart { unit: unit() }]),
+            let want: (Vec<SystemdChange>, Vec<SystemdChange>) = match op {
+                UnitOp::Start => (vec![SystemdChange::UnitStop { unit: unit() }], vec![]),
+                UnitOp::Stop => (vec![], vec![SystemdChange::UnitStart { unit: unit() }]),
                 UnitOp::Restart => (
-                    vec![Change::UnitStop { unit: unit() }],
-                    vec![Change::UnitRestart { unit: unit() }],
+                    vec![SystemdChange::UnitStop { unit: unit() }],
+                    vec![SystemdChange::UnitRestart { unit: unit() }],
                 ),
                 UnitOp::Reload => (
-                    vec![Change::UnitReload { unit: unit() }],
-                    vec![Change::UnitReload { unit: unit() }],
+                    vec![SystemdChange::UnitReload { unit: unit() }],
+                    vec![SystemdChange::UnitReload { unit: unit() }],
                 ),
                 UnitOp::ResetFailed => (vec![], vec![]),
             };

@@ -1,8 +1,12 @@
 //! `udev`: device properties and rule control, through udevadm.
 
+mod change;
+
 use std::time::Duration;
 
-use super::{validate, CapError, Change, Host, Inverse, Planned};
+pub use change::UdevChange;
+
+use super::{validate, CapError, Host, Inverse, Planned};
 
 pub struct Udev<'a> {
     host: &'a mut Host,
@@ -51,9 +55,9 @@ impl Udev<'_> {
 
     pub fn reload_rules(&mut self) -> Result<(), CapError> {
         self.host.mutate(
-            Change::UdevReloadRules,
+            UdevChange::UdevReloadRules,
             Ok(()),
-            |_| Ok(Inverse::of(vec![Change::UdevReloadRules])),
+            |_| Ok(Inverse::of(vec![UdevChange::UdevReloadRules])),
             |h| h.udevadm(&["control", "--reload-rules"]).map(drop),
             |_| Planned::Change(()),
         )
@@ -61,7 +65,7 @@ impl Udev<'_> {
 
     pub fn trigger(&mut self, subsystem: &str, action: &str) -> Result<(), CapError> {
         let check = validate::subsystem(subsystem).and_then(|_| validate::uevent_action(action));
-        let change = Change::UdevTrigger {
+        let change = UdevChange::UdevTrigger {
             subsystem: subsystem.to_string(),
             action: action.to_string(),
         };
@@ -83,11 +87,12 @@ impl Udev<'_> {
 
     pub fn settle(&mut self, timeout: Duration) -> Result<(), CapError> {
         let within = humantime::format_duration(timeout).to_string();
-        self.host.wait(Change::UdevSettle { within }, Ok(()), |h| {
-            let t = h.remaining(timeout);
-            h.udevadm(&["settle", &format!("--timeout={}", t.as_secs().max(1))])
-                .map(drop)
-        })
+        self.host
+            .wait(UdevChange::UdevSettle { within }, Ok(()), |h| {
+                let t = h.remaining(timeout);
+                h.udevadm(&["settle", &format!("--timeout={}", t.as_secs().max(1))])
+                    .map(drop)
+            })
     }
 }
 
@@ -153,7 +158,7 @@ impl Udev<'_> {
     /// rules run again for this one device, waited for.
     pub fn trigger_device(&mut self, link: &str, action: &str) -> Result<(), CapError> {
         let check = validate::ifname(link).and_then(|_| validate::uevent_action(action));
-        let change = Change::UdevTriggerDevice {
+        let change = UdevChange::UdevTriggerDevice {
             link: link.to_string(),
             action: action.to_string(),
         };

@@ -15,11 +15,12 @@ use netlink_packet_route::AddressFamily;
 use rtnetlink::LinkUnspec;
 
 use super::super::change::Change;
-use super::super::netlink::{family_of, norm_ip, parse_ip, rule_message};
+use super::super::netlink::{family_of, norm_ip, parse_ip, rule_message, NetlinkChange};
 use super::super::netns::{self, NetnsTarget};
 use super::super::{grants::Grants, CapError, Host};
 use super::capture::{self, Kept, SETTABLE_FLAGS};
 use super::sysctl::{self, SysctlKey};
+use super::L3Change;
 use super::{address_messages, neighbour_messages, route_messages, rules, same_ip};
 use crate::bindings::nethook::hooks::l3::{Applied, L3Address, L3Config, L3Route, Neighbour};
 use crate::bindings::nethook::hooks::netlink::{Family, RouteSpec, Rule};
@@ -229,42 +230,60 @@ fn undo_steps(done: &Plan) -> Vec<Change> {
     let link = done.link.clone();
     let mut out = Vec::new();
     for r in done.rules.iter().rev() {
-        out.push(Change::RuleDel { rule: r.clone() });
+        out.push(NetlinkChange::RuleDel { rule: r.clone() }.into());
     }
     for r in done.routes.iter().rev() {
-        out.push(Change::RouteDel {
-            route: route_spec(r),
-        });
+        out.push(
+            NetlinkChange::RouteDel {
+                route: route_spec(r),
+            }
+            .into(),
+        );
     }
     for n in done.neighbours.iter().rev() {
-        out.push(Change::NeighDel {
-            neighbour: n.clone(),
-        });
+        out.push(
+            L3Change::NeighDel {
+                neighbour: n.clone(),
+            }
+            .into(),
+        );
     }
     for a in done.addresses.iter().rev() {
-        out.push(Change::AddressDel {
-            link: link.clone(),
-            address: a.address.clone(),
-            prefix_len: a.prefix_len,
-        });
+        out.push(
+            NetlinkChange::AddressDel {
+                link: link.clone(),
+                address: a.address.clone(),
+                prefix_len: a.prefix_len,
+            }
+            .into(),
+        );
     }
     if done.up {
-        out.push(Change::LinkSetUp {
-            link: link.clone(),
-            up: false,
-        });
+        out.push(
+            NetlinkChange::LinkSetUp {
+                link: link.clone(),
+                up: false,
+            }
+            .into(),
+        );
     }
     if let Some((_, was)) = done.mtu {
-        out.push(Change::LinkSetMtu {
-            link: link.clone(),
-            mtu: was,
-        });
+        out.push(
+            NetlinkChange::LinkSetMtu {
+                link: link.clone(),
+                mtu: was,
+            }
+            .into(),
+        );
     }
     for (k, _, was) in done.settings.iter().rev() {
-        out.push(Change::SysctlSet {
-            key: k.to_string(),
-            value: was.clone(),
-        });
+        out.push(
+            L3Change::SysctlSet {
+                key: k.to_string(),
+                value: was.clone(),
+            }
+            .into(),
+        );
     }
     out
 }

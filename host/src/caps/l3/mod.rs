@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod capture;
+mod change;
 pub mod sysctl;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,7 +17,7 @@ use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::RuleMessage;
 use rtnetlink::{IpVersion, LinkUnspec, RouteMessageBuilder};
 
-use super::change::{Change, Inverse};
+use super::change::Inverse;
 use super::netlink::{link_from, parse_ip, rule_from};
 use super::netns::{self, NetnsTarget};
 use super::{validate, CapError, Host, Planned};
@@ -25,6 +26,7 @@ use crate::bindings::nethook::hooks::netlink::Family;
 use sysctl::SysctlKey;
 
 pub use apply::{granted, retarget};
+pub use change::L3Change;
 
 pub struct L3View<'a> {
     host: &'a mut Host,
@@ -228,7 +230,7 @@ impl Host {
         config: L3Config,
         check: Result<(), CapError>,
     ) -> Result<Applied, CapError> {
-        let change = Change::L3Apply {
+        let change = L3Change::L3Apply {
             link: link.to_string(),
             netns: target.clone(),
             config: config.clone(),
@@ -272,7 +274,7 @@ impl Host {
         to: Option<NetnsTarget>,
         check: Result<(), CapError>,
     ) -> Result<(), CapError> {
-        let change = Change::LinkMove {
+        let change = L3Change::LinkMove {
             link: link.to_string(),
             from: from.clone(),
             to: to.clone(),
@@ -285,12 +287,12 @@ impl Host {
             |h| {
                 let had = h.in_netns(from.as_ref(), |h| capture_here(h, link))?;
                 Ok(Inverse::of(vec![
-                    Change::LinkMove {
+                    L3Change::LinkMove {
                         link: link.to_string(),
                         from: to.clone(),
                         to: from.clone(),
                     },
-                    Change::L3Apply {
+                    L3Change::L3Apply {
                         link: link.to_string(),
                         netns: from.clone(),
                         config: had,
@@ -316,7 +318,7 @@ impl Host {
     }
 
     fn neighbour_add(&mut self, n: Neighbour, check: Result<(), CapError>) -> Result<(), CapError> {
-        let change = Change::NeighAdd {
+        let change = L3Change::NeighAdd {
             neighbour: n.clone(),
         };
         self.mutate(
@@ -328,9 +330,9 @@ impl Host {
                         Inverse::Nothing
                     }
                     Some(old) if old.state == capture::NUD_PERMANENT => {
-                        Inverse::of(vec![Change::NeighAdd { neighbour: old }])
+                        Inverse::of(vec![L3Change::NeighAdd { neighbour: old }])
                     }
-                    _ => Inverse::of(vec![Change::NeighDel {
+                    _ => Inverse::of(vec![L3Change::NeighDel {
                         neighbour: n.clone(),
                     }]),
                 })
@@ -341,7 +343,7 @@ impl Host {
     }
 
     fn neighbour_del(&mut self, n: Neighbour, check: Result<(), CapError>) -> Result<(), CapError> {
-        let change = Change::NeighDel {
+        let change = L3Change::NeighDel {
             neighbour: n.clone(),
         };
         self.mutate(
@@ -350,7 +352,7 @@ impl Host {
             |h| {
                 Ok(match find_neighbour(h, &n)? {
                     Some(old) if old.state == capture::NUD_PERMANENT => {
-                        Inverse::of(vec![Change::NeighAdd { neighbour: old }])
+                        Inverse::of(vec![L3Change::NeighAdd { neighbour: old }])
                     }
                     _ => Inverse::Nothing,
                 })
@@ -378,7 +380,7 @@ impl Host {
         value: String,
         check: Result<(), CapError>,
     ) -> Result<(), CapError> {
-        let change = Change::SysctlSet {
+        let change = L3Change::SysctlSet {
             key: key.clone(),
             value: value.clone(),
         };
@@ -391,7 +393,7 @@ impl Host {
                 let was = sysctl::read(ns.as_ref(), &k)?;
                 Ok(match was == value {
                     true => Inverse::Nothing,
-                    false => Inverse::of(vec![Change::SysctlSet {
+                    false => Inverse::of(vec![L3Change::SysctlSet {
                         key: key.clone(),
                         value: was,
                     }]),

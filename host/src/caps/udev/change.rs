@@ -1,0 +1,116 @@
+//! The changes the `udev` capability makes (rules reloaded, devices
+//! triggered) and its wait, what each needs granted, how it is shown, and
+//! how one is made again as an undo step.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::caps::grants::Grants;
+use crate::caps::{CapError, Host};
+
+/// One change a `udev` call makes, journaled flat under its `change` tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum UdevChange {
+    UdevReloadRules,
+    UdevTrigger {
+        subsystem: String,
+        action: String,
+    },
+    /// `udevadm trigger --settle` for one network device.
+    UdevTriggerDevice {
+        link: String,
+        action: String,
+    },
+    /// A wait: nothing to undo, shown in plans.
+    UdevSettle {
+        within: String,
+    },
+}
+
+impl UdevChange {
+    /// The WIT interface, as audited.
+    pub const CAPABILITY: &'static str = "udev";
+
+    /// Its `change` tags, as journaled: one per variant.
+    pub const TAGS: &'static [&'static str] = &[
+        "udev-reload-rules",
+        "udev-trigger",
+        "udev-trigger-device",
+        "udev-settle",
+    ];
+
+    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
+    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+        use UdevChange::*;
+        match self {
+            UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => g.udev(),
+            UdevTriggerDevice { link, .. } => g.udev().and_then(|_| g.link(link)),
+        }
+    }
+
+    /// No lasting node object: reloads, triggers and waits.
+    pub fn object(&self) -> Option<String> {
+        None
+    }
+
+    /// The operation, as audited.
+    pub fn operation(&self) -> &'static str {
+        use UdevChange::*;
+        match self {
+            UdevReloadRules => "reload-rules",
+            UdevTrigger { .. } => "trigger",
+            UdevTriggerDevice { .. } => "trigger-device",
+            UdevSettle { .. } => "settle",
+        }
+    }
+
+    /// The arguments, as audited and planned.
+    pub fn args(&self) -> String {
+        use UdevChange::*;
+        match self {
+            UdevReloadRules => String::new(),
+            UdevTrigger { subsystem, action } => format!("subsystem={subsystem} action={action}"),
+            UdevTriggerDevice { link, action } => format!("{link} action={action}"),
+            UdevSettle { within } => within.clone(),
+        }
+    }
+
+    /// Nothing of udev's survives a reboot.
+    pub fn persistent(&self) -> bool {
+        false
+    }
+
+    /// Reloads and triggers make udev take up what an undo put back.
+    pub fn reapplies(&self) -> bool {
+        use UdevChange::*;
+        matches!(
+            self,
+            UdevReloadRules | UdevTrigger { .. } | UdevTriggerDevice { .. }
+        )
+    }
+
+    /// Made again through the view, as an undo step.
+    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+        use UdevChange::*;
+        match self {
+            UdevTriggerDevice { link, action } => h.udev().trigger_device(link, action),
+            UdevReloadRules => h.udev().reload_rules(),
+            UdevTrigger { subsystem, action } => h.udev().trigger(subsystem, action),
+            UdevSettle { .. } => Err(CapError::Invalid(format!("{self} is not an undo step"))),
+        }
+    }
+}
+
+impl fmt::Display for UdevChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{} {}",
+            Self::CAPABILITY,
+            self.operation(),
+            self.args()
+        )
+    }
+}
