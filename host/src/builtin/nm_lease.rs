@@ -504,7 +504,10 @@ mod tests {
         let u = profile_uuid("ens3");
         assert_eq!(u, profile_uuid("ens3"));
         assert_ne!(u, profile_uuid("ens4"));
-        assert!(crate::caps::validate::nm_uuid(&u).is_ok(), "{u}");
+        assert!(
+            crate::caps::network_manager::validate::nm_uuid(&u).is_ok(),
+            "{u}"
+        );
         assert_eq!(&u[14..15], "8");
     }
 

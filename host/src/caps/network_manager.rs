@@ -1,10 +1,14 @@
 //! `network-manager`: connections on the node, through nmcli.
 
 mod change;
+pub mod validate;
 
 pub use change::NetworkManagerChange;
 
-use super::{validate, CapError, Host, Inverse, Planned};
+use super::{CapError, Host, Inverse, Planned};
+
+/// What `device` reads of a device.
+const DEVICE_FIELDS: &str = "GENERAL.TYPE,GENERAL.STATE,GENERAL.CON-UUID,GENERAL.CONNECTION";
 
 pub struct NetworkManager<'a> {
     host: &'a mut Host,
@@ -139,7 +143,7 @@ impl NetworkManager<'_> {
     }
 
     pub fn device_connection(&mut self, ifname: &str) -> Result<Option<String>, CapError> {
-        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
+        let check = super::validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
         self.host.read(
             "network-manager",
             "device-connection",
@@ -238,72 +242,42 @@ impl NetworkManager<'_> {
 
     /// The device's type, state and active connection.
     pub fn device(&mut self, ifname: &str) -> Result<NmDevice, CapError> {
-        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
-        self.host.read(
-            "network-manager",
-            "device",
-            ifname.to_string(),
-            check,
-            |h| {
-                let out = h
-                    .nmcli(&[
-                        "--terse",
-                        "--fields",
-                        "GENERAL.TYPE,GENERAL.STATE,GENERAL.CON-UUID,GENERAL.CONNECTION",
-                        "device",
-                        "show",
-                        ifname,
-                    ])
-                    .map_err(|e| not_found_device(e, ifname))?;
-                Ok(parse_device(&out))
-            },
-        )
+        self.device_show(ifname, "device", DEVICE_FIELDS, parse_device)
     }
 
     /// The options of the device's DHCPv4 and DHCPv6 leases.
     pub fn device_dhcp(&mut self, ifname: &str) -> Result<NmDhcp, CapError> {
-        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
-        self.host.read(
-            "network-manager",
-            "device-dhcp",
-            ifname.to_string(),
-            check,
-            |h| {
-                let out = h
-                    .nmcli(&[
-                        "--terse",
-                        "--fields",
-                        "DHCP4,DHCP6",
-                        "device",
-                        "show",
-                        ifname,
-                    ])
-                    .map_err(|e| not_found_device(e, ifname))?;
-                Ok(parse_dhcp(&out))
-            },
-        )
+        self.device_show(ifname, "device-dhcp", "DHCP4,DHCP6", parse_dhcp)
     }
 
     /// `device` and `device_dhcp` in one `nmcli` call.
     pub fn device_with_dhcp(&mut self, ifname: &str) -> Result<(NmDevice, NmDhcp), CapError> {
-        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
+        let fields = format!("{DEVICE_FIELDS},DHCP4,DHCP6");
+        self.device_show(ifname, "device-with-dhcp", &fields, |out| {
+            (parse_device(out), parse_dhcp(out))
+        })
+    }
+
+    /// `nmcli --terse --fields FIELDS device show IFNAME`, read by `parse`;
+    /// audited as `operation`.
+    fn device_show<T>(
+        &mut self,
+        ifname: &str,
+        operation: &'static str,
+        fields: &str,
+        parse: impl FnOnce(&str) -> T,
+    ) -> Result<T, CapError> {
+        let check = super::validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
         self.host.read(
             "network-manager",
-            "device-with-dhcp",
+            operation,
             ifname.to_string(),
             check,
             |h| {
                 let out = h
-                    .nmcli(&[
-                        "--terse",
-                        "--fields",
-                        "GENERAL.TYPE,GENERAL.STATE,GENERAL.CON-UUID,GENERAL.CONNECTION,DHCP4,DHCP6",
-                        "device",
-                        "show",
-                        ifname,
-                    ])
+                    .nmcli(&["--terse", "--fields", fields, "device", "show", ifname])
                     .map_err(|e| not_found_device(e, ifname))?;
-                Ok((parse_device(&out), parse_dhcp(&out)))
+                Ok(parse(&out))
             },
         )
     }
@@ -382,7 +356,7 @@ impl NetworkManager<'_> {
         ifname: &str,
         before: Option<&NmDevice>,
     ) -> Result<(), CapError> {
-        let check = validate::nm_uuid(uuid).and_then(|_| validate::ifname(ifname));
+        let check = validate::nm_uuid(uuid).and_then(|_| super::validate::ifname(ifname));
         let change = NetworkManagerChange::NmActivate {
             uuid: uuid.to_string(),
             ifname: ifname.to_string(),

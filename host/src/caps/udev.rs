@@ -1,12 +1,13 @@
 //! `udev`: device properties and rule control, through udevadm.
 
 mod change;
+mod validate;
 
 use std::time::Duration;
 
 pub use change::UdevChange;
 
-use super::{validate, CapError, Host, Inverse, Planned};
+use super::{CapError, Host, Inverse, Planned};
 
 pub struct Udev<'a> {
     host: &'a mut Host,
@@ -27,7 +28,7 @@ impl Udev<'_> {
     /// From udev's database on the node (`/run/udev/data/n<ifindex>`, the
     /// `E:` lines `udevadm info` prints), so no command is needed.
     pub fn properties(&mut self, ifname: &str) -> Result<Vec<(String, String)>, CapError> {
-        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
+        let check = super::validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
         self.host
             .read("udev", "properties", ifname.to_string(), check, |h| {
                 let index = h.netlink.index(ifname)?;
@@ -69,17 +70,30 @@ impl Udev<'_> {
             subsystem: subsystem.to_string(),
             action: action.to_string(),
         };
+        let args = [
+            format!("--subsystem-match={subsystem}"),
+            format!("--action={action}"),
+        ];
+        self.trigger_with(change, check, &args)
+    }
+
+    /// `udevadm trigger ARGS`: undone by triggering the same again, once
+    /// what the rules read is put back.
+    fn trigger_with(
+        &mut self,
+        change: UdevChange,
+        check: Result<(), CapError>,
+        args: &[String],
+    ) -> Result<(), CapError> {
         let again = change.clone();
         self.host.mutate(
             change,
             check,
             |_| Ok(Inverse::of(vec![again])),
             |h| {
-                let (s, a) = (
-                    format!("--subsystem-match={subsystem}"),
-                    format!("--action={action}"),
-                );
-                h.udevadm(&["trigger", &s, &a]).map(drop)
+                let mut argv = vec!["trigger"];
+                argv.extend(args.iter().map(String::as_str));
+                h.udevadm(&argv).map(drop)
             },
             |_| Planned::Change(()),
         )
@@ -130,7 +144,7 @@ pub struct Tun {
 impl Udev<'_> {
     /// The device's identity as the kernel has it (netlink).
     pub fn device(&mut self, ifname: &str) -> Result<Device, CapError> {
-        let check = validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
+        let check = super::validate::ifname(ifname).and_then(|_| self.host.grants.link(ifname));
         self.host
             .read("udev", "device", ifname.to_string(), check, |h| {
                 Ok(device_from(&h.netlink.link_message(ifname)?))
@@ -157,25 +171,17 @@ impl Udev<'_> {
     /// `udevadm trigger --action=ACTION --settle /sys/class/net/LINK`: the
     /// rules run again for this one device, waited for.
     pub fn trigger_device(&mut self, link: &str, action: &str) -> Result<(), CapError> {
-        let check = validate::ifname(link).and_then(|_| validate::uevent_action(action));
+        let check = super::validate::ifname(link).and_then(|_| validate::uevent_action(action));
         let change = UdevChange::UdevTriggerDevice {
             link: link.to_string(),
             action: action.to_string(),
         };
-        let again = change.clone();
-        self.host.mutate(
-            change,
-            check,
-            |_| Ok(Inverse::of(vec![again])),
-            |h| {
-                let (a, path) = (
-                    format!("--action={action}"),
-                    format!("/sys/class/net/{link}"),
-                );
-                h.udevadm(&["trigger", &a, "--settle", &path]).map(drop)
-            },
-            |_| Planned::Change(()),
-        )
+        let args = [
+            format!("--action={action}"),
+            "--settle".to_string(),
+            format!("/sys/class/net/{link}"),
+        ];
+        self.trigger_with(change, check, &args)
     }
 }
 

@@ -1,6 +1,17 @@
 //! Apply: what of a configuration the target link lacks (the plan, read
 //! before anything is done), doing it in an order the kernel accepts,
 //! verifying it, and undoing what was done if any step fails.
+//!
+//! The steps write to netlink and sysctl here, not through the netlink
+//! view, on purpose: they are the act of one change, `L3Change::L3Apply`,
+//! which `Host::mutate` has granted (the link, the namespace, every table
+//! and sysctl of the configuration: `granted`) and journaled with its
+//! inverse (the plan's, read before any step) before the first of them.
+//! A hook asks for the configuration, not for its steps: it is granted
+//! or refused whole before anything is done, planned and audited as one
+//! line, and a step that fails undoes the steps before it here, so the
+//! hook sees it applied or not at all. Steps journaled one by one would
+//! be judged one by one and could stop half-way.
 
 use std::net::IpAddr;
 
