@@ -28,6 +28,50 @@ pub use super::systemd::SystemdChange;
 pub use super::udev::UdevChange;
 use super::{CapError, Grants};
 
+/// What each capability says of its own changes: the contract [`Change`]
+/// delegates to, one arm per capability. A new operation is a variant of
+/// its capability's enum and an arm in each of these.
+pub trait CapabilityChange: fmt::Display + Into<Change> {
+    /// The WIT interface, as audited.
+    const CAPABILITY: &'static str;
+    /// Its `change` tags, as journaled: one per variant.
+    const TAGS: &'static [&'static str];
+    /// The grants it needs (see [`Change::grant`]).
+    fn grant(&self, g: &Grants) -> Result<(), CapError>;
+    /// The node object it changes (see [`Change::object`]).
+    fn object(&self) -> Option<String>;
+    /// The operation, as audited.
+    fn operation(&self) -> &'static str;
+    /// The arguments, as audited and planned.
+    fn args(&self) -> String;
+    /// Whether it survives a reboot (see [`Change::persistent`]).
+    fn persistent(&self) -> bool;
+    /// Whether it makes a service take configuration up again (see
+    /// [`Change::reapplies`]).
+    fn reapplies(&self) -> bool;
+    /// Made again through the capability's view, as an undo step.
+    fn apply(&self, h: &mut super::Host) -> Result<(), CapError>;
+}
+
+/// `Display` for a capability's change: `capability.operation args`, as
+/// plans and rollbacks name it.
+macro_rules! shown_as_a_call {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    "{}.{} {}",
+                    Self::CAPABILITY,
+                    self.operation(),
+                    self.args()
+                )
+            }
+        }
+    };
+}
+pub(crate) use shown_as_a_call;
+
 /// One change to the node (or to nethook's state): the change of the
 /// capability that makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -304,6 +304,7 @@ fn active_state(h: &Host, unit: &str) -> Result<String, CapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::change::CapabilityChange;
     use crate::caps::Change;
 
     #[test]

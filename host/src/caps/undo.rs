@@ -2,7 +2,7 @@
 //! capability views (checked and audited like any call), without
 //! journaling them again.
 
-use super::change::{Change, Inverse};
+use super::change::{CapabilityChange, Change, Inverse};
 use super::journal::{Journal, Journaled, Txn, TxnLog, TxnState};
 use super::{CapError, Host};
 

@@ -2,10 +2,9 @@
 //! put back), what each needs granted, how it is shown, and how one is
 //! made again as an undo step.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
+use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
 use crate::caps::{CapError, Host};
 
@@ -50,15 +49,12 @@ pub enum HostFsChange {
     },
 }
 
-impl HostFsChange {
-    /// The WIT interface, as audited.
-    pub const CAPABILITY: &'static str = "host-fs";
+impl CapabilityChange for HostFsChange {
+    const CAPABILITY: &'static str = "host-fs";
 
-    /// Its `change` tags, as journaled: one per variant.
-    pub const TAGS: &'static [&'static str] = &["file-write", "file-remove", "file-restore"];
+    const TAGS: &'static [&'static str] = &["file-write", "file-remove", "file-restore"];
 
-    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
-    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+    fn grant(&self, g: &Grants) -> Result<(), CapError> {
         use HostFsChange::*;
         match self {
             FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
@@ -68,7 +64,7 @@ impl HostFsChange {
     }
 
     /// The node object it changes.
-    pub fn object(&self) -> Option<String> {
+    fn object(&self) -> Option<String> {
         use HostFsChange::*;
         match self {
             FileWrite { path, .. } | FileRemove { path } | FileRestore { path, .. } => {
@@ -77,8 +73,7 @@ impl HostFsChange {
         }
     }
 
-    /// The operation, as audited.
-    pub fn operation(&self) -> &'static str {
+    fn operation(&self) -> &'static str {
         use HostFsChange::*;
         match self {
             FileWrite { .. } => "write",
@@ -87,8 +82,7 @@ impl HostFsChange {
         }
     }
 
-    /// The arguments, as audited and planned.
-    pub fn args(&self) -> String {
+    fn args(&self) -> String {
         use HostFsChange::*;
         match self {
             FileWrite {
@@ -122,17 +116,17 @@ impl HostFsChange {
     }
 
     /// Files survive a reboot.
-    pub fn persistent(&self) -> bool {
+    fn persistent(&self) -> bool {
         true
     }
 
     /// None makes a service take up configuration again.
-    pub fn reapplies(&self) -> bool {
+    fn reapplies(&self) -> bool {
         false
     }
 
     /// Made again through the view, as an undo step: only a restore is one.
-    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+    fn apply(&self, h: &mut Host) -> Result<(), CapError> {
         use HostFsChange::*;
         match self {
             FileRestore {
@@ -147,17 +141,7 @@ impl HostFsChange {
     }
 }
 
-impl fmt::Display for HostFsChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} {}",
-            Self::CAPABILITY,
-            self.operation(),
-            self.args()
-        )
-    }
-}
+shown_as_a_call!(HostFsChange);
 
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};

@@ -2,11 +2,10 @@
 //! moved between namespaces, neighbours, sysctls), what each needs
 //! granted, how it is shown, and how one is made again as an undo step.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::nethook::hooks::l3::{L3Config, Neighbour};
+use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
 use crate::caps::netns::{self, NetnsTarget};
 use crate::caps::{CapError, Host};
@@ -39,12 +38,10 @@ pub enum L3Change {
     },
 }
 
-impl L3Change {
-    /// The WIT interface, as audited.
-    pub const CAPABILITY: &'static str = "l3";
+impl CapabilityChange for L3Change {
+    const CAPABILITY: &'static str = "l3";
 
-    /// Its `change` tags, as journaled: one per variant.
-    pub const TAGS: &'static [&'static str] = &[
+    const TAGS: &'static [&'static str] = &[
         "link-move",
         "l3-apply",
         "neigh-add",
@@ -52,8 +49,7 @@ impl L3Change {
         "sysctl-set",
     ];
 
-    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
-    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+    fn grant(&self, g: &Grants) -> Result<(), CapError> {
         use L3Change::*;
         match self {
             LinkMove { link, from, to } => {
@@ -78,7 +74,7 @@ impl L3Change {
     }
 
     /// The node object it changes.
-    pub fn object(&self) -> Option<String> {
+    fn object(&self) -> Option<String> {
         use L3Change::*;
         Some(match self {
             LinkMove { link, .. } => format!("link {link} namespace"),
@@ -88,8 +84,7 @@ impl L3Change {
         })
     }
 
-    /// The operation, as audited.
-    pub fn operation(&self) -> &'static str {
+    fn operation(&self) -> &'static str {
         use L3Change::*;
         match self {
             LinkMove { .. } => "move-link",
@@ -100,8 +95,7 @@ impl L3Change {
         }
     }
 
-    /// The arguments, as audited and planned.
-    pub fn args(&self) -> String {
+    fn args(&self) -> String {
         use L3Change::*;
         match self {
             LinkMove { link, from, to } => format!(
@@ -135,17 +129,16 @@ impl L3Change {
     }
 
     /// Kernel state: gone after a reboot.
-    pub fn persistent(&self) -> bool {
+    fn persistent(&self) -> bool {
         false
     }
 
     /// None makes a service take up configuration again.
-    pub fn reapplies(&self) -> bool {
+    fn reapplies(&self) -> bool {
         false
     }
 
-    /// Made again through the view, as an undo step.
-    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+    fn apply(&self, h: &mut Host) -> Result<(), CapError> {
         use L3Change::*;
         match self {
             LinkMove { link, from, to } => {
@@ -167,14 +160,4 @@ impl L3Change {
     }
 }
 
-impl fmt::Display for L3Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} {}",
-            Self::CAPABILITY,
-            self.operation(),
-            self.args()
-        )
-    }
-}
+shown_as_a_call!(L3Change);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::family_name;
 use crate::bindings::nethook::hooks::netlink::{RouteSpec, Rule};
+use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
 use crate::caps::netns::NetnsTarget;
 use crate::caps::{CapError, Host};
@@ -74,12 +75,10 @@ pub enum NetlinkChange {
     },
 }
 
-impl NetlinkChange {
-    /// The WIT interface, as audited.
-    pub const CAPABILITY: &'static str = "netlink";
+impl CapabilityChange for NetlinkChange {
+    const CAPABILITY: &'static str = "netlink";
 
-    /// Its `change` tags, as journaled: one per variant.
-    pub const TAGS: &'static [&'static str] = &[
+    const TAGS: &'static [&'static str] = &[
         "link-set-up",
         "link-set-mtu",
         "link-rename",
@@ -95,8 +94,7 @@ impl NetlinkChange {
         "rule-del",
     ];
 
-    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
-    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+    fn grant(&self, g: &Grants) -> Result<(), CapError> {
         use NetlinkChange::*;
         match self {
             LinkSetUp { link, .. }
@@ -128,7 +126,7 @@ impl NetlinkChange {
     }
 
     /// The node object it changes.
-    pub fn object(&self) -> Option<String> {
+    fn object(&self) -> Option<String> {
         use NetlinkChange::*;
         Some(match self {
             LinkSetUp { link, .. } => format!("link {link} up/down"),
@@ -151,8 +149,7 @@ impl NetlinkChange {
         })
     }
 
-    /// The operation, as audited.
-    pub fn operation(&self) -> &'static str {
+    fn operation(&self) -> &'static str {
         use NetlinkChange::*;
         match self {
             LinkSetUp { up: true, .. } => "set-up",
@@ -172,8 +169,7 @@ impl NetlinkChange {
         }
     }
 
-    /// The arguments, as audited and planned.
-    pub fn args(&self) -> String {
+    fn args(&self) -> String {
         use NetlinkChange::*;
         match self {
             LinkSetUp { link, .. } => link.clone(),
@@ -224,17 +220,16 @@ impl NetlinkChange {
     }
 
     /// Kernel state: gone after a reboot.
-    pub fn persistent(&self) -> bool {
+    fn persistent(&self) -> bool {
         false
     }
 
     /// None makes a service take up configuration again.
-    pub fn reapplies(&self) -> bool {
+    fn reapplies(&self) -> bool {
         false
     }
 
-    /// Made again through the view, as an undo step.
-    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+    fn apply(&self, h: &mut Host) -> Result<(), CapError> {
         use NetlinkChange::*;
         match self {
             LinkSetUp { link, up: true } => h.netlink().set_up(link),
@@ -269,17 +264,7 @@ impl NetlinkChange {
     }
 }
 
-impl fmt::Display for NetlinkChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} {}",
-            Self::CAPABILITY,
-            self.operation(),
-            self.args()
-        )
-    }
-}
+shown_as_a_call!(NetlinkChange);
 
 impl fmt::Display for RouteSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,10 +3,9 @@
 //! each needs granted, how it is shown, and how one is made again as an
 //! undo step.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
+use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
 use crate::caps::host_fs::normalize;
 use crate::caps::{CapError, Host};
@@ -44,12 +43,10 @@ pub enum NetworkManagerChange {
     },
 }
 
-impl NetworkManagerChange {
-    /// The WIT interface, as audited.
-    pub const CAPABILITY: &'static str = "network-manager";
+impl CapabilityChange for NetworkManagerChange {
+    const CAPABILITY: &'static str = "network-manager";
 
-    /// Its `change` tags, as journaled: one per variant.
-    pub const TAGS: &'static [&'static str] = &[
+    const TAGS: &'static [&'static str] = &[
         "nm-modify",
         "nm-up",
         "nm-down",
@@ -60,8 +57,7 @@ impl NetworkManagerChange {
         "nm-deactivate",
     ];
 
-    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
-    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+    fn grant(&self, g: &Grants) -> Result<(), CapError> {
         use NetworkManagerChange::*;
         match self {
             NmModify { id, .. } | NmUp { id } | NmDown { id } | NmDeactivate { uuid: id } => {
@@ -74,7 +70,7 @@ impl NetworkManagerChange {
     }
 
     /// The node object it changes: none for a reload or a load.
-    pub fn object(&self) -> Option<String> {
+    fn object(&self) -> Option<String> {
         use NetworkManagerChange::*;
         match self {
             NmModify { id, .. } | NmUp { id } | NmDown { id } => Some(format!("connection {id}")),
@@ -83,8 +79,7 @@ impl NetworkManagerChange {
         }
     }
 
-    /// The operation, as audited.
-    pub fn operation(&self) -> &'static str {
+    fn operation(&self) -> &'static str {
         use NetworkManagerChange::*;
         match self {
             NmModify { .. } => "connection-modify",
@@ -98,8 +93,7 @@ impl NetworkManagerChange {
         }
     }
 
-    /// The arguments, as audited and planned.
-    pub fn args(&self) -> String {
+    fn args(&self) -> String {
         use NetworkManagerChange::*;
         match self {
             NmModify { id, settings } => {
@@ -115,18 +109,17 @@ impl NetworkManagerChange {
     }
 
     /// A profile's settings survive a reboot; activations do not.
-    pub fn persistent(&self) -> bool {
+    fn persistent(&self) -> bool {
         matches!(self, NetworkManagerChange::NmModify { .. })
     }
 
     /// Reloads and loads make NetworkManager take up what an undo put back.
-    pub fn reapplies(&self) -> bool {
+    fn reapplies(&self) -> bool {
         use NetworkManagerChange::*;
         matches!(self, NmReload | NmReloadConf | NmLoad { .. })
     }
 
-    /// Made again through the view, as an undo step.
-    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+    fn apply(&self, h: &mut Host) -> Result<(), CapError> {
         use NetworkManagerChange::*;
         match self {
             NmModify { id, settings } => h.network_manager().connection_modify(id, settings),
@@ -141,14 +134,4 @@ impl NetworkManagerChange {
     }
 }
 
-impl fmt::Display for NetworkManagerChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} {}",
-            Self::CAPABILITY,
-            self.operation(),
-            self.args()
-        )
-    }
-}
+shown_as_a_call!(NetworkManagerChange);

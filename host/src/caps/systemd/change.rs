@@ -2,11 +2,10 @@
 //! daemon-reload, networkd's reloads) and its waits, what each needs
 //! granted, how it is shown, and how one is made again as an undo step.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::{UnitOp, NETWORKD};
+use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
 use crate::caps::{CapError, Host};
 
@@ -43,12 +42,10 @@ pub enum SystemdChange {
     },
 }
 
-impl SystemdChange {
-    /// The WIT interface, as audited.
-    pub const CAPABILITY: &'static str = "systemd";
+impl CapabilityChange for SystemdChange {
+    const CAPABILITY: &'static str = "systemd";
 
-    /// Its `change` tags, as journaled: one per variant.
-    pub const TAGS: &'static [&'static str] = &[
+    const TAGS: &'static [&'static str] = &[
         "unit-start",
         "unit-stop",
         "unit-restart",
@@ -60,8 +57,7 @@ impl SystemdChange {
         "unit-wait-active",
     ];
 
-    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
-    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+    fn grant(&self, g: &Grants) -> Result<(), CapError> {
         use SystemdChange::*;
         match self {
             UnitStart { unit }
@@ -77,7 +73,7 @@ impl SystemdChange {
     }
 
     /// The node object it changes: none for a reload or a wait.
-    pub fn object(&self) -> Option<String> {
+    fn object(&self) -> Option<String> {
         use SystemdChange::*;
         match self {
             UnitStart { unit }
@@ -91,8 +87,7 @@ impl SystemdChange {
         }
     }
 
-    /// The operation, as audited.
-    pub fn operation(&self) -> &'static str {
+    fn operation(&self) -> &'static str {
         use SystemdChange::*;
         match self {
             UnitStart { .. } => "start",
@@ -107,8 +102,7 @@ impl SystemdChange {
         }
     }
 
-    /// The arguments, as audited and planned.
-    pub fn args(&self) -> String {
+    fn args(&self) -> String {
         use SystemdChange::*;
         match self {
             UnitStart { unit }
@@ -123,13 +117,13 @@ impl SystemdChange {
     }
 
     /// Unit state does not survive a reboot.
-    pub fn persistent(&self) -> bool {
+    fn persistent(&self) -> bool {
         false
     }
 
     /// Restarts, reloads and reconfigures make a service take up what an
     /// undo put back.
-    pub fn reapplies(&self) -> bool {
+    fn reapplies(&self) -> bool {
         use SystemdChange::*;
         matches!(
             self,
@@ -141,8 +135,7 @@ impl SystemdChange {
         )
     }
 
-    /// Made again through the view, as an undo step.
-    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+    fn apply(&self, h: &mut Host) -> Result<(), CapError> {
         use SystemdChange::*;
         match self {
             UnitStart { unit } => h.systemd().unit_op(UnitOp::Start, unit),
@@ -158,14 +151,4 @@ impl SystemdChange {
     }
 }
 
-impl fmt::Display for SystemdChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} {}",
-            Self::CAPABILITY,
-            self.operation(),
-            self.args()
-        )
-    }
-}
+shown_as_a_call!(SystemdChange);

@@ -2,10 +2,9 @@
 //! triggered) and its wait, what each needs granted, how it is shown, and
 //! how one is made again as an undo step.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
+use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
 use crate::caps::{CapError, Host};
 
@@ -29,20 +28,17 @@ pub enum UdevChange {
     },
 }
 
-impl UdevChange {
-    /// The WIT interface, as audited.
-    pub const CAPABILITY: &'static str = "udev";
+impl CapabilityChange for UdevChange {
+    const CAPABILITY: &'static str = "udev";
 
-    /// Its `change` tags, as journaled: one per variant.
-    pub const TAGS: &'static [&'static str] = &[
+    const TAGS: &'static [&'static str] = &[
         "udev-reload-rules",
         "udev-trigger",
         "udev-trigger-device",
         "udev-settle",
     ];
 
-    /// The grants it needs (see [`Change::grant`](crate::caps::Change::grant)).
-    pub fn grant(&self, g: &Grants) -> Result<(), CapError> {
+    fn grant(&self, g: &Grants) -> Result<(), CapError> {
         use UdevChange::*;
         match self {
             UdevReloadRules | UdevTrigger { .. } | UdevSettle { .. } => g.udev(),
@@ -51,12 +47,11 @@ impl UdevChange {
     }
 
     /// No lasting node object: reloads, triggers and waits.
-    pub fn object(&self) -> Option<String> {
+    fn object(&self) -> Option<String> {
         None
     }
 
-    /// The operation, as audited.
-    pub fn operation(&self) -> &'static str {
+    fn operation(&self) -> &'static str {
         use UdevChange::*;
         match self {
             UdevReloadRules => "reload-rules",
@@ -66,8 +61,7 @@ impl UdevChange {
         }
     }
 
-    /// The arguments, as audited and planned.
-    pub fn args(&self) -> String {
+    fn args(&self) -> String {
         use UdevChange::*;
         match self {
             UdevReloadRules => String::new(),
@@ -78,12 +72,12 @@ impl UdevChange {
     }
 
     /// Nothing of udev's survives a reboot.
-    pub fn persistent(&self) -> bool {
+    fn persistent(&self) -> bool {
         false
     }
 
     /// Reloads and triggers make udev take up what an undo put back.
-    pub fn reapplies(&self) -> bool {
+    fn reapplies(&self) -> bool {
         use UdevChange::*;
         matches!(
             self,
@@ -91,8 +85,7 @@ impl UdevChange {
         )
     }
 
-    /// Made again through the view, as an undo step.
-    pub(in crate::caps) fn apply(&self, h: &mut Host) -> Result<(), CapError> {
+    fn apply(&self, h: &mut Host) -> Result<(), CapError> {
         use UdevChange::*;
         match self {
             UdevTriggerDevice { link, action } => h.udev().trigger_device(link, action),
@@ -103,14 +96,4 @@ impl UdevChange {
     }
 }
 
-impl fmt::Display for UdevChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{} {}",
-            Self::CAPABILITY,
-            self.operation(),
-            self.args()
-        )
-    }
-}
+shown_as_a_call!(UdevChange);
