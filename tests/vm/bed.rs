@@ -190,9 +190,10 @@ impl Bed {
         let (dhcp, done) = (self.dhcp.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut offset = 0;
+            let mut whole = false;
             while !done.load(Ordering::Relaxed) {
                 let at = now();
-                let text = std::fs::read_to_string(&leases).unwrap_or_default();
+                let text = read_leases(&leases, &mut whole);
                 let (mut v4, mut v6) = (Vec::new(), Vec::new());
                 for line in text.lines() {
                     let w: Vec<&str> = line.split_whitespace().collect();
@@ -596,4 +597,24 @@ fn reap_stale_dnsmasq() {
             }
         }
     }
+}
+
+/// dnsmasq's lease file as it stands between two of its writes. dnsmasq
+/// rewrites the file in place (truncate, then one write), so a read in
+/// between finds it empty: once a whole file has been seen (it always
+/// holds the server's `duid` line, IPv6 being served), a read without
+/// that line is read again a moment later instead of being taken for a
+/// server that holds no lease.
+fn read_leases(path: &Path, whole_seen: &mut bool) -> String {
+    let mut text = String::new();
+    for _ in 0..20 {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        let whole = text.lines().any(|l| l.starts_with("duid "));
+        if whole || !*whole_seen {
+            *whole_seen |= whole;
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    text
 }

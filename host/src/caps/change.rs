@@ -7,8 +7,9 @@
 //! `host_fs::HostFsChange`, `systemd::SystemdChange`,
 //! `network_manager::NetworkManagerChange`, `udev::UdevChange`,
 //! `state::StateChange` and `l3::L3Change` (each in its module's
-//! `change.rs`) hold the variants, the grants each needs, how it is shown
-//! and how it is made again as an undo step. [`Change`] wraps them (and
+//! `change.rs`) hold the variants and implement [`CapabilityChange`]: the
+//! grants each needs, how it is shown and how it is made again as an undo
+//! step. [`Change`] wraps them (and
 //! [`Change::InNetns`], a change made in another namespace) and delegates,
 //! one arm per capability. The journal does not see the split: a change is
 //! one flat object tagged `change`, as it always was.
