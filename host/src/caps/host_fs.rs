@@ -482,14 +482,7 @@ impl HostFs<'_> {
                 if now.as_ref().map(|i| &i.bytes) == previous.as_ref().map(|i| &i.bytes) {
                     return Ok(false);
                 }
-                let holds_ours = match (expect, &now) {
-                    (Expect::Absent, None) => true,
-                    (Expect::Sha256(want), Some(img)) => {
-                        hex::encode(Sha256::digest(&img.bytes)) == *want
-                    }
-                    _ => false,
-                };
-                if !holds_ours {
+                if Expect::of(&now) != *expect {
                     h.log(
                         crate::bindings::nethook::hooks::log::Level::Warn,
                         &format!("{p} was changed since nethook changed it; left as it is"),

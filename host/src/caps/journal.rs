@@ -307,7 +307,7 @@ impl Journal {
         Ok(log.state == TxnState::Committed
             && log.changes.iter().any(|c| {
                 c.change.persistent()
-                    && c.change.capability() != "state"
+                    && !matches!(c.change, Change::State(_))
                     && !log.undone.contains(&c.seq)
             }))
     }

@@ -72,18 +72,13 @@ impl Host {
                 continue;
             }
             if self.mode() == super::Mode::Plan {
-                let pending = log
+                let pending: Vec<&Journaled> = log
                     .changes
                     .iter()
-                    .filter(|c| ours(c) && !log.undone.contains(&c.seq));
-                for j in pending {
-                    undone += 1;
-                    if let Inverse::Changes { changes } = &j.inverse {
-                        for step in changes {
-                            self.record(step, Inverse::Nothing);
-                        }
-                    }
-                }
+                    .filter(|c| ours(c) && !log.undone.contains(&c.seq))
+                    .collect();
+                undone += pending.len() as u32;
+                self.plan_undo(pending);
                 continue;
             }
             let done = self.undo_logged(&journal, &log, ours)?;
@@ -93,6 +88,18 @@ impl Host {
             }
         }
         Ok(undone)
+    }
+
+    /// Plan mode: what undoing `changes` would do, recorded as the run's
+    /// effects, in the order given.
+    pub(super) fn plan_undo<'a>(&self, changes: impl IntoIterator<Item = &'a Journaled>) {
+        for j in changes {
+            if let Inverse::Changes { changes } = &j.inverse {
+                for step in changes {
+                    self.record(step, Inverse::Nothing);
+                }
+            }
+        }
     }
 
     /// Undo `changes` (in the order made) in reverse. Changes that make a

@@ -3,6 +3,7 @@
 //! made again as an undo step.
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::caps::change::{shown_as_a_call, CapabilityChange};
 use crate::caps::grants::Grants;
@@ -24,6 +25,16 @@ pub enum Expect {
     Absent,
     /// sha256 of the bytes, hex.
     Sha256(String),
+}
+
+impl Expect {
+    /// What a file holds now (None: no file), as an undo expects it.
+    pub fn of(image: &Option<FileImage>) -> Expect {
+        match image {
+            Some(img) => Expect::Sha256(hex::encode(sha2::Sha256::digest(&img.bytes))),
+            None => Expect::Absent,
+        }
+    }
 }
 
 /// One change a `host-fs` call makes, journaled flat under its `change` tag.

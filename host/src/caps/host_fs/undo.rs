@@ -3,8 +3,6 @@
 //! keeping records of its own (a component has `undo.lifecycle`, which
 //! undoes all of its changes at once).
 
-use sha2::{Digest, Sha256};
-
 use super::super::journal::{Journal, TxnLog, TxnState};
 use super::super::{CapError, Change, Host, Inverse, Mode};
 use super::{normalize, Expect, FileImage, HostFsChange};
@@ -53,13 +51,7 @@ impl Host {
         }
         if self.mode() == Mode::Plan {
             for (log, seqs) in &found {
-                for j in log.changes.iter().rev().filter(|c| seqs.contains(&c.seq)) {
-                    if let Inverse::Changes { changes } = &j.inverse {
-                        for step in changes {
-                            self.record(step, Inverse::Nothing);
-                        }
-                    }
-                }
+                self.plan_undo(log.changes.iter().rev().filter(|c| seqs.contains(&c.seq)));
             }
             return Ok(Some(true));
         }
@@ -111,21 +103,20 @@ impl Host {
     ) -> Result<bool, CapError> {
         let path = normalize(path)?;
         let now = self.root_fs()?.image(&path)?;
-        let expect = match &now {
-            Some(img) => Expect::Sha256(hex::encode(Sha256::digest(&img.bytes))),
-            None => Expect::Absent,
-        };
+        if to.as_deref() == now.as_ref().map(|i| i.bytes.as_slice()) {
+            // Already as it should be: nothing to put back, nothing to plan.
+            self.file_put_back(&path, how)?;
+            return Ok(false);
+        }
         let mode = now.as_ref().map_or(0o644, |img| img.mode);
-        let previous = to.map(|bytes| FileImage { bytes, mode });
-        let changes = previous.as_ref().map(|i| &i.bytes) != now.as_ref().map(|i| &i.bytes);
         let step = Change::from(HostFsChange::FileRestore {
             path: path.clone(),
-            previous,
-            expect,
+            previous: to.map(|bytes| FileImage { bytes, mode }),
+            expect: Expect::of(&now),
         });
         if self.mode() == Mode::Plan {
             self.record(&step, Inverse::Nothing);
-            return Ok(changes);
+            return Ok(true);
         }
         self.apply_undo(&step)?;
         self.file_put_back(&path, how)?;
