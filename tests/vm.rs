@@ -173,7 +173,11 @@ fn lifecycle(kind: &'static str) {
         .join(format!("parity-{kind}.md"));
     std::fs::write(&path, &table).unwrap();
     println!("{table}(written to {})", path.display());
-    check(&runs, &address);
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&runs, &address)));
+    if let Err(failed) = checked {
+        eprintln!("{}{}", runs.a.story(), runs.b.story());
+        std::panic::resume_unwind(failed);
+    }
 }
 
 /// One VM: booted, its scenarios run while the host pings it and watches
@@ -283,7 +287,11 @@ fn check(runs: &Runs, address: &str) {
             "yes",
             "{kind}: {label}: gateway or DNS lost while the dataplane ran"
         );
-        assert!(has_address(label, "vpp-running"), "{kind}: {label}");
+        assert!(
+            has_address(label, "vpp-running"),
+            "{kind}: {label}: the node's address {address} is not on the tap: {:?}",
+            running("addr4")
+        );
         if nm {
             assert_eq!(running("nm_dns"), "none", "{kind}: {label}");
             assert_eq!(
@@ -308,7 +316,11 @@ fn check(runs: &Runs, address: &str) {
             "{kind}: {label}: not reachable after the stop"
         );
         assert_eq!(done("names"), names, "{kind}: {label}");
-        assert!(has_address(label, "vpp-done-ok"), "{kind}: {label}");
+        assert!(
+            has_address(label, "vpp-done-ok"),
+            "{kind}: {label}: the node's address {address} is not back on the NIC: {:?}",
+            done("addr4")
+        );
         assert_eq!(
             done("dynamic4"),
             "1",

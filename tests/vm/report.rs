@@ -37,6 +37,8 @@ pub struct Run {
     pub pings: Vec<(u64, f64, bool)>,
     measures: HashMap<(String, String), HashMap<String, String>>,
     pub kind: String,
+    /// The bed's logs, with what the guest wrote (out/).
+    pub logs: std::path::PathBuf,
 }
 
 /// `key=value` from a space-separated line.
@@ -99,7 +101,43 @@ impl Run {
             pings: parse_ping(ping),
             measures,
             kind: bed.kind.clone(),
+            logs: bed.logs.clone(),
         }
+    }
+
+    /// What to read when a check fails, printed with it (CI keeps no
+    /// files): the last lines of the guest's driver log (nethook's and the
+    /// stand-in's own lines), of the network service's journal and of the
+    /// DHCP server's exchanges.
+    pub fn story(&self) -> String {
+        let tail = |file: &str, keep: &dyn Fn(&str) -> bool, n: usize| {
+            let text = std::fs::read_to_string(self.logs.join(file)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+            let from = lines.len().saturating_sub(n);
+            format!(
+                "--- {} ({file}, last {} lines of {}) ---\n{}\n",
+                self.kind,
+                lines.len() - from,
+                lines.len(),
+                lines[from..].join("\n")
+            )
+        };
+        let service = |l: &str| l.contains("systemd-networkd[") || l.contains("NetworkManager[");
+        let dhcp = |l: &str| {
+            [
+                "DHCPDISCOVER",
+                "DHCPOFFER",
+                "DHCPREQUEST",
+                "DHCPACK",
+                "DHCPNAK",
+                "DHCPRELEASE",
+            ]
+            .iter()
+            .any(|m| l.contains(m))
+        };
+        tail("ctl.log", &|_| true, 120)
+            + &tail("out/journal.txt", &service, 80)
+            + &tail("dnsmasq.log", &dhcp, 40)
     }
 
     /// What the guest measured after POINT of LABEL.

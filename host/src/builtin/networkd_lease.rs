@@ -54,6 +54,29 @@ pub fn link_state(
     )
 }
 
+impl Nic {
+    /// The first of the DHCP identities both know that `now` has otherwise
+    /// than `self` ("DHCPv6 IAID is X, the NIC's was Y"); None when all
+    /// known to both agree. networkd derives them from the link's udev
+    /// names (else its MAC) when its client starts: a client started
+    /// before udev gave the link its names is another client to the
+    /// server, which leases it another address.
+    pub fn differs(&self, now: &Nic) -> Option<String> {
+        [
+            ("DHCPv4 client identifier", &self.client_id, &now.client_id),
+            ("DHCPv6 IAID", &self.iaid6, &now.iaid6),
+            ("DHCPv6 DUID", &self.duid, &now.duid),
+        ]
+        .into_iter()
+        .find_map(|(what, was, is)| match (was, is) {
+            (Some(was), Some(is)) if was != is => {
+                Some(format!("{what} is {is}, the NIC's was {was}"))
+            }
+            _ => None,
+        })
+    }
+}
+
 fn value(state: &[(String, String)], key: &str) -> Option<String> {
     state
         .iter()
@@ -187,21 +210,14 @@ pub fn take_over(
     }
     let tap = nic_of(host, &state)?;
     if let Some(nic) = nic(host, uplink)? {
-        for (what, was, is) in [
-            ("DHCPv4 client identifier", &nic.client_id, &tap.client_id),
-            ("DHCPv6 IAID", &nic.iaid6, &tap.iaid6),
-            ("DHCPv6 DUID", &nic.duid, &tap.duid),
-        ] {
-            if let (Some(was), Some(is)) = (was, is) {
-                if was != is && reconfigure.is_none() {
-                    info(
-                        host,
-                        &format!("lease: the tap's {what} is {is}, the NIC's was {was}"),
-                        &[("uplink", uplink)],
-                    );
-                    reconfigure =
-                        Some("its DHCP client identifies itself otherwise than the NIC's");
-                }
+        if let Some(differs) = nic.differs(&tap) {
+            if reconfigure.is_none() {
+                info(
+                    host,
+                    &format!("lease: the tap's {differs}"),
+                    &[("uplink", uplink)],
+                );
+                reconfigure = Some("its DHCP client identifies itself otherwise than the NIC's");
             }
         }
     }
@@ -231,33 +247,81 @@ pub fn take_over(
     Ok(TakeOver::Kept)
 }
 
-/// Undo points: the returned NIC configured by networkd (it picks a
-/// returned link up by itself; a reconfigure where it did not). Some(why)
-/// when it is not. "configuring" is networkd's client at work on the link
-/// (a DHCP exchange takes a few seconds, or longer with no server): it is
-/// the NIC's own configuration, not something nethook must fix.
+/// Undo points: the returned NIC configured by networkd as the NIC's own
+/// DHCP client (it picks a returned link up by itself; a reconfigure where
+/// it did not, or where its client is not the NIC's). Some(why) when it is
+/// not. "configuring" is networkd's client at work on the link (a DHCP
+/// exchange takes a few seconds, or longer with no server): it is the
+/// NIC's own configuration, not something nethook must fix.
+///
+/// The identity is compared because of the NIC that came back under a
+/// kernel name: networkd starts its client the moment the rename makes the
+/// link match its `.network`, with what udev had said of the link under
+/// the other name; a client that identifies itself otherwise than the
+/// NIC's gets another address from the server, and the node's address is
+/// lost.
 pub fn give_back(host: &mut Host, uplink: &str) -> Result<Option<String>, CapError> {
     const OWN: [&str; 2] = ["configured", "configuring"];
     let state = settled(host, uplink, 20)?;
     let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
-    if OWN.contains(&admin.as_str()) {
-        return Ok(None);
-    }
-    if link_state(host, uplink)?.is_none() && host.netlink().get_link(uplink).is_err() {
-        return Ok(Some(format!("{uplink} is not back")));
-    }
+    let why = if OWN.contains(&admin.as_str()) {
+        let now = nic_of(host, &state)?;
+        match nic(host, uplink)?.and_then(|was| was.differs(&now)) {
+            None => return Ok(None),
+            Some(differs) => format!("its {differs}"),
+        }
+    } else {
+        if link_state(host, uplink)?.is_none() && host.netlink().get_link(uplink).is_err() {
+            return Ok(Some(format!("{uplink} is not back")));
+        }
+        "systemd-networkd has not configured it".to_string()
+    };
     info(
         host,
         "lease: reconfiguring the returned NIC",
-        &[("uplink", uplink), ("state", &admin)],
+        &[("uplink", uplink), ("state", &admin), ("why", &why)],
     );
     host.systemd().networkd_reconfigure(uplink)?;
     let state = settled(host, uplink, 20)?;
     let admin = value(&state, "ADMIN_STATE").unwrap_or_default();
-    Ok(match OWN.contains(&admin.as_str()) {
-        true => None,
-        false => Some(format!(
+    if !OWN.contains(&admin.as_str()) {
+        return Ok(Some(format!(
             "systemd-networkd has {uplink} {admin:?} after a reconfigure"
-        )),
-    })
+        )));
+    }
+    let now = nic_of(host, &state)?;
+    Ok(nic(host, uplink)?
+        .and_then(|was| was.differs(&now))
+        .map(|differs| format!("after a reconfigure its {differs}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Nic;
+
+    fn nic(client_id: Option<&str>, iaid6: Option<&str>) -> Nic {
+        Nic {
+            network_file: Some("/etc/systemd/network/10-uplink.network".into()),
+            client_id: client_id.map(Into::into),
+            iaid6: iaid6.map(Into::into),
+            duid: Some("0002000ab11d1fb7b1d8759b99a".into()),
+        }
+    }
+
+    #[test]
+    fn a_client_is_the_nics_unless_an_identity_both_know_differs() {
+        let was = nic(Some("ffb55e67ff0002"), Some("0xb55e67ff"));
+        assert_eq!(was.differs(&was.clone()), None);
+        // Not known yet (no lease, no DHCPv6 client): nothing to compare.
+        assert_eq!(was.differs(&nic(None, None)), None);
+        assert_eq!(nic(None, None).differs(&was), None);
+        assert_eq!(
+            was.differs(&nic(Some("ff0c9a11e20002"), None)).as_deref(),
+            Some("DHCPv4 client identifier is ff0c9a11e20002, the NIC's was ffb55e67ff0002")
+        );
+        assert_eq!(
+            was.differs(&nic(None, Some("0x0c9a11e2"))).as_deref(),
+            Some("DHCPv6 IAID is 0x0c9a11e2, the NIC's was 0xb55e67ff")
+        );
+    }
 }
