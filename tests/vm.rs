@@ -377,6 +377,14 @@ fn check(runs: &Runs, address: &str) {
     );
     assert_eq!(run.get("builtin-fail", "after", "leftovers"), "", "{kind}");
     assert_eq!(run.restarts("builtin-fail"), 0, "{kind}: builtin-fail");
+    // The NIC back from a dataplane that failed: its own DHCP client, so
+    // the node's address (networkd once started a client with another
+    // identity there, which the server gave another address).
+    assert!(
+        has_address("builtin-fail", "vpp-errored"),
+        "{kind}: builtin-fail: the node's address {address} is not back on the NIC: {:?}",
+        run.get("builtin-fail", "vpp-errored", "addr4")
+    );
     // Five crashes in a row: the service untouched and active, the NIC
     // with its profile, the node reachable.
     assert_eq!(run.restarts("crash-loop"), 0, "{kind}: crash loop");
@@ -390,6 +398,11 @@ fn check(runs: &Runs, address: &str) {
     assert_eq!(run.get("crash-loop", "after", "settled"), "yes", "{kind}");
     assert_eq!(run.get("crash-loop", "after", "leftovers"), "", "{kind}");
     assert!(run.reachable_at_end("crash-loop", 5), "{kind}: crash loop");
+    assert!(
+        has_address("crash-loop", "after"),
+        "{kind}: crash loop: the node's address {address} is not back on the NIC: {:?}",
+        run.get("crash-loop", "after", "addr4")
+    );
     // The control: with no hook, the tap has none of the NIC's names, and
     // the lease is not kept: on NetworkManager the copied address expires
     // (no DHCP client on the tap); on networkd a client that is not the
