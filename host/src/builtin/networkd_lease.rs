@@ -58,9 +58,9 @@ impl Nic {
     /// The first of the DHCP identities both know that `now` has otherwise
     /// than `self` ("DHCPv6 IAID is X, the NIC's was Y"); None when all
     /// known to both agree. networkd derives them from the link's udev
-    /// names (else its MAC) when its client starts: a client started
-    /// before udev gave the link its names is another client to the
-    /// server, which leases it another address.
+    /// names (else its MAC) when its client starts: a client that derived
+    /// them otherwise is another client to the server, which leases it
+    /// another address.
     pub fn differs(&self, now: &Nic) -> Option<String> {
         [
             ("DHCPv4 client identifier", &self.client_id, &now.client_id),
@@ -254,12 +254,13 @@ pub fn take_over(
 /// exchange takes a few seconds, or longer with no server): it is the
 /// NIC's own configuration, not something nethook must fix.
 ///
-/// The identity is compared because of the NIC that came back under a
-/// kernel name: networkd starts its client the moment the rename makes the
-/// link match its `.network`, with what udev had said of the link under
-/// the other name; a client that identifies itself otherwise than the
-/// NIC's gets another address from the server, and the node's address is
-/// lost.
+/// The identity is compared because networkd configures a NIC the
+/// dataplane hands back at once (after a crash, the moment the rename back
+/// makes it match its `.network`; after a failed start, under its own
+/// name), racing udev's handling of the link: a client that identifies
+/// itself otherwise than the NIC's gets another address from the server
+/// (seen: IAID f84b97aa for the NIC's b55e67ff, 10.97.0.118 for .117), and
+/// the node's address is lost. A reconfigure starts the NIC's own client.
 pub fn give_back(host: &mut Host, uplink: &str) -> Result<Option<String>, CapError> {
     const OWN: [&str; 2] = ["configured", "configuring"];
     let state = settled(host, uplink, 20)?;
